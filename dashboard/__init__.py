@@ -1,0 +1,1 @@
+"""voicewatch dashboard: the Streamlit app."""

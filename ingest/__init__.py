@@ -1,0 +1,1 @@
+"""voicewatch ingest: Yunpian voice client, simulator, storage, pull loop and HTTP service."""

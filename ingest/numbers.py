@@ -1,0 +1,66 @@
+"""Phone numbers: validation, carrier and province (via `phonenumbers`), and masking."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import carrier, geocoder
+
+UNKNOWN = "unknown"
+_DOMESTIC_FORMS = re.compile(r"^(1\d{10}|0\d{9,11})$")  # mobile, or fixed line with area code
+_INTERNATIONAL_FORM = re.compile(r"^\+\d{6,15}$")
+
+
+@dataclass(frozen=True, slots=True)
+class NumberInfo:
+    """What can be told about a number without calling it."""
+
+    country: str  # ISO region, "CN" for domestic
+    carrier: str  # e.g. "China Mobile"; "fixed line" for landlines; "unknown"
+    province: str  # e.g. "Jiangsu"; the country name for foreign numbers; "unknown"
+    valid: bool
+
+    @property
+    def domestic(self) -> bool:
+        return self.country == "CN"
+
+
+def looks_like_mobile(mobile: str) -> bool:
+    """Whether `mobile` has one of the forms Yunpian accepts (domestic or +CC international)."""
+    return bool(_DOMESTIC_FORMS.match(mobile) or _INTERNATIONAL_FORM.match(mobile))
+
+
+@lru_cache(maxsize=65536)
+def describe(mobile: str) -> NumberInfo:
+    """Country, carrier and province of a number Yunpian would accept."""
+    try:
+        parsed = phonenumbers.parse(mobile, "CN")
+    except phonenumbers.NumberParseException:
+        return NumberInfo(UNKNOWN, UNKNOWN, UNKNOWN, False)
+    country = phonenumbers.region_code_for_number(parsed) or UNKNOWN
+    valid = phonenumbers.is_valid_number(parsed)
+    kind = phonenumbers.number_type(parsed)
+    if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
+        carrier_name = "fixed line"
+    else:
+        carrier_name = carrier.name_for_number(parsed, "en") or UNKNOWN
+    place = geocoder.description_for_number(parsed, "en")
+    if country == "CN":
+        # "Xuzhou, Jiangsu" -> "Jiangsu"; "Beijing" -> "Beijing"; "China" means no finer data.
+        province = place.rsplit(", ", 1)[-1] if place and place != "China" else UNKNOWN
+    else:
+        province = geocoder.country_name_for_number(parsed, "en") or UNKNOWN
+    return NumberInfo(country, carrier_name, province, valid)
+
+
+def mask(mobile: str | None) -> str:
+    """`15205201314` -> `152****1314`: keeps the prefix and the last four digits."""
+    if not mobile:
+        return ""
+    if len(mobile) <= 7:
+        return mobile[:1] + "*" * (len(mobile) - 1)
+    head = 4 if mobile.startswith("+") else 3
+    return mobile[:head] + "*" * (len(mobile) - head - 4) + mobile[-4:]
