@@ -1,0 +1,47 @@
+# voicewatch — everything a newcomer or CI needs, from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install system-deps run test test-fast bench bench-large lint format clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Chromium + ChromeDriver (browser tests) and PostgreSQL (the suite starts its own server).
+system-deps:
+	bash scripts/system-deps.sh
+
+run: install
+	$(BIN)/voicewatch up
+
+test: install system-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not postgres and not browser and not slow"
+
+bench: install
+	$(BIN)/python -m bench
+
+bench-large: install
+	$(BIN)/python -m bench --large
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

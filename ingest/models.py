@@ -1,0 +1,133 @@
+"""The schema: every table voicewatch keeps, in one place (Alembic migrates from here)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC (portable across SQLite and PostgreSQL), returned aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: voicewatch stores aware UTC times only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+# Stable constraint names, so Alembic migrations are the same on every dialect.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Send(Base):
+    """One attempt to have Yunpian call a number: accepted (with a sid) or rejected."""
+
+    __tablename__ = "sends"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    mobile: Mapped[str] = mapped_column(String(32), index=True)
+    code_digest: Mapped[str] = mapped_column(String(64))  # HMAC-SHA256(key, mobile:code)
+    kind: Mapped[str] = mapped_column(String(16), default="code")  # code | notify
+    result_code: Mapped[int] = mapped_column(Integer, index=True)  # Yunpian's `code`; 0 = OK
+    result_msg: Mapped[str | None] = mapped_column(Text)
+    result_detail: Mapped[str | None] = mapped_column(Text)
+    http_status: Mapped[int | None] = mapped_column(Integer)  # None: no answer (unreachable)
+    fee: Mapped[float] = mapped_column(Float, default=0)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    uid: Mapped[str | None] = mapped_column(String(64))
+    display_num: Mapped[str | None] = mapped_column(String(32))
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16), index=True)  # relay | dashboard | cli | seed
+    actor: Mapped[str | None] = mapped_column(String(128))  # who sent it, when known
+    carrier: Mapped[str] = mapped_column(String(32))
+    province: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_sends_mobile_sent_at", "mobile", "sent_at"),)
+
+
+class Report(Base):
+    """Yunpian's delivery report for one sid, however (and however often) it reached us."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    mobile: Mapped[str] = mapped_column(String(32), index=True)
+    uid: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # SUCCESS | FAIL
+    error_msg: Mapped[str | None] = mapped_column(Text)
+    user_receive_time: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    duration: Mapped[int] = mapped_column(Integer, default=0)
+    via_push: Mapped[bool] = mapped_column(default=False)
+    via_pull: Mapped[bool] = mapped_column(default=False)
+    deliveries: Mapped[int] = mapped_column(Integer, default=1)  # times it reached us
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    carrier: Mapped[str] = mapped_column(String(32))
+    province: Mapped[str] = mapped_column(String(64))
+
+
+class RawBody(Base):
+    """Every pulled or pushed body exactly as received, kept before it is parsed."""
+
+    __tablename__ = "raw_inbox"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    channel: Mapped[str] = mapped_column(String(8))  # push | pull
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    truncated: Mapped[bool] = mapped_column(default=False)  # over the size limit: head kept
+    parse_status: Mapped[str] = mapped_column(String(16), index=True)  # pending|ok|malformed
+    parse_error: Mapped[str | None] = mapped_column(Text)
+    report_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PullRun(Base):
+    """One pass of the pull loop, for the health page: when, how much, what went wrong."""
+
+    __tablename__ = "pull_runs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    reports: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,139 @@
+"""Configuration: read once from the environment (and an optional `.env`), then passed down."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+REGION_URLS = {
+    "cn": "https://voice.yunpian.com",
+    "us": "https://us.yunpian.com",
+}
+DEFAULT_DB_URL = "sqlite:///data/voicewatch.db"
+DEMO_APIKEY = "0123456789abcdef0123456789abcdef"  # the simulator's; never valid at Yunpian
+
+
+class Secret:
+    """A string that never shows itself in logs, reprs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+def redact(text: str, *secret_values: Secret | str | None) -> str:
+    """`text` with every occurrence of the given secrets replaced by `***`."""
+    for value in secret_values:
+        raw = value.reveal() if isinstance(value, Secret) else value
+        if raw:
+            text = text.replace(raw, "***")
+    return text
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything voicewatch is configured with. See README "Configuration"."""
+
+    apikey: Secret = field(default_factory=lambda: Secret(""))
+    region: str = "cn"
+    voice_url: str = REGION_URLS["cn"]
+    db_url: str = DEFAULT_DB_URL
+    push_token: Secret = field(default_factory=lambda: Secret(""))
+    relay_token: Secret = field(default_factory=lambda: Secret(""))
+    digest_key: Secret = field(default_factory=lambda: Secret(""))
+    callback_url: str = ""
+    pull_interval: float = 5.0
+    retention_days: int = 0  # 0 keeps everything
+    dashboard_password: Secret = field(default_factory=lambda: Secret(""))
+    unmask_password: Secret = field(default_factory=lambda: Secret(""))
+    manual_sends_per_hour: int = 20
+    push_max_bytes: int = 4 * 1024 * 1024
+
+    @property
+    def simulated(self) -> bool:
+        """No real apikey: voicewatch runs against its own simulator."""
+        return not self.apikey
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, env_file: str | None = ".env"
+    ) -> Settings:
+        """Settings from `env` (default: os.environ over the `.env` file, if any)."""
+        if env is None:
+            file_values = dotenv_values(env_file) if env_file and Path(env_file).exists() else {}
+            env = {**{k: v for k, v in file_values.items() if v is not None}, **os.environ}
+        region = env.get("YUNPIAN_REGION", "cn").strip().lower()
+        if region not in REGION_URLS:
+            raise SettingsError(f"YUNPIAN_REGION={region!r}: expected one of {sorted(REGION_URLS)}")
+        db_url = env.get("VOICEWATCH_DB", DEFAULT_DB_URL)
+        return cls(
+            apikey=Secret(env.get("YUNPIAN_APIKEY", "").strip()),
+            region=region,
+            voice_url=(env.get("YUNPIAN_VOICE_URL") or REGION_URLS[region]).rstrip("/"),
+            db_url=db_url,
+            push_token=Secret(env.get("VOICEWATCH_PUSH_TOKEN", "")),
+            relay_token=Secret(env.get("VOICEWATCH_RELAY_TOKEN", "")),
+            digest_key=Secret(env.get("VOICEWATCH_DIGEST_KEY", "") or _local_digest_key(db_url)),
+            callback_url=env.get("VOICEWATCH_CALLBACK_URL", ""),
+            pull_interval=_number(env, "VOICEWATCH_PULL_INTERVAL", 5.0),
+            retention_days=int(_number(env, "VOICEWATCH_RETENTION_DAYS", 0)),
+            dashboard_password=Secret(env.get("VOICEWATCH_DASHBOARD_PASSWORD", "")),
+            unmask_password=Secret(env.get("VOICEWATCH_UNMASK_PASSWORD", "")),
+            manual_sends_per_hour=int(_number(env, "VOICEWATCH_MANUAL_SENDS_PER_HOUR", 20)),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+
+
+def _local_digest_key(db_url: str) -> str:
+    """A per-installation key kept beside a SQLite database, made on first use.
+
+    Codes are stored only as keyed digests; the key must stay stable so that a code
+    can later be checked against its digest, and must not live in the database itself.
+    """
+    on_disk = db_url.startswith("sqlite:///") and not db_url.endswith(":memory:")
+    key_file = (
+        Path(db_url.removeprefix("sqlite:///")).with_suffix(".key")
+        if on_disk
+        else Path("data/voicewatch.key")
+    )
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
