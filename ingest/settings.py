@@ -81,6 +81,11 @@ class Settings:
         """No real apikey: voicewatch runs against its own simulator."""
         return not self.apikey
 
+    @property
+    def apikey_or_demo(self) -> Secret:
+        """The configured apikey, or the simulator's demo key when there is none."""
+        return self.apikey if self.apikey else Secret(DEMO_APIKEY)
+
     @classmethod
     def from_env(
         cls, env: Mapping[str, str] | None = None, env_file: str | None = ".env"

@@ -1,0 +1,170 @@
+"""`voicewatch …` commands: a thin shell over the library."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from importlib import import_module
+
+import click
+
+from ingest import logs
+from ingest.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _engine(settings: Settings):
+    from ingest.db import make_engine
+
+    return make_engine(settings.db_url)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING, ERROR")
+def main(log_level: str) -> None:
+    """voicewatch: delivery monitoring for Yunpian voice verification codes."""
+    logs.configure(log_level.upper())
+
+
+@main.command()
+@click.argument("mobile")
+@click.option("--code", help="4–6 digits; a random 6-digit code when omitted")
+@click.option("--display-num", help="caller number to show (needs registering with Yunpian)")
+@click.option("--callback-url", help="where Yunpian pushes this call's report")
+@click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
+def send(
+    mobile: str, code: str | None, display_num: str | None, callback_url: str | None, as_json: bool
+) -> None:
+    """Send one voice code to MOBILE through the configured endpoint, and record it."""
+    from ingest.numbers import mask
+    from ingest.sending import send_test_call
+
+    settings = _settings()
+    code = code or f"{secrets.randbelow(10**6):06d}"
+    outcome = send_test_call(
+        settings,
+        _engine(settings),
+        mobile,
+        code,
+        display_num=display_num,
+        callback_url=callback_url,
+        source="cli",
+    )
+    if as_json:
+        click.echo(
+            json.dumps({k: getattr(outcome, k) for k in outcome.__slots__}, ensure_ascii=False)
+        )
+    elif outcome.accepted:
+        click.echo(f"accepted: calling {mask(mobile)} — sid {outcome.sid}, fee {outcome.fee:g}")
+    else:
+        from ingest.codes import lookup
+
+        meaning = lookup(outcome.result_code)
+        click.echo(
+            f"rejected: code {outcome.result_code} {outcome.msg} ({meaning.meaning}, {meaning.category})"
+        )
+        if outcome.detail:
+            click.echo(f"  detail: {outcome.detail}")
+    if not outcome.accepted:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="drain once and exit")
+@click.option("--interval", type=float, help="seconds between drains [VOICEWATCH_PULL_INTERVAL, 5]")
+def pull(once: bool, interval: float | None) -> None:
+    """Pull delivery reports from Yunpian into the database, forever or --once."""
+    from ingest import pull as pull_loop
+    from ingest.yunpian import VoiceClient, YunpianError
+
+    settings = _settings()
+    with VoiceClient(settings.voice_url, settings.apikey_or_demo) as client:
+        try:
+            pull_loop.run(
+                client, _engine(settings), interval=interval or settings.pull_interval, once=once
+            )
+        except YunpianError as error:
+            raise click.ClickException(str(error)) from None
+        except KeyboardInterrupt:
+            pass
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the ingest service: push receiver, relay, /healthz and /metrics."""
+    import uvicorn
+
+    from ingest.service import create_app
+
+    settings = _settings()
+    app = create_app(settings, _engine(settings))
+    click.echo(
+        f"voicewatch ingest on http://{host}:{port} (push: /push/voice, relay: /v2/voice/send.json)"
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.command()
+@click.argument("sid_or_mobile")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.option("--unmask", is_flag=True, help="show full numbers (on-call use)")
+def lookup(sid_or_mobile: str, as_json: bool, unmask: bool) -> None:
+    """Sends and reports for a sid or a number, newest first."""
+    from ingest.lookup_view import render_lookup
+
+    settings = _settings()
+    click.echo(render_lookup(_engine(settings), sid_or_mobile, as_json=as_json, unmask=unmask))
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Migrate the database in VOICEWATCH_DB to the newest schema."""
+    from ingest.db import current_revision, make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.db_url)
+    click.echo(f"database at revision {current_revision(engine)}")
+
+
+@db.command()
+@click.option("--days", type=int, help="delete older than this [VOICEWATCH_RETENTION_DAYS]")
+def purge(days: int | None) -> None:
+    """Delete raw bodies, reports and pull runs older than the retention period."""
+    from ingest.store import purge_older_than
+
+    settings = _settings()
+    days = days or settings.retention_days
+    if not days:
+        raise click.UsageError("no retention period: pass --days or set VOICEWATCH_RETENTION_DAYS")
+    deleted = purge_older_than(_engine(settings), days)
+    click.echo(", ".join(f"{table}: {count} deleted" for table, count in deleted.items()))
+
+
+# Commands that live beside the code they drive.
+for module_name, command_name in [
+    ("ingest.simulator.cli", "simulate"),
+    ("ingest.seed", "seed"),
+    ("dashboard.cli", "dashboard"),
+    ("ingest.up", "up"),
+]:
+    try:
+        module = import_module(module_name)
+    except ModuleNotFoundError as missing:  # a part not built yet; any other import error is a bug
+        if missing.name != module_name:
+            raise
+        continue
+    main.add_command(getattr(module, command_name))

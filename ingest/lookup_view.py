@@ -1,0 +1,73 @@
+"""`voicewatch lookup` output: the stored timeline of a number or sid, as text or JSON."""
+
+from __future__ import annotations
+
+import json
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from ingest.codes import lookup as code_meaning
+from ingest.numbers import describe, mask
+from ingest.store import lookup
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def render_lookup(
+    engine: Engine, query: str, *, as_json: bool = False, unmask: bool = False
+) -> str:
+    found = lookup(engine, query)
+    show = (lambda number: number) if unmask else mask
+    events = [
+        {
+            "at": send.sent_at,
+            "what": "send",
+            "mobile": show(send.mobile),
+            "sid": send.sid,
+            "result": "accepted" if send.result_code == 0 else f"rejected {send.result_code}",
+            "why": None
+            if send.result_code == 0
+            else f"{send.result_msg} ({code_meaning(send.result_code).meaning})",
+            "fee": send.fee,
+            "source": send.source,
+        }
+        for send in found.sends
+    ] + [
+        {
+            "at": report.user_receive_time or report.first_seen,
+            "what": "report",
+            "mobile": show(report.mobile),
+            "sid": report.sid,
+            "result": report.status,
+            "why": report.error_msg,
+            "duration_s": report.duration,
+            "via": "+".join(
+                v for v, flag in (("push", report.via_push), ("pull", report.via_pull)) if flag
+            ),
+        }
+        for report in found.reports
+    ]
+    events.sort(key=lambda event: event["at"], reverse=True)
+    if as_json:
+        return json.dumps(
+            [{**event, "at": event["at"].isoformat()} for event in events],
+            ensure_ascii=False,
+            indent=2,
+        )
+    if not events:
+        return f"nothing stored for {show(query) if query[:1] in '+0123456789' and len(query) < 20 else query}"
+    first = found.sends[0].mobile if found.sends else found.reports[0].mobile
+    info = describe(first)
+    lines = [
+        f"{show(first)} — {info.carrier}, {info.province} ({len(found.sends)} sends, {len(found.reports)} reports)"
+    ]
+    for event in events:
+        when = event["at"].astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+        extra = event.get("why") or ""
+        if event["what"] == "report" and event["result"] == "SUCCESS":
+            extra = f"answered, {event['duration_s']} s"
+        lines.append(
+            f"{when}  {event['what']:<6} {event['result']:<14} sid={event['sid'] or '-'}  {extra}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""Sending a call from voicewatch itself (CLI, dashboard form) and recording it as a send."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from ingest.models import Send
+from ingest.settings import Settings
+from ingest.store import code_digest, record_send, utcnow
+from ingest.yunpian import VoiceClient, YunpianError
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What happened to a send, for people: accepted with a sid, or why not."""
+
+    accepted: bool
+    sid: str | None
+    result_code: int
+    msg: str
+    detail: str | None
+    fee: float
+    send_id: int
+
+
+def send_and_record(
+    client: VoiceClient,
+    engine: Engine,
+    settings: Settings,
+    mobile: str,
+    code: str,
+    *,
+    display_num: str | None = None,
+    callback_url: str | None = None,
+    source: str,
+    actor: str | None = None,
+) -> SendOutcome:
+    """Send one voice code through `client` and record the attempt, whatever its outcome."""
+    callback_url = callback_url or settings.callback_url or None
+    started = time.perf_counter()
+    send = Send(
+        sent_at=utcnow(),
+        mobile=mobile,
+        code_digest=code_digest(settings.digest_key, mobile, code),
+        kind="code",
+        display_num=display_num,
+        callback_url=callback_url,
+        source=source,
+        actor=actor,
+        carrier="",
+        province="",
+    )
+    try:
+        result = client.send(mobile, code, callback_url=callback_url, display_num=display_num)
+    except YunpianError as error:
+        send.result_code = error.code if error.code is not None else -50
+        send.result_msg, send.result_detail, send.http_status = (
+            error.msg,
+            error.detail,
+            error.http_status,
+        )
+        send.fee, send.count = 0, 0
+    else:
+        send.result_code, send.result_msg, send.http_status = 0, "OK", result.http_status
+        send.fee, send.count, send.sid = result.fee, result.count, result.sid
+    send.latency_ms = (time.perf_counter() - started) * 1000
+    send_id = record_send(engine, send)
+    return SendOutcome(
+        accepted=send.result_code == 0,
+        sid=send.sid,
+        result_code=send.result_code,
+        msg=send.result_msg or "",
+        detail=send.result_detail,
+        fee=float(send.fee or 0),
+        send_id=send_id,
+    )
+
+
+def send_test_call(
+    settings: Settings,
+    engine: Engine,
+    mobile: str,
+    code: str,
+    *,
+    display_num: str | None = None,
+    callback_url: str | None = None,
+    source: str = "dashboard",
+    actor: str | None = None,
+) -> SendOutcome:
+    """Send one call through the configured endpoint (Yunpian or the simulator) and record it."""
+    with VoiceClient(settings.voice_url, settings.apikey_or_demo) as client:
+        return send_and_record(
+            client,
+            engine,
+            settings,
+            mobile,
+            code,
+            display_num=display_num,
+            callback_url=callback_url,
+            source=source,
+            actor=actor,
+        )

@@ -1,0 +1,298 @@
+"""Writing what ingest receives (sends, reports, raw bodies) and reading it back for lookup.
+
+Every write is idempotent where the world may repeat itself: the same report delivered by
+push and by pull, or pushed twice, is one row, upserted with the dialect's ON CONFLICT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, case, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ingest.models import PullRun, RawBody, Report, Send
+from ingest.numbers import describe
+from ingest.settings import Secret
+from ingest.yunpian import Report as ReportRecord
+
+# Statuses of a raw body in the inbox.
+PENDING, OK, MALFORMED, REJECTED = "pending", "ok", "malformed", "rejected"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def code_digest(key: Secret, mobile: str, code: str) -> str:
+    """Keyed digest of a verification code: comparable, never reversible without the key."""
+    return hmac.new(key.reveal().encode(), f"{mobile}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+# ---------------------------------------------------------------- sends
+
+
+def record_send(engine: Engine, send: Send) -> int:
+    """Store one send attempt (carrier and province are filled in from the number)."""
+    info = describe(send.mobile)
+    send.carrier = send.carrier or info.carrier
+    send.province = send.province or info.province
+    with engine.begin() as connection:
+        values = {c.key: getattr(send, c.key) for c in Send.__table__.columns if c.key != "id"}
+        return connection.execute(
+            Send.__table__.insert().values(values).returning(Send.id)
+        ).scalar_one()
+
+
+# ---------------------------------------------------------------- raw inbox
+
+
+def keep_raw(
+    engine: Engine,
+    channel: str,
+    body: bytes,
+    *,
+    content_type: str | None = None,
+    status: str = PENDING,
+    error: str | None = None,
+    truncated: bool = False,
+) -> int:
+    """Commit a body exactly as received, before anything tries to parse it."""
+    with engine.begin() as connection:
+        return connection.execute(
+            RawBody.__table__.insert()
+            .values(
+                received_at=utcnow(),
+                channel=channel,
+                content_type=content_type,
+                body=body,
+                truncated=truncated,
+                parse_status=status,
+                parse_error=error,
+                report_count=0,
+            )
+            .returning(RawBody.id)
+        ).scalar_one()
+
+
+def mark_raw(engine: Engine, raw_id: int, status: str, error: str | None = None) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            update(RawBody)
+            .where(RawBody.id == raw_id)
+            .values(parse_status=status, parse_error=error)
+        )
+
+
+def pending_raw(engine: Engine, limit: int = 1000) -> list[tuple[int, str, bytes]]:
+    """Bodies kept but never processed (the process died in between): (id, channel, body)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(RawBody.id, RawBody.channel, RawBody.body)
+            .where(RawBody.parse_status == PENDING)
+            .order_by(RawBody.id)
+            .limit(limit)
+        )
+        return [tuple(row) for row in rows]
+
+
+# ---------------------------------------------------------------- reports
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What a batch of reports did to the store."""
+
+    received: int
+    new: int
+    duplicates: int  # sids already stored (counted once per delivery)
+
+
+def store_reports(
+    engine: Engine,
+    reports: Sequence[ReportRecord],
+    channel: str,
+    *,
+    raw_id: int | None = None,
+    now: datetime | None = None,
+) -> StoreResult:
+    """Upsert reports by sid and mark their raw body processed, in one transaction.
+
+    A later report (by `user_receive_time`) wins over an earlier one for the same sid; gaps
+    (null fields) are filled from whichever report has them; first_seen is kept.
+    """
+    now = now or utcnow()
+    merged = _merge_by_sid(reports)
+    table = Report.__table__
+    with engine.begin() as connection:
+        existing = 0
+        for chunk in _chunks(list(merged), 500):
+            existing += connection.execute(
+                select(func.count()).where(table.c.sid.in_(chunk))
+            ).scalar_one()
+        if merged:
+            rows = [
+                _row(report, channel, now, deliveries) for report, deliveries in merged.values()
+            ]
+            connection.execute(_upsert(connection.dialect.name, rows))
+        if raw_id is not None:
+            connection.execute(
+                update(RawBody)
+                .where(RawBody.id == raw_id)
+                .values(parse_status=OK, parse_error=None, report_count=len(reports))
+            )
+    return StoreResult(
+        received=len(reports),
+        new=len(merged) - existing,
+        duplicates=len(reports) - (len(merged) - existing),
+    )
+
+
+def _merge_by_sid(reports: Iterable[ReportRecord]) -> dict[str, tuple[ReportRecord, int]]:
+    """One report per sid (ON CONFLICT cannot touch a row twice in one statement)."""
+    merged: dict[str, tuple[ReportRecord, int]] = {}
+    for report in reports:
+        if report.sid in merged:
+            kept, deliveries = merged[report.sid]
+            merged[report.sid] = (_later(kept, report), deliveries + 1)
+        else:
+            merged[report.sid] = (report, 1)
+    return merged
+
+
+def _later(a: ReportRecord, b: ReportRecord) -> ReportRecord:
+    a_time = a.user_receive_time or datetime.min.replace(tzinfo=UTC)
+    b_time = b.user_receive_time or datetime.min.replace(tzinfo=UTC)
+    return b if b_time >= a_time else a
+
+
+def _row(report: ReportRecord, channel: str, now: datetime, deliveries: int) -> dict:
+    info = describe(report.mobile)
+    return {
+        "sid": report.sid,
+        "mobile": report.mobile,
+        "uid": report.uid,
+        "status": report.status,
+        "error_msg": report.error_msg,
+        "user_receive_time": report.user_receive_time,
+        "duration": report.duration,
+        "via_push": channel == "push",
+        "via_pull": channel == "pull",
+        "deliveries": deliveries,
+        "first_seen": now,
+        "last_seen": now,
+        "carrier": info.carrier,
+        "province": info.province,
+    }
+
+
+def _upsert(dialect: str, rows: list[dict]):
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    table = Report.__table__
+    statement = insert(table).values(rows)
+    new, old = statement.excluded, table.c
+    newer = or_(old.user_receive_time.is_(None), new.user_receive_time >= old.user_receive_time)
+
+    def later(column: str):
+        return case(
+            (newer, func.coalesce(new[column], old[column])),
+            else_=func.coalesce(old[column], new[column]),
+        )
+
+    return statement.on_conflict_do_update(
+        index_elements=[old.sid],
+        set_={
+            "status": case((newer, new.status), else_=old.status),
+            "error_msg": case((newer, new.error_msg), else_=old.error_msg),
+            "duration": case((newer, new.duration), else_=old.duration),
+            "user_receive_time": later("user_receive_time"),
+            "uid": func.coalesce(old.uid, new.uid),
+            "via_push": old.via_push | new.via_push,
+            "via_pull": old.via_pull | new.via_pull,
+            "deliveries": old.deliveries + new.deliveries,
+            "last_seen": new.last_seen,
+        },
+    )
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# ---------------------------------------------------------------- pull runs and retention
+
+
+def start_pull_run(engine: Engine) -> int:
+    with engine.begin() as connection:
+        return connection.execute(
+            PullRun.__table__.insert()
+            .values(started_at=utcnow(), pages=0, reports=0)
+            .returning(PullRun.id)
+        ).scalar_one()
+
+
+def finish_pull_run(
+    engine: Engine, run_id: int, pages: int, reports: int, error: str | None = None
+) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            update(PullRun)
+            .where(PullRun.id == run_id)
+            .values(finished_at=utcnow(), pages=pages, reports=reports, error=error)
+        )
+
+
+def purge_older_than(engine: Engine, days: int, now: datetime | None = None) -> dict[str, int]:
+    """Delete raw bodies, reports and pull runs older than `days` (the retention setting)."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    with engine.begin() as connection:
+        return {
+            "raw_inbox": connection.execute(
+                delete(RawBody).where(RawBody.received_at < cutoff)
+            ).rowcount,
+            "reports": connection.execute(
+                delete(Report).where(Report.first_seen < cutoff)
+            ).rowcount,
+            "pull_runs": connection.execute(
+                delete(PullRun).where(PullRun.started_at < cutoff)
+            ).rowcount,
+        }
+
+
+# ---------------------------------------------------------------- lookup
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Everything stored for a number or a sid, newest first."""
+
+    query: str
+    sends: list[Send]
+    reports: list[Report]
+
+
+def lookup(engine: Engine, sid_or_mobile: str, limit: int = 200) -> Lookup:
+    """Sends and reports for a sid, or for a number (and the reports of its sends)."""
+    query = sid_or_mobile.strip()
+    with engine.connect() as connection:
+        sends = connection.execute(
+            select(Send)
+            .where(or_(Send.sid == query, Send.mobile == query))
+            .order_by(Send.sent_at.desc())
+            .limit(limit)
+        ).all()
+        sids = [row.sid for row in sends if row.sid]
+        reports = connection.execute(
+            select(Report)
+            .where(or_(Report.sid == query, Report.mobile == query, Report.sid.in_(sids)))
+            .order_by(func.coalesce(Report.user_receive_time, Report.first_seen).desc())
+            .limit(limit)
+        ).all()
+    return Lookup(
+        query, [Send(**row._mapping) for row in sends], [Report(**row._mapping) for row in reports]
+    )

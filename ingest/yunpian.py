@@ -1,0 +1,407 @@
+"""Client for Yunpian's voice API (v2), its errors, and the one parser for delivery reports.
+
+Wire reference: ../shared/yunpian-voice-api.md. Works unchanged against the real service
+(`cn`/`us` regions) and against voicewatch's simulator (any base URL).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from ingest.codes import Category, lookup
+from ingest.settings import REGION_URLS, Secret, redact
+
+log = logging.getLogger(__name__)
+
+CHINA = ZoneInfo("Asia/Shanghai")
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
+HEADERS = {"Content-Type": FORM_CONTENT_TYPE, "Accept": "application/json;charset=utf-8"}
+REPORT_STATUSES = ("SUCCESS", "FAIL")
+REPORT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class YunpianError(Exception):
+    """Yunpian answered with an error, or with something that is not a valid answer.
+
+    `code` is Yunpian's return code (None when there was no Yunpian answer at all),
+    `http_status` the HTTP status (None when the server was not reached).
+    """
+
+    def __init__(
+        self,
+        code: int | None,
+        msg: str,
+        detail: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        self.code = code
+        self.msg = msg
+        self.detail = detail
+        self.http_status = http_status
+        super().__init__(str(self))
+
+    @property
+    def category(self) -> Category:
+        return lookup(self.code).category if self.code is not None else Category.SERVER
+
+    @property
+    def throttled(self) -> bool:
+        return self.category is Category.THROTTLE
+
+    @property
+    def retry_later(self) -> bool:
+        """Whether the same request may succeed later (never decided for a send by us)."""
+        return self.code is None or lookup(self.code).retry_later
+
+    def __str__(self) -> str:
+        where = f"HTTP {self.http_status}" if self.http_status else "no answer"
+        text = f"Yunpian error {self.code} ({where}): {self.msg}"
+        return f"{text} — {self.detail}" if self.detail else text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, msg={self.msg!r}, http_status={self.http_status!r})"
+
+
+class MalformedAnswer(YunpianError):
+    """The answer was not the JSON the endpoint promises (truncated, HTML, wrong shape)."""
+
+    def __init__(self, reason: str, http_status: int | None, body: bytes) -> None:
+        preview = body[:200].decode("utf-8", "replace")
+        super().__init__(
+            None, f"malformed answer: {reason}", f"body starts {preview!r}", http_status
+        )
+
+
+class Unreachable(YunpianError):
+    """The request did not get an answer (connect error, timeout, connection closed)."""
+
+    def __init__(self, url: str, cause: Exception) -> None:
+        super().__init__(None, f"{url} unreachable: {type(cause).__name__}", str(cause) or None)
+
+
+class ReportFormatError(ValueError):
+    """A report body (pulled or pushed) is not what Yunpian's format says it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """Yunpian's answer to an accepted send.json / tpl_notify.json."""
+
+    count: int
+    fee: float
+    sid: str
+    http_status: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One delivery report, as pulled or pushed."""
+
+    sid: str
+    mobile: str
+    status: str  # SUCCESS | FAIL
+    user_receive_time: datetime | None  # aware, UTC
+    duration: int
+    error_msg: str | None = None
+    uid: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.status == "SUCCESS"
+
+
+# ---------------------------------------------------------------- answers and reports
+
+
+def interpret_send_answer(http_status: int, body: bytes) -> SendResult:
+    """A send/tpl_notify answer as a SendResult, or the YunpianError it carries."""
+    answer = _decode_json(http_status, body)
+    if not isinstance(answer, dict):
+        raise MalformedAnswer("expected a JSON object", http_status, body)
+    _raise_if_error(answer, http_status)
+    try:
+        return SendResult(
+            count=int(answer["count"]),
+            fee=float(answer["fee"]),
+            sid=str(answer["sid"]),
+            http_status=http_status,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedAnswer(
+            f"send answer lacks count/fee/sid ({exc})", http_status, body
+        ) from None
+
+
+def interpret_pull_answer(http_status: int, body: bytes) -> list[Report]:
+    """A pull_status answer as reports, or the YunpianError it carries."""
+    answer = _decode_json(http_status, body)
+    if isinstance(answer, dict):
+        _raise_if_error(answer, http_status)
+        raise MalformedAnswer("expected a JSON array of reports", http_status, body)
+    try:
+        return parse_reports(answer)
+    except ReportFormatError as exc:
+        raise MalformedAnswer(str(exc), http_status, body) from None
+
+
+def _decode_json(http_status: int, body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedAnswer(f"not JSON ({exc})", http_status, body) from None
+
+
+def _raise_if_error(answer: Mapping[str, Any], http_status: int) -> None:
+    # Like the official SDK, decide on `code` (absent or 0 = success), not the HTTP status.
+    code = answer.get("code", 0)
+    if code in (0, None) and http_status < 400:
+        return
+    try:
+        code = int(code) if code is not None else None
+    except (TypeError, ValueError):
+        code = None
+    raise YunpianError(code, str(answer.get("msg", "")), answer.get("detail"), http_status)
+
+
+def parse_reports(items: Any) -> list[Report]:
+    """Validated reports from a decoded JSON array (pull answer or push `voice_status`)."""
+    if not isinstance(items, list):
+        raise ReportFormatError(f"expected a JSON array of reports, got {type(items).__name__}")
+    return [_parse_report(i, item) for i, item in enumerate(items)]
+
+
+def _parse_report(index: int, item: Any) -> Report:
+    def bad(reason: str) -> ReportFormatError:
+        return ReportFormatError(f"report #{index}: {reason}")
+
+    if not isinstance(item, dict):
+        raise bad(f"expected an object, got {type(item).__name__}")
+    sid, mobile, status = item.get("sid"), item.get("mobile"), item.get("report_status")
+    if not isinstance(sid, str | int) or isinstance(sid, bool) or not str(sid).strip():
+        raise bad("sid missing or not a string")
+    if not isinstance(mobile, str) or not mobile.strip():
+        raise bad("mobile missing or not a string")
+    if status not in REPORT_STATUSES:
+        raise bad(f"report_status {status!r} is not SUCCESS or FAIL")
+    return Report(
+        sid=str(sid),
+        mobile=mobile.strip(),
+        status=status,
+        user_receive_time=_parse_china_time(item.get("user_receive_time"), bad),
+        duration=_parse_duration(item.get("duration", 0), bad),
+        error_msg=_optional_text(item.get("error_msg"), "error_msg", bad),
+        uid=_optional_text(item.get("uid"), "uid", bad),
+    )
+
+
+def _parse_china_time(value: Any, bad) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise bad(f"user_receive_time {value!r} is not a string")
+    try:
+        local = datetime.strptime(value, REPORT_TIME_FORMAT)
+    except ValueError:
+        raise bad(f"user_receive_time {value!r} is not YYYY-MM-DD HH:MM:SS") from None
+    return local.replace(tzinfo=CHINA).astimezone(UTC)
+
+
+def _parse_duration(value: Any, bad) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise bad(f"duration {value!r} is not a whole number")
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise bad(f"duration {value!r} is not a whole number") from None
+    if seconds < 0:
+        raise bad(f"duration {seconds} is negative")
+    return seconds
+
+
+def _optional_text(value: Any, name: str, bad) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise bad(f"{name} {value!r} is not a string")
+    return str(value)
+
+
+def parse_push_form(body: bytes) -> list[Report]:
+    """Reports from a push body: form-encoded, one field `voice_status` = URL-encoded JSON."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReportFormatError(f"body is not UTF-8 ({exc})") from None
+    try:
+        fields = parse_qs(text, keep_blank_values=True, strict_parsing=True, max_num_fields=16)
+    except ValueError as exc:
+        raise ReportFormatError(f"body is not form-encoded ({exc})") from None
+    values = fields.get("voice_status")
+    if not values:
+        raise ReportFormatError(f"no voice_status field (fields: {sorted(fields)[:5]})")
+    if len(values) > 1:
+        raise ReportFormatError("voice_status given more than once")
+    try:
+        items = json.loads(values[0])
+    except json.JSONDecodeError as exc:
+        raise ReportFormatError(f"voice_status is not JSON ({exc})") from None
+    return parse_reports(items)
+
+
+def format_china_time(moment: datetime) -> str:
+    """An aware datetime as Yunpian writes report times (China local time)."""
+    return moment.astimezone(CHINA).strftime(REPORT_TIME_FORMAT)
+
+
+# ---------------------------------------------------------------- the client
+
+
+def base_url_for(region_or_url: str) -> str:
+    """`cn`/`us` → Yunpian's voice host for that region; anything else is taken as a URL."""
+    return REGION_URLS.get(region_or_url, region_or_url).rstrip("/")
+
+
+class VoiceClient:
+    """Yunpian's voice API over httpx.
+
+    `send` retries connect errors only: a request that may have reached Yunpian is never
+    repeated, since a repeated send can ring a phone twice. `pull_status` retries any
+    transport error and 5xx with exponential backoff.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        apikey: Secret | str,
+        *,
+        timeout: float = 10.0,
+        connect_retries: int = 2,
+        pull_retries: int = 3,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url_for(base_url)
+        self._apikey = apikey if isinstance(apikey, Secret) else Secret(apikey)
+        self.connect_retries = connect_retries
+        self.pull_retries = pull_retries
+        self.backoff = backoff
+        self._http = httpx.Client(timeout=timeout, headers=HEADERS, transport=transport)
+
+    def __repr__(self) -> str:
+        return f"VoiceClient(base_url={self.base_url!r}, apikey=***)"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> VoiceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(
+        self,
+        mobile: str,
+        code: str,
+        *,
+        callback_url: str | None = None,
+        display_num: str | None = None,
+        uid: str | None = None,
+        language: str | None = None,
+    ) -> SendResult:
+        """Have Yunpian call `mobile` and read `code` (4–6 digits)."""
+        params = {"mobile": mobile, "code": code, "callback_url": callback_url}
+        params |= {"display_num": display_num, "uid": uid, "language": language}
+        status, body = self._post("send.json", params, retry_reads=False)
+        return interpret_send_answer(status, body)
+
+    def tpl_notify(
+        self,
+        mobile: str,
+        tpl_id: int,
+        tpl_value: Mapping[str, str] | str,
+        *,
+        callback_url: str | None = None,
+    ) -> SendResult:
+        """Voice notification from an approved template; `tpl_value` as a mapping or encoded."""
+        if not isinstance(tpl_value, str):
+            tpl_value = urlencode(tpl_value)
+        params = {"mobile": mobile, "tpl_id": str(tpl_id), "tpl_value": tpl_value}
+        status, body = self._post(
+            "tpl_notify.json", params | {"callback_url": callback_url}, retry_reads=False
+        )
+        return interpret_send_answer(status, body)
+
+    def pull_status_raw(self, page_size: int = 100, report_type: int = 1) -> tuple[int, bytes]:
+        """One page of reports as the raw answer (HTTP status, body), for storing before parsing.
+
+        Raises YunpianError if Yunpian answered with an error object.
+        """
+        if not 1 <= page_size <= 100:
+            raise ValueError(f"page_size {page_size} is outside 1–100")
+        params = {"page_size": str(page_size), "type": str(report_type)}
+        status, body = self._post("pull_status.json", params, retry_reads=True)
+        if status >= 400 or body.lstrip()[:1] == b"{":
+            answer = _decode_json(status, body)
+            if isinstance(answer, dict):
+                _raise_if_error(answer, status)
+        return status, body
+
+    def pull_status(self, page_size: int = 100, report_type: int = 1) -> list[Report]:
+        """One page of delivery reports (each report is handed out once by Yunpian)."""
+        return interpret_pull_answer(*self.pull_status_raw(page_size, report_type))
+
+    def _post(
+        self, name: str, params: Mapping[str, str | None], *, retry_reads: bool
+    ) -> tuple[int, bytes]:
+        url = f"{self.base_url}/v2/voice/{name}"
+        form = {"apikey": self._apikey.reveal()}
+        form |= {k: v for k, v in params.items() if v is not None}
+        attempts = 1 + (self.pull_retries if retry_reads else self.connect_retries)
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self._http.post(url, data=form)
+            except httpx.ConnectError as exc:
+                error: Exception = exc
+            except httpx.TransportError as exc:
+                if not retry_reads:
+                    raise Unreachable(url, _scrub(exc, self._apikey)) from None
+                error = exc
+            else:
+                if retry_reads and response.status_code >= 500 and attempt < attempts:
+                    error = httpx.HTTPStatusError(
+                        "server error", request=response.request, response=response
+                    )
+                else:
+                    return response.status_code, response.content
+            if attempt == attempts:
+                raise Unreachable(url, _scrub(error, self._apikey)) from None
+            delay = self.backoff * 2 ** (attempt - 1)
+            log.warning(
+                "event=yunpian.retry endpoint=%s attempt=%d error=%s delay_s=%.2f",
+                name,
+                attempt,
+                type(error).__name__,
+                delay,
+            )
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+
+def _scrub(exc: Exception, apikey: Secret) -> Exception:
+    """The exception with the apikey removed from its message (it may echo the request)."""
+    if not apikey or apikey.reveal() not in str(exc):
+        return exc
+    return RuntimeError(f"{type(exc).__name__}: {redact(str(exc), apikey)}")
