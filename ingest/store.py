@@ -42,7 +42,8 @@ def record_send(engine: Engine, send: Send) -> int:
     send.carrier = send.carrier or info.carrier
     send.province = send.province or info.province
     with engine.begin() as connection:
-        values = {c.key: getattr(send, c.key) for c in Send.__table__.columns if c.key != "id"}
+        # Unset attributes are left out so that the columns' defaults apply.
+        values = {c.key: getattr(send, c.key) for c in Send.__table__.columns if getattr(send, c.key) is not None}
         return connection.execute(
             Send.__table__.insert().values(values).returning(Send.id)
         ).scalar_one()

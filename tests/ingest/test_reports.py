@@ -1,0 +1,131 @@
+"""The one report parser shared by pull and push: Yunpian's format, and nothing else."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.yunpian import (
+    MalformedAnswer,
+    ReportFormatError,
+    YunpianError,
+    interpret_pull_answer,
+    interpret_send_answer,
+    parse_push_form,
+    parse_reports,
+)
+
+# The reference's own example, byte for byte.
+REFERENCE_EXAMPLE = (
+    '[{"sid":"6e77feeab89f445387308db604e2ec8d","uid":null,"user_receive_time":"2015-07-01 14:29:12",'
+    '"duration":10,"error_msg":null,"mobile":"15205201314","report_status":"SUCCESS"},'
+    '{"sid":"3375655611","uid":null,"user_receive_time":"2020-07-01 14:33:23","duration":0,'
+    '"error_msg":"failed","mobile":"+37258483726","report_status":"FAIL"}]'
+)
+
+
+def test_reference_example_parses_with_china_time_as_utc():
+    answered, failed = parse_reports(json.loads(REFERENCE_EXAMPLE))
+    assert answered.sid == "6e77feeab89f445387308db604e2ec8d"
+    assert answered.answered and answered.duration == 10 and answered.uid is None
+    assert answered.user_receive_time == datetime(2015, 7, 1, 6, 29, 12, tzinfo=UTC)
+    assert (
+        failed.status == "FAIL" and failed.error_msg == "failed" and failed.mobile == "+37258483726"
+    )
+
+
+def test_push_form_carries_url_encoded_json_in_voice_status():
+    body = urlencode({"voice_status": REFERENCE_EXAMPLE}).encode()
+    assert [r.sid for r in parse_push_form(body)] == [
+        "6e77feeab89f445387308db604e2ec8d",
+        "3375655611",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"voice_status": []}', "not form-encoded"),
+        (b"other=1", "no voice_status"),
+        (b"voice_status=not-json", "not JSON"),
+        (b"voice_status=%7B%7D", "expected a JSON array"),
+        (b"voice_status=%5B1%5D", "expected an object"),
+        (b"voice_status=%5B%5D&voice_status=%5B%5D", "more than once"),
+        (b"\xff\xfe", "not UTF-8"),
+    ],
+)
+def test_malformed_push_bodies_say_what_is_wrong(body, reason):
+    with pytest.raises(ReportFormatError, match=reason):
+        parse_push_form(body)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("report_status", "DELIVERED", "report_status"),
+        ("sid", None, "sid"),
+        ("mobile", 15205201314, "mobile"),
+        ("duration", "ten", "duration"),
+        ("duration", -1, "negative"),
+        ("user_receive_time", "2015/07/01 14:29", "YYYY-MM-DD"),
+    ],
+)
+def test_invalid_report_fields_are_named(field, value, reason):
+    report = json.loads(REFERENCE_EXAMPLE)[0] | {field: value}
+    with pytest.raises(ReportFormatError, match=reason):
+        parse_reports([report])
+
+
+def test_error_answer_becomes_yunpian_error_with_code_and_status():
+    body = (
+        '{"http_status_code":400,"code":2,"msg":"请求参数格式错误","detail":"参数 code 格式不正确"}'
+    )
+    with pytest.raises(YunpianError) as caught:
+        interpret_send_answer(400, body.encode())
+    assert (caught.value.code, caught.value.http_status, caught.value.category) == (2, 400, "input")
+
+
+@pytest.mark.parametrize("body", [b"<html>502 Bad Gateway</html>", b'{"count": 1, "fee"', b""])
+def test_non_json_or_truncated_answers_are_errors_not_crashes(body):
+    with pytest.raises(MalformedAnswer):
+        interpret_send_answer(200, body)
+    with pytest.raises(MalformedAnswer):
+        interpret_pull_answer(200, body)
+
+
+@given(st.binary(max_size=512))
+def test_any_push_body_parses_or_is_refused_with_a_reason(body):
+    try:
+        reports = parse_push_form(body)
+    except ReportFormatError as error:
+        assert str(error)
+    else:
+        assert all(r.sid and r.status in ("SUCCESS", "FAIL") for r in reports)
+
+
+report_dicts = st.fixed_dictionaries(
+    {
+        "sid": st.one_of(st.text(min_size=1, max_size=40), st.integers(), st.none()),
+        "mobile": st.one_of(st.text(max_size=16), st.none()),
+        "report_status": st.sampled_from(["SUCCESS", "FAIL", "x", None]),
+        "duration": st.one_of(st.integers(-5, 100), st.text(max_size=3), st.none()),
+        "user_receive_time": st.one_of(
+            st.just("2020-07-01 14:33:23"), st.text(max_size=20), st.none()
+        ),
+        "error_msg": st.one_of(st.none(), st.text(max_size=20), st.integers()),
+        "uid": st.one_of(st.none(), st.text(max_size=10), st.floats()),
+    }
+)
+
+
+@given(st.lists(report_dicts, max_size=5))
+def test_any_decoded_report_list_parses_or_is_refused(items):
+    try:
+        parse_reports(items)
+    except ReportFormatError as error:
+        assert str(error).startswith("report #")

@@ -1,0 +1,152 @@
+"""Storing reports: one row per sid whatever the deliveries, later reports win — on both dialects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from ingest.models import RawBody, Report, Send
+from ingest.store import (
+    OK,
+    PENDING,
+    code_digest,
+    keep_raw,
+    lookup,
+    pending_raw,
+    purge_older_than,
+    record_send,
+    store_reports,
+)
+from ingest.yunpian import Report as ReportRecord
+
+T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+
+
+def report(sid: str, status: str = "SUCCESS", at: datetime | None = T0, **fields) -> ReportRecord:
+    values = {
+        "mobile": "15205201314",
+        "duration": 12 if status == "SUCCESS" else 0,
+        "error_msg": None,
+    }
+    return ReportRecord(sid=sid, status=status, user_receive_time=at, **(values | fields))
+
+
+def stored(engine) -> dict[str, Report]:
+    with engine.connect() as connection:
+        return {row.sid: row for row in connection.execute(select(Report))}
+
+
+def test_same_report_by_push_and_pull_is_one_row(engine):
+    first = store_reports(engine, [report("a"), report("b")], "push")
+    again = store_reports(engine, [report("a")], "pull")
+    rows = stored(engine)
+    assert (first.new, first.duplicates, again.new, again.duplicates) == (2, 0, 0, 1)
+    assert len(rows) == 2
+    assert rows["a"].via_push and rows["a"].via_pull and rows["a"].deliveries == 2
+    assert rows["b"].via_push and not rows["b"].via_pull
+
+
+def test_duplicates_inside_one_batch_are_merged(engine):
+    result = store_reports(engine, [report("a"), report("a"), report("a")], "push")
+    assert (result.new, result.duplicates) == (1, 2)
+    assert stored(engine)["a"].deliveries == 3
+
+
+def test_later_report_wins_whatever_the_arrival_order(engine):
+    early = report("a", "FAIL", T0, error_msg="无人接听")
+    late = report("a", "SUCCESS", T0 + timedelta(minutes=1))
+    store_reports(engine, [late], "push")
+    store_reports(engine, [early], "pull")
+    row = stored(engine)["a"]
+    assert (row.status, row.error_msg, row.duration) == ("SUCCESS", None, 12)
+    assert row.user_receive_time == T0 + timedelta(minutes=1)
+
+
+def test_more_complete_report_fills_gaps(engine):
+    store_reports(engine, [report("a", at=None)], "pull")
+    store_reports(engine, [report("a", uid="order-7")], "push")
+    row = stored(engine)["a"]
+    assert row.user_receive_time == T0 and row.uid == "order-7"
+
+
+def test_carrier_and_province_come_from_the_number(engine):
+    store_reports(engine, [report("a", mobile="18912345678")], "pull")
+    row = stored(engine)["a"]
+    assert (row.carrier, row.province) == ("China Telecom", "Jiangsu")
+
+
+def test_raw_body_is_pending_until_its_reports_commit(engine):
+    raw_id = keep_raw(
+        engine, "push", b"voice_status=%5B%5D", content_type="application/x-www-form-urlencoded"
+    )
+    assert [row[0] for row in pending_raw(engine)] == [raw_id]
+    store_reports(engine, [], "push", raw_id=raw_id)
+    with engine.connect() as connection:
+        body, status = connection.execute(select(RawBody.body, RawBody.parse_status)).one()
+    assert (body, status) == (b"voice_status=%5B%5D", OK)
+    assert pending_raw(engine) == []
+    assert PENDING != OK
+
+
+def test_sends_keep_a_digest_never_the_code(engine, settings):
+    digest = code_digest(settings.digest_key, "15205201314", "482913")
+    record_send(
+        engine,
+        Send(
+            sent_at=T0,
+            mobile="15205201314",
+            code_digest=digest,
+            result_code=0,
+            source="cli",
+            sid="s1",
+            fee=1,
+            count=1,
+            carrier="",
+            province="",
+        ),
+    )
+    with engine.connect() as connection:
+        row = connection.execute(select(Send)).one()
+    assert row.code_digest == digest and "482913" not in repr(tuple(row))
+    assert row.carrier == "China Mobile"
+    assert digest != code_digest(settings.digest_key, "15205201314", "482914")
+
+
+def test_lookup_finds_a_numbers_sends_and_reports_newest_first(engine, settings):
+    for i, sid in enumerate(["s1", "s2"]):
+        record_send(
+            engine,
+            Send(
+                sent_at=T0 + timedelta(minutes=i),
+                mobile="15205201314",
+                code_digest="x",
+                result_code=0,
+                source="cli",
+                sid=sid,
+                carrier="",
+                province="",
+            ),
+        )
+    store_reports(
+        engine,
+        [
+            report("s1"),
+            report("s2", at=T0 + timedelta(minutes=2)),
+            report("other", mobile="13800138000"),
+        ],
+        "pull",
+    )
+    found = lookup(engine, "15205201314")
+    assert [s.sid for s in found.sends] == ["s2", "s1"]
+    assert [r.sid for r in found.reports] == ["s2", "s1"]
+    assert [r.sid for r in lookup(engine, "s1").reports] == ["s1"]
+
+
+def test_retention_deletes_only_what_is_older(engine):
+    store_reports(engine, [report("old")], "pull", now=T0 - timedelta(days=40))
+    store_reports(engine, [report("new")], "pull", now=T0)
+    deleted = purge_older_than(engine, 30, now=T0)
+    assert deleted["reports"] == 1
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Report)).scalar() == 1
