@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from random import Random
 
-# Yunpian's own example apikey from its API documents and SDK docstrings: a demo key, never a
-# real account's. The simulator accepts it by default so demos need no configuration.
-DEMO_APIKEY = "9b11127a9701975c734b8aee81ee3526"
+from ingest.settings import DEMO_APIKEY  # the demo key voicewatch uses when none is configured
 
 # Template 1136 is the example in Yunpian's tpl_notify documentation.
 DEFAULT_TEMPLATES: dict[int, str] = {1136: "课程#name#在#time#开始。"}

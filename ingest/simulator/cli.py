@@ -1,0 +1,141 @@
+"""`voicewatch simulate` / `python -m ingest.simulator`: serve the simulator, optionally with traffic."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import click
+import uvicorn
+
+from ingest.simulator.app import create_app
+from ingest.simulator.clock import Clock
+from ingest.simulator.config import DEMO_APIKEY, SimulatorConfig
+from ingest.simulator.traffic import parse_rate, run_traffic
+
+
+@dataclass(frozen=True)
+class TrafficPlan:
+    """Synthetic users to run against the simulator while it serves."""
+
+    rate_per_s: float
+    callback_url: str | None = None
+
+
+def masked_apikey(apikey: str) -> str:
+    """`abcd…(32 chars)`: enough to tell keys apart, never the key."""
+    return f"{apikey[:4]}…({len(apikey)} chars)"
+
+
+def run_simulator(
+    config: SimulatorConfig,
+    host: str = "127.0.0.1",
+    port: int = 8800,
+    traffic: TrafficPlan | None = None,
+    clock: Clock | None = None,
+) -> None:
+    """Serve the simulator with uvicorn until interrupted; with `traffic`, synthetic users
+    send to it from a background thread once it is up."""
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config, clock), host=host, port=port, log_level="warning")
+    )
+    stop = threading.Event()
+    users = None
+    if traffic:
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        url = f"http://{local}:{port}"
+        users = threading.Thread(
+            target=_traffic_once_up, args=(server, url, config, traffic, stop), daemon=True
+        )
+        users.start()
+    try:
+        server.run()
+    finally:
+        stop.set()
+        if users:
+            users.join(timeout=15)
+
+
+def _traffic_once_up(
+    server: uvicorn.Server,
+    url: str,
+    config: SimulatorConfig,
+    traffic: TrafficPlan,
+    stop: threading.Event,
+) -> None:
+    while not server.started:
+        if stop.wait(0.05):
+            return
+    run_traffic(
+        url,
+        config.apikey,
+        traffic.rate_per_s,
+        traffic.callback_url,
+        seed=config.seed,
+        stop_event=stop,
+    )
+
+
+def _rate(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_rate(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+
+
+def _share(help_text: str) -> dict[str, object]:
+    return {"type": click.FloatRange(0, 1), "default": 0.0, "show_default": True, "help": help_text}
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8800, show_default=True, type=int)
+@click.option(
+    "--apikey",
+    envvar="YUNPIAN_APIKEY",
+    default=DEMO_APIKEY,
+    help="the account's 32-char apikey [env YUNPIAN_APIKEY; default: voicewatch's demo key]",
+)
+@click.option("--balance", default=10_000.0, show_default=True, type=float)
+@click.option("--fee", default=1.0, show_default=True, type=float, help="charged per call")
+@click.option("--seed", type=int, help="make outcomes, sids and faults repeatable")
+@click.option(
+    "--call-delay",
+    type=float,
+    metavar="SECONDS",
+    help="send -> report delay [default: realistic, random 8-45 s]",
+)
+@click.option("--no-quiet-hours", is_flag=True, help="call domestic numbers 22:00-07:30 too")
+@click.option("--push-url", help="account-wide push address for reports")
+@click.option("--traffic", callback=_rate, metavar="RATE", help="synthetic sends, e.g. 2/s or 30/m")
+@click.option("--traffic-callback", metavar="URL", help="callback_url the synthetic sends carry")
+@click.option("--fault-5xx", **_share("share of API requests answered 500"))
+@click.option(
+    "--fault-latency", default=0.0, type=float, metavar="SECONDS", help="added to answers"
+)
+@click.option("--fault-malformed", **_share("share of API answers cut to non-JSON"))
+@click.option("--fault-drop-push", **_share("share of pushes silently not sent"))
+@click.option("--fault-duplicate-push", **_share("share of pushed reports pushed again"))
+@click.option("--fault-reorder", **_share("share of pushes and pull pages shuffled"))
+@click.option("--push-retry-base", default=10.0, show_default=True, type=float, metavar="SECONDS")
+def simulate(
+    host: str,
+    port: int,
+    apikey: str,
+    traffic: float | None,
+    traffic_callback: str | None,
+    no_quiet_hours: bool,
+    **settings: object,
+) -> None:
+    """Serve a simulated Yunpian voice API (send, pull_status, tpl_notify, push)."""
+    try:
+        config = SimulatorConfig(apikey=apikey, quiet_hours=not no_quiet_hours, **settings)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+    plan = TrafficPlan(traffic, traffic_callback) if traffic else None
+    click.echo(f"Yunpian voice simulator on http://{host}:{port} (apikey {masked_apikey(apikey)})")
+    if plan:
+        click.echo(f"synthetic traffic: {plan.rate_per_s:g} sends/s")
+    run_simulator(config, host, port, plan)
