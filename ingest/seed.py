@@ -7,8 +7,6 @@ always give the same database.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import random
 from collections import defaultdict
@@ -24,6 +22,8 @@ from dashboard.throttle import CHINA, AcceptedSend, in_quiet_hours, rejection_co
 from ingest.codes import lookup
 from ingest.models import PullRun, RawBody, Report, Send
 from ingest.numbers import describe
+from ingest.settings import Secret
+from ingest.store import code_digest
 
 # Real Chinese mobile prefixes per carrier, weighted roughly by subscriber share.
 PREFIXES = {
@@ -97,11 +97,6 @@ class _Planned:
     actor: str | None
 
 
-def code_digest(key: str, mobile: str, code: str) -> str:
-    """HMAC-SHA256 of `mobile:code`: lets a code be matched later without ever storing it."""
-    return hmac.new(key.encode(), f"{mobile}:{code}".encode(), hashlib.sha256).hexdigest()
-
-
 def seed(
     engine: Engine,
     days: int = 30,
@@ -117,8 +112,9 @@ def seed(
     start = now - timedelta(days=days)
     rng = random.Random(seed)
     summary = SeedSummary(start=start, end=now, incidents=_incidents(start, now))
-    plan = sorted(_plan(rng, start, now, per_day), key=lambda p: p.at)
-    sends, reports = _outcomes(rng, plan, now, summary, digest_key)
+    planned = [*_plan(rng, start, now, per_day), *_ongoing_abuse(rng, now)]
+    plan = sorted(planned, key=lambda p: p.at)
+    sends, reports = _outcomes(rng, plan, now, summary, Secret(digest_key))
     pull_runs, bodies = _ingest_history(rng, reports, now)
     summary.pull_runs, summary.raw_bodies = len(pull_runs), len(bodies)
     summary.numbers = len({s["mobile"] for s in sends})
@@ -236,6 +232,16 @@ def _bombing(rng: random.Random, hour: datetime, mobile: str) -> Iterator[_Plann
             "relay",
             None,
         )
+
+
+def _ongoing_abuse(rng: random.Random, now: datetime) -> Iterator[_Planned]:
+    """Trouble still under way at `now`, so the throttling page has something live to show:
+    toll-fraud style pumping of a foreign number (no quiet hours abroad) and a retry loop."""
+    victim = FOREIGN[1].format(rng.randrange(10000))
+    for _ in range(24):
+        at = now - timedelta(seconds=rng.uniform(60, 2 * 3600))
+        yield _Planned(at, victim, _new_code(rng), "relay", None)
+    yield from _retry_loop(rng, now - timedelta(minutes=4), FOREIGN[2].format(rng.randrange(10**6)))
 
 
 def _balance_gap(now: datetime) -> tuple[datetime, datetime]:

@@ -1,0 +1,59 @@
+"""`voicewatch dashboard`: run the Streamlit app as a child process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+APP = Path(__file__).parent / "app.py"
+
+
+def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The command line that serves the dashboard on host:port, headless and without telemetry."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless",
+        "true",
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
+def run_dashboard(
+    port: int = 8501, host: str = "127.0.0.1", env: Mapping[str, str] | None = None
+) -> subprocess.Popen:
+    """Start the dashboard in the background; `env` is added to this process's environment.
+
+    The caller owns the process: terminate() and wait() it when done."""
+    return subprocess.Popen(
+        streamlit_command(port, host),
+        env={**os.environ, **(env or {})},
+        cwd=APP.parent.parent,  # so a `.env` and `.streamlit/` in the project root are found
+    )
+
+
+@click.command("dashboard")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8501, show_default=True, help="Port to listen on.")
+def dashboard_command(host: str, port: int) -> None:
+    """Serve the monitoring dashboard (reads VOICEWATCH_DB and the other settings)."""
+    process = run_dashboard(port, host)
+    click.echo(f"dashboard on http://{host}:{port}/ (Ctrl-C stops it)")
+    try:
+        raise SystemExit(process.wait())
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait(timeout=10)

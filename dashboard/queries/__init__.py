@@ -1,0 +1,82 @@
+"""Every aggregation the dashboard shows, in SQL via SQLAlchemy Core: plain functions of an
+engine returning DataFrames or dataclasses. No Streamlit here, so tests and scripts can call
+them, and no query loads a whole table into Python."""
+
+from __future__ import annotations
+
+from dashboard.queries._sql import Filters, grain_for
+from dashboard.queries.failures import (
+    code_reason,
+    failure_reasons,
+    failure_reasons_by,
+    failures_over_time,
+    latest_failures,
+)
+from dashboard.queries.health import (
+    HealthSummary,
+    health_summary,
+    ingest_over_time,
+    malformed_bodies,
+    raw_inbox_counts,
+    recent_pull_runs,
+)
+from dashboard.queries.lookup import (
+    ReportView,
+    accepted_history,
+    lookup_timeline,
+    manual_sends_since,
+    next_accepted_send,
+    report_for_sid,
+)
+from dashboard.queries.throttling import (
+    frequent_numbers,
+    throttle_pressure,
+    throttle_rejections_over_time,
+)
+from dashboard.queries.traffic import (
+    FilterOptions,
+    KpiComparison,
+    Kpis,
+    answer_rate_by,
+    answer_rate_over_time,
+    fees_per_day,
+    filter_options,
+    kpi_comparison,
+    kpis,
+    volume_by_outcome,
+)
+
+__all__ = [
+    "FilterOptions",
+    "Filters",
+    "HealthSummary",
+    "KpiComparison",
+    "Kpis",
+    "ReportView",
+    "accepted_history",
+    "answer_rate_by",
+    "answer_rate_over_time",
+    "code_reason",
+    "failure_reasons",
+    "failure_reasons_by",
+    "failures_over_time",
+    "fees_per_day",
+    "filter_options",
+    "frequent_numbers",
+    "grain_for",
+    "health_summary",
+    "ingest_over_time",
+    "kpi_comparison",
+    "kpis",
+    "latest_failures",
+    "lookup_timeline",
+    "malformed_bodies",
+    "manual_sends_since",
+    "next_accepted_send",
+    "raw_inbox_counts",
+    "recent_pull_runs",
+    "report_for_sid",
+    "throttle_pressure",
+    "throttle_rejections_over_time",
+    "volume_by_outcome",
+]

@@ -1,0 +1,182 @@
+"""Ingest health: pull runs, push traffic, the raw inbox and its malformed bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Engine, case, func, select
+
+from dashboard.queries._sql import (
+    RAW,
+    REPORTS,
+    SENDS,
+    bucket,
+    buckets_to_time,
+    frame,
+    seconds_between,
+    to_china,
+)
+from ingest.models import PullRun
+
+PULLS = PullRun.__table__
+
+
+@dataclass(frozen=True)
+class HealthSummary:
+    """The on-call view of ingest over the last hour (malformed bodies: last 24 h)."""
+
+    now: datetime
+    last_pull_started: datetime | None
+    last_pull_finished: datetime | None
+    last_pull_error: str | None
+    pulls_last_hour: int
+    pull_errors_last_hour: int
+    pulled_reports_last_hour: int
+    push_bodies_last_hour: int
+    pushed_reports_last_hour: int
+    sends_last_hour: int
+    rejected_last_hour: int
+    malformed_last_24h: int
+    pending_bodies: int
+    last_report_seen: datetime | None
+    mean_report_delay_s: float | None  # call end -> report stored, last hour
+
+    @property
+    def pull_lag_s(self) -> float | None:
+        """Seconds since the last pull run finished: how stale pulled reports can be."""
+        if self.last_pull_finished is None:
+            return None
+        return max(0.0, (self.now - self.last_pull_finished).total_seconds())
+
+
+def _count_if(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def health_summary(engine: Engine, now: datetime) -> HealthSummary:
+    """Pull, push, send and inbox health as of `now`."""
+    hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(days=1)
+    last_pull = select(PULLS.c.started_at, PULLS.c.finished_at, PULLS.c.error).order_by(
+        PULLS.c.started_at.desc()
+    )
+    pulls = select(
+        func.count(),
+        _count_if(PULLS.c.error.is_not(None)),
+        func.coalesce(func.sum(PULLS.c.reports), 0),
+    ).where(PULLS.c.started_at >= hour_ago)
+    push = select(func.count(), func.coalesce(func.sum(RAW.c.report_count), 0)).where(
+        RAW.c.channel == "push", RAW.c.received_at >= hour_ago
+    )
+    sends = select(func.count(), _count_if(SENDS.c.result_code != 0)).where(
+        SENDS.c.sent_at >= hour_ago
+    )
+    malformed = select(func.count()).where(
+        RAW.c.parse_status == "malformed", RAW.c.received_at >= day_ago
+    )
+    pending = select(func.count()).where(RAW.c.parse_status == "pending")
+    delay = seconds_between(engine, REPORTS.c.first_seen, REPORTS.c.user_receive_time)
+    reports = select(func.max(REPORTS.c.first_seen), func.avg(delay)).where(
+        REPORTS.c.first_seen >= hour_ago
+    )
+    with engine.connect() as conn:
+        started, finished, error = conn.execute(last_pull.limit(1)).first() or (None, None, None)
+        pull_count, pull_errors, pulled = conn.execute(pulls).one()
+        push_count, pushed = conn.execute(push).one()
+        send_count, rejected = conn.execute(sends).one()
+        last_seen, mean_delay = conn.execute(reports).one()
+        return HealthSummary(
+            now=now,
+            last_pull_started=started,
+            last_pull_finished=finished,
+            last_pull_error=error,
+            pulls_last_hour=int(pull_count),
+            pull_errors_last_hour=int(pull_errors),
+            pulled_reports_last_hour=int(pulled),
+            push_bodies_last_hour=int(push_count),
+            pushed_reports_last_hour=int(pushed),
+            sends_last_hour=int(send_count),
+            rejected_last_hour=int(rejected),
+            malformed_last_24h=int(conn.execute(malformed).scalar_one()),
+            pending_bodies=int(conn.execute(pending).scalar_one()),
+            last_report_seen=last_seen,
+            mean_report_delay_s=round(float(mean_delay), 1) if mean_delay is not None else None,
+        )
+
+
+def ingest_over_time(engine: Engine, since: datetime, grain: str = "minute") -> pd.DataFrame:
+    """Raw bodies and the reports they carried per China-time bucket and channel:
+    bucket, channel, bodies, reports."""
+    when = bucket(engine, RAW.c.received_at, grain)
+    stmt = (
+        select(
+            when.label("bucket"),
+            RAW.c.channel,
+            func.count().label("bodies"),
+            func.coalesce(func.sum(RAW.c.report_count), 0).label("reports"),
+        )
+        .where(RAW.c.received_at >= since)
+        .group_by(when, RAW.c.channel)
+        .order_by(when)
+    )
+    return buckets_to_time(frame(engine, stmt))
+
+
+def raw_inbox_counts(engine: Engine, since: datetime) -> pd.DataFrame:
+    """Raw bodies since `since` by channel and parse status: channel, parse_status, bodies,
+    reports, bytes."""
+    stmt = (
+        select(
+            RAW.c.channel,
+            RAW.c.parse_status,
+            func.count().label("bodies"),
+            func.coalesce(func.sum(RAW.c.report_count), 0).label("reports"),
+            func.coalesce(func.sum(func.length(RAW.c.body)), 0).label("bytes"),
+        )
+        .where(RAW.c.received_at >= since)
+        .group_by(RAW.c.channel, RAW.c.parse_status)
+        .order_by(RAW.c.channel, RAW.c.parse_status)
+    )
+    return frame(engine, stmt)
+
+
+def recent_pull_runs(engine: Engine, limit: int = 50) -> pd.DataFrame:
+    """The newest pull runs: started_at, finished_at (China time), took_ms, pages, reports, error."""
+    took = seconds_between(engine, PULLS.c.finished_at, PULLS.c.started_at) * 1000
+    stmt = (
+        select(
+            PULLS.c.started_at,
+            PULLS.c.finished_at,
+            func.round(took).label("took_ms"),
+            PULLS.c.pages,
+            PULLS.c.reports,
+            PULLS.c.error,
+        )
+        .order_by(PULLS.c.started_at.desc())
+        .limit(limit)
+    )
+    return to_china(frame(engine, stmt), "started_at", "finished_at")
+
+
+def malformed_bodies(engine: Engine, limit: int = 20, preview_bytes: int = 300) -> pd.DataFrame:
+    """The newest raw bodies that could not be parsed: received_at (China time), channel,
+    content_type, bytes, truncated, parse_error, preview (the body's head as text)."""
+    stmt = (
+        select(
+            RAW.c.id,
+            RAW.c.received_at,
+            RAW.c.channel,
+            RAW.c.content_type,
+            func.length(RAW.c.body).label("bytes"),
+            RAW.c.truncated,
+            RAW.c.parse_error,
+            func.substr(RAW.c.body, 1, preview_bytes).label("head"),
+        )
+        .where(RAW.c.parse_status == "malformed")
+        .order_by(RAW.c.received_at.desc())
+        .limit(limit)
+    )
+    df = frame(engine, stmt)
+    df["preview"] = [bytes(h or b"").decode("utf-8", errors="replace") for h in df["head"]]
+    return to_china(df.drop(columns="head"), "received_at")
