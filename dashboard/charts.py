@@ -83,7 +83,7 @@ def rate_by_chart(df: pd.DataFrame, dimension: str, top: int = 15) -> alt.Chart:
         alt.Chart(data)
         .mark_bar(color="#2e9e5b")
         .encode(
-            y=alt.Y(f"{dimension}:N", sort="-x", title=None),
+            y=alt.Y(f"{dimension}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
             x=alt.X("answer_rate:Q", title="answer rate", axis=alt.Axis(format="%")),
             tooltip=[
                 dimension,
@@ -93,7 +93,7 @@ def rate_by_chart(df: pd.DataFrame, dimension: str, top: int = 15) -> alt.Chart:
                 "accepted",
             ],
         )
-        .properties(height=max(120, 22 * len(data)))
+        .properties(height=max(120, 26 * len(data)))
     )
 
 
@@ -123,7 +123,9 @@ def reasons_chart(df: pd.DataFrame, top: int = 12) -> alt.Chart:
         alt.Chart(data)
         .mark_bar()
         .encode(
-            y=alt.Y("reason:N", sort="-x", title=None, axis=alt.Axis(labelLimit=360)),
+            y=alt.Y(
+                "reason:N", sort="-x", title=None, axis=alt.Axis(labelLimit=320, labelOverlap=False)
+            ),
             x=alt.X("failures:Q", title="failures"),
             color=alt.Color(
                 "stage:N",
@@ -132,7 +134,7 @@ def reasons_chart(df: pd.DataFrame, top: int = 12) -> alt.Chart:
             ),
             tooltip=["stage", "reason", "failures", alt.Tooltip("share:Q", format=".1%")],
         )
-        .properties(height=max(140, 26 * len(data)))
+        .properties(height=max(140, 30 * len(data)))
     )
 
 
@@ -169,11 +171,13 @@ def reasons_heatmap(
         .mark_rect()
         .encode(
             x=alt.X("reason:N", title=None, axis=alt.Axis(labelAngle=-30, labelLimit=200)),
-            y=alt.Y(f"{dimension}:N", title=None, sort=list(rows)),
+            y=alt.Y(
+                f"{dimension}:N", title=None, sort=list(rows), axis=alt.Axis(labelOverlap=False)
+            ),
             color=alt.Color("failures:Q", scale=alt.Scale(scheme="orangered"), title="failures"),
             tooltip=[dimension, "reason", "failures"],
         )
-        .properties(height=max(120, 26 * len(rows)))
+        .properties(height=max(120, 30 * len(rows)))
     )
 
 
@@ -203,13 +207,13 @@ def throttle_chart(df: pd.DataFrame) -> alt.Chart:
 
 
 def ingest_chart(df: pd.DataFrame) -> alt.Chart:
-    """Lines: reports received per minute, by channel (push, pull)."""
+    """Stacked bars: reports received per bucket, by channel (push, pull)."""
     return (
         alt.Chart(df)
-        .mark_line(interpolate="step-after")
+        .mark_bar()
         .encode(
             x=_time_x(),
-            y=alt.Y("reports:Q", title="reports received"),
+            y=alt.Y("sum(reports):Q", title="reports received"),
             color=alt.Color("channel:N", scale=_scale(CHANNEL_COLORS), title="channel"),
             tooltip=[
                 alt.Tooltip("bucket:T", title=CHINA_TIME, format="%H:%M"),

@@ -29,6 +29,8 @@ def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
         str(port),
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",  # no "Deploy" button for support staff
     ]
 
 
@@ -41,7 +43,6 @@ def run_dashboard(
     return subprocess.Popen(
         streamlit_command(port, host),
         env={**os.environ, **(env or {})},
-        cwd=APP.parent.parent,  # so a `.env` and `.streamlit/` in the project root are found
     )
 
 

@@ -94,6 +94,15 @@ def describe_range(filters: queries.Filters) -> str:
     return f"{start} → {end} China time"
 
 
+def describe_length(filters: queries.Filters) -> str:
+    """The range's length in words: '24 h', '7 days', '90 min'."""
+    minutes = round((filters.end - filters.start).total_seconds() / 60)
+    if minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return "24 h" if days == 1 else f"{days} days"
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+
+
 def viewer() -> str | None:
     """Who is looking: the OIDC user's email, the name given at the password login, or None."""
     return st.session_state.get("viewer")

@@ -36,15 +36,15 @@ def health() -> None:
         border=True,
     )
     row[1].metric(
-        "Pulls, last hour",
+        "Pulls, 1 h",
         f"{summary.pulls_last_hour:,}",
         f"{summary.pull_errors_last_hour} failed" if summary.pull_errors_last_hour else None,
         delta_color="inverse",
         border=True,
     )
-    row[2].metric("Push bodies, last hour", f"{summary.push_bodies_last_hour:,}", border=True)
+    row[2].metric("Push bodies, 1 h", f"{summary.push_bodies_last_hour:,}", border=True)
     row[3].metric(
-        "Reports, last hour",
+        "Reports stored, 1 h",
         f"{summary.pushed_reports_last_hour + summary.pulled_reports_last_hour:,}",
         help=f"{summary.pushed_reports_last_hour} pushed, {summary.pulled_reports_last_hour} pulled",
         border=True,
@@ -56,10 +56,10 @@ def health() -> None:
         border=True,
     )
     row = st.columns(5)
-    row[0].metric("Sends, last hour", f"{summary.sends_last_hour:,}", border=True)
-    row[1].metric("Rejected sends, last hour", f"{summary.rejected_last_hour:,}", border=True)
-    row[2].metric("Malformed bodies, 24 h", summary.malformed_last_24h, border=True)
-    row[3].metric("Bodies waiting to parse", summary.pending_bodies, border=True)
+    row[0].metric("Sends, 1 h", f"{summary.sends_last_hour:,}", border=True)
+    row[1].metric("Rejected sends, 1 h", f"{summary.rejected_last_hour:,}", border=True)
+    row[2].metric("Malformed, 24 h", summary.malformed_last_24h, border=True)
+    row[3].metric("Waiting to parse", summary.pending_bodies, border=True)
     row[4].metric(
         "Last report stored", state.china_time(summary.last_report_seen, "%H:%M:%S"), border=True
     )

@@ -25,9 +25,8 @@ NO_REASON = "(no error_msg)"
 
 
 def code_reason(code: int) -> str:
-    """A send-time return code as people read it: '8 同一手机号… — same content … 30 s'."""
-    known = lookup(code)
-    return f"{code} {known.msg} — {known.meaning}".strip()
+    """A send-time return code as people read it: '[8] same content to the number within 30 s'."""
+    return f"[{code}] {lookup(code).meaning}"
 
 
 def _call_failures(stmt):
@@ -40,7 +39,7 @@ def _send_rejections(stmt):
 
 def failure_reasons(engine: Engine, filters: Filters) -> pd.DataFrame:
     """Every failure reason with its count and share: stage ('call' | 'send'), reason,
-    code (send stage only), category, failures, share."""
+    code and yunpian_msg (send stage only), category, failures, share."""
     reason = func.coalesce(REPORTS.c.error_msg, literal(NO_REASON))
     calls = with_reports(select(reason.label("reason"), func.count().label("failures")))
     calls = _call_failures(filtered(calls, filters)).group_by(reason)
@@ -51,7 +50,9 @@ def failure_reasons(engine: Engine, filters: Filters) -> pd.DataFrame:
     send_df["stage"] = "send"
     send_df["reason"] = send_df["code"].map(code_reason)
     send_df["category"] = send_df["code"].map(lambda c: lookup(c).category.value)
-    df = stack(call_df, send_df)[["stage", "reason", "code", "category", "failures"]]
+    send_df["yunpian_msg"] = send_df["code"].map(lambda c: lookup(c).msg)
+    columns = ["stage", "reason", "code", "yunpian_msg", "category", "failures"]
+    df = stack(call_df, send_df).reindex(columns=columns)
     total = df["failures"].sum()
     df["share"] = df["failures"] / total if total else 0.0
     return df.sort_values("failures", ascending=False, ignore_index=True)

@@ -1,0 +1,62 @@
+"""Every page in real headless Chromium against the real app; screenshots for the README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ingest.models import Report
+from tests.servers import wait_until
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+
+# page -> (url path, how many metric tiles and charts show once its content is in)
+PAGES = {
+    "overview": ("", 10, 4),
+    "failures": ("failures", 0, 3),
+    "throttling": ("throttling", 4, 1),
+    "health": ("health", 10, 1),
+    "lookup": ("lookup", 6, 0),
+    "send_test": ("send_test", 0, 0),
+}
+
+
+def _count(driver, css: str) -> int:
+    return len(driver.find_elements("css selector", css))
+
+
+def _loaded(driver, metrics: int, charts: int) -> bool:
+    running = _count(driver, '[data-testid="stStatusWidget"] svg, [data-testid="stSkeleton"]')
+    return (
+        not running
+        and _count(driver, '[data-testid="stMetricValue"]') >= metrics
+        and _count(
+            driver, '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
+        )
+        >= charts
+        and _count(driver, "h1") >= 1
+    )
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_renders_with_real_content(page, browser, dashboard_url, seeded_sqlite):
+    path, metrics, charts = PAGES[page]
+    url = f"{dashboard_url}/{path}"
+    if page == "lookup":
+        with seeded_sqlite.engine.connect() as conn:
+            sid = conn.execute(select(Report.sid).where(Report.status == "FAIL").limit(1)).scalar()
+        url += f"?sid={sid}"
+    browser.get(url)
+    wait_until(lambda: _loaded(browser, metrics, charts), timeout=45, interval=0.25)
+    assert _count(browser, '[data-testid="stException"]') == 0, browser.find_element(
+        "css selector", '[data-testid="stException"]'
+    ).text
+    body = browser.find_element("tag name", "body").text
+    assert "Traceback" not in body
+    if page == "send_test":
+        assert "Check" in body and "Number" in body
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOTS / f"{page}.png"))
