@@ -257,7 +257,9 @@ def _outcomes(rng, plan, now, summary, key) -> tuple[list[dict], list[dict]]:
     sends: list[dict] = []
     reports: list[dict] = []
     for p in plan:
-        if p.at >= now or (in_quiet_hours(p.at) and not p.mobile.startswith("+")):
+        if not summary.start <= p.at < now or (
+            in_quiet_hours(p.at) and not p.mobile.startswith("+")
+        ):
             continue
         digest = code_digest(key, p.mobile, p.code)
         if p.mobile not in info:
