@@ -118,7 +118,7 @@ def subscriber_pool(rng: Random, size: int = 500) -> list[Subscriber]:
     return [Subscriber(random_number(rng), rng.random() < RETRY_LOOP_SHARE) for _ in range(size)]
 
 
-class _Users:
+class SyntheticUsers:
     """Who sends next: a due resend from an impatient user, else someone from the pool."""
 
     def __init__(self, rng: Random) -> None:
@@ -157,7 +157,7 @@ def run_traffic(
         raise ValueError(f"rate_per_s must be positive, got {rate_per_s}")
     rng = Random(seed)
     stop = stop_event or threading.Event()
-    users = _Users(rng)
+    users = SyntheticUsers(rng)
     stats = TrafficStats()
     next_at = time.monotonic()
     with httpx.Client(base_url=target_url.rstrip("/"), headers=HEADERS, timeout=10) as client:
