@@ -7,6 +7,7 @@ serves it with uvicorn (optionally with synthetic traffic).
 from __future__ import annotations
 
 from ingest.simulator.app import create_app
+from ingest.simulator.cli import TrafficPlan, run_simulator
 from ingest.simulator.clock import Clock, ManualClock, SystemClock
 from ingest.simulator.config import DEMO_APIKEY, SimulatorConfig
 from ingest.simulator.world import QUIET_HOURS_REJECTION, World
@@ -18,6 +19,8 @@ __all__ = [
     "ManualClock",
     "SimulatorConfig",
     "SystemClock",
+    "TrafficPlan",
     "World",
     "create_app",
+    "run_simulator",
 ]

@@ -40,7 +40,7 @@ def json_response(body: object, status: int = 200) -> Response:
     return Response(text.encode("utf-8"), status_code=status, media_type=JSON_TYPE)
 
 
-def error_body(rejection: Rejection) -> tuple[dict[str, object], int]:
+def error_response(rejection: Rejection) -> Response:
     """Yunpian's v2 error shape, with msg and HTTP status from ingest/codes.py."""
     known = lookup(rejection.code)
     status = rejection.http_status or known.http_status
@@ -50,11 +50,6 @@ def error_body(rejection: Rejection) -> tuple[dict[str, object], int]:
         "msg": known.msg,
         "detail": rejection.detail,
     }
-    return body, status
-
-
-def error_response(rejection: Rejection) -> Response:
-    body, status = error_body(rejection)
     return json_response(body, status)
 
 
@@ -74,7 +69,7 @@ class Faults:
     def malformed(self) -> bool:
         return self._rng.random() < self.config.fault_malformed
 
-    def reorder(self, page: list[object]) -> None:
+    def reorder(self, page: list[dict[str, object]]) -> None:
         if self._rng.random() < self.config.fault_reorder:
             self._rng.shuffle(page)
 

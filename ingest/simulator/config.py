@@ -39,6 +39,7 @@ class SimulatorConfig:
     # numbers, so they are off unless configured.
     limit_per_hour: int | None = None
     limit_per_day: int | None = None
+    # Believed: Yunpian retries a failed push "a few times with growing delay".
     push_retry_base: float = 10.0  # first retry wait; doubles with each failed attempt
     push_max_attempts: int = 8
     push_batch_size: int = 500  # reference: up to 500 reports per push

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -102,7 +102,8 @@ class PushWorker:
                 url, content=push_body(reports), headers={"Content-Type": FORM_TYPE}
             )
         except httpx.HTTPError as error:
-            log.info("push to %s failed: %s", url, error)
+            # Without the query: push addresses often carry a token there.
+            log.info("push to %s failed: %s", urlsplit(url)._replace(query="").geturl(), error)
             return False
         return is_acknowledged(response)
 

@@ -101,7 +101,8 @@ class World:
             return self._settle("tpl_notify", params, now, VOICE_NOTIFICATION, rejection)
 
     def pull_status(self, params: Mapping[str, str]) -> list[dict[str, object]] | Rejection:
-        """pull_status.json: due reports of one type, oldest first, each handed out once."""
+        """pull_status.json: due reports of one type, oldest first, each handed out once
+        (once-only is believed, not confirmed, for Yunpian)."""
         with self._lock:
             rejection = self._check_apikey(params)
             if rejection:
