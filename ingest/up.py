@@ -1,0 +1,210 @@
+"""`voicewatch up`: the whole system in one command (what `make run` calls).
+
+Without YUNPIAN_APIKEY: the simulator with synthetic users sending through the relay, the
+ingest service, the pull loop and the dashboard, all on one database (seeded once with
+history). With an apikey: the same minus the simulator and the synthetic users, on Yunpian.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import click
+import httpx
+from sqlalchemy import func, select
+
+from ingest.db import make_engine
+from ingest.models import Send
+from ingest.settings import DEMO_APIKEY, Settings
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    health_url: str | None
+
+
+@dataclass
+class Supervisor:
+    """Starts the parts as child processes and stops them all together."""
+
+    env: dict[str, str]
+    children: list[Child] = field(default_factory=list)
+
+    def start(self, name: str, args: list[str], health_url: str | None = None) -> None:
+        command = [sys.executable, "-m", "ingest", *args]
+        # A new process group, so Ctrl-C reaches only us and we stop the children in order.
+        process = subprocess.Popen(command, env=self.env, start_new_session=True)
+        self.children.append(Child(name, process, health_url))
+
+    def wait_healthy(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        for child in self.children:
+            while child.health_url:
+                self.raise_if_dead()
+                try:
+                    if httpx.get(child.health_url, timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise click.ClickException(
+                        f"{child.name} did not become healthy at {child.health_url}"
+                    )
+                time.sleep(0.2)
+
+    def raise_if_dead(self) -> None:
+        for child in self.children:
+            if child.process.poll() is not None:
+                raise click.ClickException(
+                    f"{child.name} exited with status {child.process.returncode}"
+                )
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        for child in reversed(self.children):
+            try:
+                child.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+
+
+def _database_is_empty(settings: Settings) -> bool:
+    engine = make_engine(settings.db_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(Send)).scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+@click.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="address every part listens on"
+)
+@click.option("--ingest-port", default=8000, show_default=True, type=int)
+@click.option("--dashboard-port", default=8501, show_default=True, type=int)
+@click.option("--simulator-port", default=8800, show_default=True, type=int)
+@click.option(
+    "--traffic", default="1/s", show_default=True, help="synthetic sends (simulated mode)"
+)
+@click.option(
+    "--seed-days", default=30, show_default=True, type=int, help="history for an empty database"
+)
+@click.option("--seed-per-day", default=1500, show_default=True, type=int)
+@click.option(
+    "--quiet-hours/--no-quiet-hours", default=False, show_default=True, help="simulate 22:00–07:30"
+)
+def up(
+    host: str,
+    ingest_port: int,
+    dashboard_port: int,
+    simulator_port: int,
+    traffic: str,
+    seed_days: int,
+    seed_per_day: int,
+    quiet_hours: bool,
+) -> None:
+    """Run simulator (unless YUNPIAN_APIKEY is set), ingest, pull loop and dashboard; Ctrl-C stops."""
+    settings = Settings.from_env()
+    ingest_url = f"http://{host}:{ingest_port}"
+    simulator_url = f"http://{host}:{simulator_port}"
+    env = dict(os.environ)
+    env.setdefault("VOICEWATCH_DB", settings.db_url)
+
+    if seed_days and _database_is_empty(settings):
+        from ingest.seed import seed
+
+        click.echo(f"empty database: seeding {seed_days} days of history…")
+        seed(make_engine(settings.db_url), days=seed_days, per_day=seed_per_day, progress=True)
+
+    supervisor = Supervisor(env)
+    stop_traffic = threading.Event()
+    try:
+        if settings.simulated:
+            env["YUNPIAN_VOICE_URL"] = simulator_url
+            push_url = f"{ingest_url}/push/voice"
+            if settings.push_token:
+                push_url += f"?token={settings.push_token.reveal()}"
+            simulate = [
+                "simulate",
+                "--host",
+                host,
+                "--port",
+                str(simulator_port),
+                "--push-url",
+                push_url,
+            ]
+            simulate += [] if quiet_hours else ["--no-quiet-hours"]
+            supervisor.start("simulator", simulate, f"{simulator_url}/_sim/state")
+        supervisor.start(
+            "ingest", ["serve", "--host", host, "--port", str(ingest_port)], f"{ingest_url}/healthz"
+        )
+        supervisor.start("pull loop", ["pull", "--interval", str(max(1.0, settings.pull_interval))])
+        supervisor.start(
+            "dashboard",
+            ["dashboard", "--host", host, "--port", str(dashboard_port)],
+            f"http://{host}:{dashboard_port}/_stcore/health",
+        )
+        supervisor.wait_healthy()
+        if settings.simulated:
+            _start_traffic(ingest_url, traffic, stop_traffic)
+        _print_urls(settings, ingest_url, simulator_url, dashboard_port, host, traffic)
+        while True:
+            supervisor.raise_if_dead()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        click.echo("\nstopping…")
+    finally:
+        stop_traffic.set()
+        supervisor.stop()
+
+
+def _start_traffic(relay_url: str, rate: str, stop: threading.Event) -> None:
+    from ingest.simulator.traffic import parse_rate, run_traffic
+
+    thread = threading.Thread(
+        target=run_traffic,
+        kwargs={
+            "target_url": relay_url,
+            "apikey": DEMO_APIKEY,
+            "rate_per_s": parse_rate(rate),
+            "stop_event": stop,
+        },
+        daemon=True,
+    )
+    thread.start()
+
+
+def _print_urls(
+    settings: Settings,
+    ingest_url: str,
+    simulator_url: str,
+    dashboard_port: int,
+    host: str,
+    traffic: str,
+) -> None:
+    click.echo("")
+    click.secho(f"  dashboard   http://{host}:{dashboard_port}", bold=True)
+    click.echo(
+        f"  ingest      {ingest_url}  (push: /push/voice · relay: /v2/voice/send.json · /metrics)"
+    )
+    if settings.simulated:
+        click.echo(
+            f"  simulator   {simulator_url}  (ground truth: /_sim/calls) — synthetic users at {traffic}"
+        )
+    else:
+        click.echo(
+            f"  Yunpian     {settings.voice_url}  — register {ingest_url}/push/voice?token=… as push URL"
+        )
+    click.echo(f"  database    {settings.db_url}")
+    click.echo("  Ctrl-C stops everything.\n")
