@@ -12,7 +12,9 @@ import streamlit as st
 from dashboard import queries, state
 from dashboard.privacy import can_unmask
 
-PAGES = Path(__file__).parent / "pages"
+# Not "pages/": Streamlit treats a pages/ folder beside the main script as a legacy multipage
+# app and can run a page file directly, skipping st.navigation, the login and the filters.
+PAGES = Path(__file__).parent / "app_pages"
 
 
 def oidc_configured() -> bool:

@@ -69,6 +69,6 @@ if rows:
     # The sid travels in the URL; a bare number stays in the session, out of browser history.
     if isinstance(picked["sid"], str) and picked["sid"]:
         st.session_state["lookup_query"] = picked["sid"]
-        st.switch_page("pages/lookup.py", query_params={"sid": picked["sid"]})
+        st.switch_page("app_pages/lookup.py", query_params={"sid": picked["sid"]})
     st.session_state["lookup_query"] = picked["mobile"]
-    st.switch_page("pages/lookup.py")
+    st.switch_page("app_pages/lookup.py")

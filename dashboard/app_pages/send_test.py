@@ -156,7 +156,7 @@ if last:
                     f"Not answered: {report.error_msg or 'no reason given'} (report via {via})."
                 )
             st.page_link(
-                "pages/lookup.py",
+                "app_pages/lookup.py",
                 label="Open in Lookup",
                 icon=":material/search:",
                 query_params={"sid": outcome.sid},
