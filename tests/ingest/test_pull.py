@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from ingest import pull
 from ingest.models import PullRun, RawBody, Report
 from ingest.store import keep_raw
-from ingest.yunpian import VoiceClient
+from ingest.yunpian import MalformedAnswer, VoiceClient
 
 
 def count(engine, model) -> int:
@@ -50,3 +51,14 @@ def test_body_kept_before_a_crash_is_processed_at_next_start(engine):
     with engine.connect() as connection:
         assert list(connection.scalars(select(Report.sid))) == ["abc"]
         assert list(connection.scalars(select(RawBody.parse_status))) == ["ok"]
+
+
+def test_malformed_pull_answer_is_kept_and_marked(make_simulator, engine):
+    simulator = make_simulator(fault_malformed=1.0)
+    with VoiceClient(simulator.url, simulator.apikey) as client, pytest.raises(MalformedAnswer):
+        pull.drain(client, engine)
+    with engine.connect() as connection:
+        [(status, error, body)] = connection.execute(
+            select(RawBody.parse_status, RawBody.parse_error, RawBody.body)
+        )
+    assert status == "malformed" and "not JSON" in error and body
