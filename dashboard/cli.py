@@ -49,7 +49,7 @@ def run_dashboard(
 @click.command("dashboard")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8501, show_default=True, help="Port to listen on.")
-def dashboard_command(host: str, port: int) -> None:
+def dashboard(host: str, port: int) -> None:
     """Serve the monitoring dashboard (reads VOICEWATCH_DB and the other settings)."""
     process = run_dashboard(port, host)
     click.echo(f"dashboard on http://{host}:{port}/ (Ctrl-C stops it)")
