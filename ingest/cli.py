@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import secrets
 import sys
-from importlib import import_module
 
 import click
 
+from dashboard.cli import dashboard
 from ingest import logs
+from ingest.seed import seed_command
 from ingest.settings import Settings, SettingsError
+from ingest.simulator.cli import simulate
+from ingest.up import up
 
 
 def _settings() -> Settings:
@@ -155,16 +158,7 @@ def purge(days: int | None) -> None:
 
 
 # Commands that live beside the code they drive.
-for module_name, command_name in [
-    ("ingest.simulator.cli", "simulate"),
-    ("ingest.seed", "seed"),
-    ("dashboard.cli", "dashboard"),
-    ("ingest.up", "up"),
-]:
-    try:
-        module = import_module(module_name)
-    except ModuleNotFoundError as missing:  # a part not built yet; any other import error is a bug
-        if missing.name != module_name:
-            raise
-        continue
-    main.add_command(getattr(module, command_name))
+main.add_command(simulate)
+main.add_command(seed_command, name="seed")
+main.add_command(dashboard)
+main.add_command(up)

@@ -7,6 +7,8 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# Chinese glyphs for error texts in the screenshots headless Chromium takes.
+fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy" || need+=(fonts-wqy-microhei)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 echo "installing system packages: ${need[*]}"
