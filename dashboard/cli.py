@@ -29,6 +29,8 @@ def streamlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
         str(port),
         "--browser.gatherUsageStats",
         "false",
+        "--server.fileWatcherType",
+        "none",  # a deployed dashboard does not reload on file edits
         "--client.toolbarMode",
         "viewer",  # no "Deploy" button for support staff
     ]
@@ -51,10 +53,7 @@ def run_dashboard(
 @click.option("--port", default=8501, show_default=True, help="Port to listen on.")
 def dashboard(host: str, port: int) -> None:
     """Serve the monitoring dashboard (reads VOICEWATCH_DB and the other settings)."""
-    process = run_dashboard(port, host)
     click.echo(f"dashboard on http://{host}:{port}/ (Ctrl-C stops it)")
-    try:
-        raise SystemExit(process.wait())
-    except KeyboardInterrupt:
-        process.terminate()
-        process.wait(timeout=10)
+    # Become Streamlit, so signals (Ctrl-C, a supervisor's SIGTERM) reach the server itself.
+    command = streamlit_command(port, host)
+    os.execv(command[0], command)

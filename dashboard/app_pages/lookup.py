@@ -42,6 +42,23 @@ tiles[2].metric("Answered", int((timeline["status"] == "SUCCESS").sum()), border
 tiles[3].metric("Not answered", int((timeline["status"] == "FAIL").sum()), border=True)
 
 
+def latest_outcome(latest: pd.Series) -> None:
+    """The answer to "why did the last call not come?" in one line, before any table."""
+    sent = f"sent {latest['sent_at']:%m-%d %H:%M:%S}" if pd.notna(latest["sent_at"]) else "report"
+    if pd.notna(latest["result_code"]) and latest["result_code"] != 0:
+        st.error(f"Latest send ({sent}) was refused by Yunpian: {latest['result']}.")
+    elif latest["status"] == "FAIL":
+        reason = latest["error_msg"] if pd.notna(latest["error_msg"]) else "no reason given"
+        st.error(f"Latest call ({sent}) was not answered: **{reason}**.")
+    elif latest["status"] == "SUCCESS":
+        st.success(f"Latest call ({sent}) was answered; it lasted {int(latest['duration'])} s.")
+    else:
+        st.info(f"Latest call ({sent}) was accepted; its report has not arrived yet.")
+
+
+latest_outcome(timeline.iloc[0])
+
+
 def wait_text(wait: timedelta, at) -> str:
     if wait <= timedelta(0):
         return "now"
