@@ -131,3 +131,63 @@ class PullRun(Base):
     pages: Mapped[int] = mapped_column(Integer, default=0)
     reports: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class _TrafficRollup:
+    """Sends (joined with their report by sid) summed per bucket × carrier × province × source.
+
+    Kept exact by database triggers (see ingest/rollups.py) on every write to sends or reports,
+    in the writing transaction. `at` is the bucket's start, naive UTC."""
+
+    # Clustered by the key on SQLite too, so a time range is one contiguous read.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(32), primary_key=True)
+    province: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sends: Mapped[int] = mapped_column(BigInteger, default=0)
+    accepted: Mapped[int] = mapped_column(BigInteger, default=0)  # result_code 0
+    throttled: Mapped[int] = mapped_column(BigInteger, default=0)  # 8, 9, 17, 22
+    rejected: Mapped[int] = mapped_column(BigInteger, default=0)  # result_code != 0
+    fees: Mapped[float] = mapped_column(Float, default=0)
+    reported: Mapped[int] = mapped_column(BigInteger, default=0)  # a report arrived
+    answered: Mapped[int] = mapped_column(BigInteger, default=0)  # report SUCCESS
+    failed: Mapped[int] = mapped_column(BigInteger, default=0)  # report FAIL
+    answered_accepted: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed_accepted: Mapped[int] = mapped_column(BigInteger, default=0)
+    answered_duration: Mapped[int] = mapped_column(BigInteger, default=0)  # sum, answered only
+
+
+class TrafficMinute(_TrafficRollup, Base):
+    __tablename__ = "traffic_minutes"
+
+
+class TrafficHour(_TrafficRollup, Base):
+    __tablename__ = "traffic_hours"
+
+
+class TrafficDay(_TrafficRollup, Base):
+    """Days are China days: `at` is 16:00 UTC of the day before."""
+
+    __tablename__ = "traffic_days"
+
+
+class _AnswerDelayRollup:
+    """Answered calls per bucket × carrier × send→answer delay in tenths of a second: the
+    histogram the median and p95 are read from (exact at the 0.1 s they are shown with)."""
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(32), primary_key=True)
+    delay_ds: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answered: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AnswerDelayHour(_AnswerDelayRollup, Base):
+    __tablename__ = "answer_delay_hours"
+
+
+class AnswerDelayDay(_AnswerDelayRollup, Base):
+    __tablename__ = "answer_delay_days"

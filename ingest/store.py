@@ -43,7 +43,11 @@ def record_send(engine: Engine, send: Send) -> int:
     send.province = send.province or info.province
     with engine.begin() as connection:
         # Unset attributes are left out so that the columns' defaults apply.
-        values = {c.key: getattr(send, c.key) for c in Send.__table__.columns if getattr(send, c.key) is not None}
+        values = {
+            c.key: getattr(send, c.key)
+            for c in Send.__table__.columns
+            if getattr(send, c.key) is not None
+        }
         return connection.execute(
             Send.__table__.insert().values(values).returning(Send.id)
         ).scalar_one()

@@ -6,10 +6,40 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Engine, Select, case, func, literal
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Engine,
+    Select,
+    Subquery,
+    Table,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
 
 from ingest.codes import NUMBER_THROTTLE_CODES
-from ingest.models import RawBody, Report, Send
+from ingest.models import (
+    AnswerDelayDay,
+    AnswerDelayHour,
+    RawBody,
+    Report,
+    Send,
+    TrafficDay,
+    TrafficHour,
+    TrafficMinute,
+)
+from ingest.rollups import (
+    CHINA_OFFSET_HOURS,
+    MEASURES,
+    TRAFFIC_KEYS,
+    delay_ds_sql,
+    traffic_measures,
+)
 
 SENDS = Send.__table__
 REPORTS = Report.__table__
@@ -123,3 +153,132 @@ def stack(*frames: pd.DataFrame) -> pd.DataFrame:
     if not present:
         return pd.DataFrame(columns=columns)
     return pd.concat(present, ignore_index=True).reindex(columns=columns)
+
+
+# ---------------------------------------------------------------- rollups
+#
+# A range [start, end) is read as the widest rollup buckets that fit inside it, narrower ones
+# at its edges and raw rows for what is left (under a minute each side): exact for any range,
+# and a 30-day range reads about thirty days, forty-six hours and a hundred and eighteen minutes
+# of rollup rows however busy they were.
+
+RAW_ROWS = "raw"
+TRAFFIC_ROLLUPS = {"minute": TrafficMinute, "hour": TrafficHour, "day": TrafficDay}
+DELAY_ROLLUPS = {"hour": AnswerDelayHour, "day": AnswerDelayDay}
+STEPS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+CHINA_OFFSET = timedelta(hours=CHINA_OFFSET_HOURS)
+
+
+@dataclass(frozen=True)
+class Span:
+    """[start, end) read from the rollup of `grain`, or from raw rows."""
+
+    grain: str
+    start: datetime
+    end: datetime
+
+
+def floor_to(at: datetime, grain: str) -> datetime:
+    """`at` (aware UTC) floored to a minute, an hour or a China day."""
+    if grain == "day":
+        local = (at + CHINA_OFFSET).replace(hour=0, minute=0, second=0, microsecond=0)
+        return local - CHINA_OFFSET
+    if grain == "hour":
+        return at.replace(minute=0, second=0, microsecond=0)
+    return at.replace(second=0, microsecond=0)
+
+
+def spans(start: datetime, end: datetime, grains: tuple[str, ...]) -> list[Span]:
+    """[start, end) cut into spans of the coarsest of `grains` (coarsest first) that fit."""
+    if start >= end:
+        return []
+    for i, grain in enumerate(grains):
+        first = floor_to(start, grain)
+        first = first if first == start else first + STEPS[grain]
+        last = floor_to(end, grain)
+        if first < last:
+            finer = grains[i + 1 :]
+            return [*spans(start, first, finer), Span(grain, first, last), *spans(last, end, finer)]
+    return [Span(RAW_ROWS, start, end)]
+
+
+def coarsest_grains(available: tuple[str, ...], grain: str | None) -> tuple[str, ...]:
+    """The rollup grains usable for buckets of `grain` (None: no time buckets), coarsest first."""
+    order = ("day", "hour", "minute")
+    allowed = order[order.index(grain) :] if grain else order
+    return tuple(g for g in allowed if g in available)
+
+
+def _narrowed(stmt: Select, table: Table, filters: Filters) -> Select:
+    if filters.carriers:
+        stmt = stmt.where(table.c.carrier.in_(filters.carriers))
+    if filters.provinces:
+        stmt = stmt.where(table.c.province.in_(filters.provinces))
+    if filters.sources:
+        stmt = stmt.where(table.c.source.in_(filters.sources))
+    return stmt
+
+
+def traffic(filters: Filters, grain: str | None = None) -> Subquery:
+    """Rows (at, carrier, province, source, <rollup measures>) that sum to the sends in
+    `filters`; `at` is fine enough for buckets of `grain` (minute, hour, day or None)."""
+    branches = []
+    grains = coarsest_grains(tuple(TRAFFIC_ROLLUPS), grain)
+    for span in spans(filters.start, filters.end, grains):
+        if span.grain == RAW_ROWS:
+            measures = traffic_measures(SENDS.name, REPORTS.name)
+            stmt = select(
+                SENDS.c.sent_at.label("at"),
+                *(SENDS.c[key] for key in TRAFFIC_KEYS),
+                *(literal_column(sql).label(name) for name, sql in measures.items()),
+            ).select_from(SENDS.outerjoin(REPORTS, REPORTS.c.sid == SENDS.c.sid))
+            stmt = filtered(stmt, replace(filters, start=span.start, end=span.end))
+        else:
+            table = TRAFFIC_ROLLUPS[span.grain].__table__
+            stmt = select(
+                table.c.at, *(table.c[key] for key in TRAFFIC_KEYS), *(table.c[m] for m in MEASURES)
+            ).where(table.c.at >= span.start, table.c.at < span.end)
+            stmt = _narrowed(stmt, table, filters)
+        branches.append(stmt)
+    if not branches:  # an empty range: no rows, but the columns
+        branches.append(traffic_nothing())
+    return union_all(*branches).subquery("traffic")
+
+
+def traffic_nothing() -> Select:
+    table = TrafficDay.__table__
+    return select(
+        table.c.at, *(table.c[key] for key in TRAFFIC_KEYS), *(table.c[m] for m in MEASURES)
+    ).where(literal(False))
+
+
+def total(column: ColumnElement) -> ColumnElement[int]:
+    """SUM of a count column as an integer on every dialect (never NULL)."""
+    return cast(func.coalesce(func.sum(column), 0), BigInteger)
+
+
+def answer_delays(engine: Engine, filters: Filters) -> Subquery | None:
+    """(delay_ds, answered) rows whose counts, summed per delay, are the histogram of
+    send→answer delays of the answered calls in `filters`. The delay rollup is kept per
+    carrier only, so a province or source filter reads raw rows (exact, slower)."""
+    grains = () if filters.provinces or filters.sources else tuple(DELAY_ROLLUPS)
+    branches = []
+    for span in spans(filters.start, filters.end, grains):
+        if span.grain == RAW_ROWS:
+            received, sent = f"{REPORTS.name}.user_receive_time", f"{SENDS.name}.sent_at"
+            delay = literal_column(delay_ds_sql(engine.dialect.name, received, sent))
+            stmt = select(delay.label("delay_ds"), literal(1).label("answered")).select_from(
+                SENDS.join(REPORTS, REPORTS.c.sid == SENDS.c.sid)
+            )
+            stmt = filtered(stmt, replace(filters, start=span.start, end=span.end)).where(
+                REPORTS.c.status == "SUCCESS", REPORTS.c.user_receive_time.is_not(None)
+            )
+        else:
+            table = DELAY_ROLLUPS[span.grain].__table__
+            stmt = select(table.c.delay_ds, table.c.answered).where(
+                table.c.at >= span.start, table.c.at < span.end
+            )
+            if filters.carriers:
+                stmt = stmt.where(table.c.carrier.in_(filters.carriers))
+        branches.append(stmt)
+    return union_all(*branches).subquery("delays") if branches else None

@@ -1,30 +1,30 @@
-"""Traffic: KPI tiles, volume by outcome, answer rates, fees."""
+"""Traffic: KPI tiles, volume by outcome, answer rates, fees — the Overview page.
+
+Read from the rollups (ingest/rollups.py) plus raw rows at a range's sub-minute edges, so they
+cost the same at ten million reports as at a hundred thousand."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Engine, case, func, literal, select
+from sqlalchemy import Engine, func, select
 
 from dashboard.queries._sql import (
-    REPORTS,
-    SENDS,
-    THROTTLE_CODES,
+    TRAFFIC_ROLLUPS,
     Filters,
+    answer_delays,
     bucket,
     buckets_to_time,
     carrier_group,
-    filtered,
     frame,
     grain_for,
     rate,
-    seconds_between,
-    with_reports,
+    total,
+    traffic,
 )
 
-ANSWERED = REPORTS.c.status == "SUCCESS"
-UNANSWERED = REPORTS.c.status == "FAIL"
+DAYS = TRAFFIC_ROLLUPS["day"].__table__
 OUTCOMES = ("answered", "not answered", "pending", "throttled", "rejected")
 
 
@@ -74,16 +74,13 @@ class KpiComparison:
     previous: Kpis
 
 
-def _sum_if(condition) -> object:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def filter_options(engine: Engine) -> FilterOptions:
-    """The carriers, provinces and sources seen in sends, for the sidebar pickers."""
+    """The carriers, provinces and sources seen in sends, for the sidebar pickers (read from
+    the daily rollup, which has a row for every combination ever sent)."""
     values = {}
     for name in ("carrier", "province", "source"):
-        column = SENDS.c[name]
-        stmt = select(column).distinct().where(column != "").order_by(column)
+        column = DAYS.c[name]
+        stmt = select(column).distinct().where(column != "", DAYS.c.sends > 0).order_by(column)
         with engine.connect() as conn:
             values[name] = [v for v in conn.execute(stmt).scalars() if v]
     return FilterOptions(values["carrier"], values["province"], values["source"])
@@ -91,51 +88,53 @@ def filter_options(engine: Engine) -> FilterOptions:
 
 def kpis(engine: Engine, filters: Filters) -> Kpis:
     """Counts, fees and timing for the sends in `filters`."""
-    stmt = with_reports(
-        select(
-            func.count().label("sends"),
-            _sum_if(SENDS.c.result_code == 0).label("accepted"),
-            _sum_if(ANSWERED).label("answered"),
-            _sum_if(UNANSWERED).label("failed"),
-            _sum_if(SENDS.c.result_code.in_(THROTTLE_CODES)).label("throttled"),
-            _sum_if(SENDS.c.result_code != 0).label("rejected"),
-            func.coalesce(func.sum(SENDS.c.fee), 0).label("fees"),
-            func.avg(case((ANSWERED, REPORTS.c.duration))).label("mean_duration_s"),
-        )
+    t = traffic(filters)
+    stmt = select(
+        *(total(t.c[name]).label(name) for name in _KPI_COUNTS),
+        func.coalesce(func.sum(t.c.fees), 0).label("fees"),
+        total(t.c.answered_duration).label("answered_duration"),
     )
     with engine.connect() as conn:
-        row = conn.execute(filtered(stmt, filters)).mappings().one()
-    median, p95 = _answer_time_percentiles(engine, filters, row["answered"], (0.5, 0.95))
-    mean_duration = row["mean_duration_s"]
+        row = conn.execute(stmt).mappings().one()
+    median, p95 = _answer_time_percentiles(engine, filters, (0.5, 0.95))
+    answered = int(row["answered"])
     return Kpis(
-        sends=int(row["sends"]),
-        accepted=int(row["accepted"]),
-        answered=int(row["answered"]),
-        failed=int(row["failed"]),
-        throttled=int(row["throttled"]),
-        rejected=int(row["rejected"]),
+        **{name: int(row[name]) for name in _KPI_COUNTS},
         fees=float(row["fees"]),
         median_answer_s=median,
         p95_answer_s=p95,
-        mean_duration_s=float(mean_duration) if mean_duration is not None else None,
+        mean_duration_s=int(row["answered_duration"]) / answered if answered else None,
     )
 
 
-def _answer_time_percentiles(engine: Engine, filters: Filters, answered: int, qs) -> list:
-    """Nearest-rank percentiles of send->answer seconds, read as single rows at an OFFSET of
-    the sorted values: exact, portable, and never loads the column into Python."""
-    if not answered:
+_KPI_COUNTS = ("sends", "accepted", "answered", "failed", "throttled", "rejected")
+
+
+def _answer_time_percentiles(engine: Engine, filters: Filters, qs) -> list[float | None]:
+    """Nearest-rank percentiles of send->answer seconds, from the histogram of delays in
+    tenths of a second: exact at the 0.1 s the dashboard shows."""
+    delays = answer_delays(engine, filters)
+    if delays is None:
         return [None for _ in qs]
-    delay = seconds_between(engine, REPORTS.c.user_receive_time, SENDS.c.sent_at)
-    base = filtered(with_reports(select(delay.label("delay"))), filters).where(
-        ANSWERED, REPORTS.c.user_receive_time.is_not(None)
+    stmt = (
+        select(delays.c.delay_ds, total(delays.c.answered).label("answered"))
+        .group_by(delays.c.delay_ds)
+        .order_by(delays.c.delay_ds)
     )
-    values = []
     with engine.connect() as conn:
-        for q in qs:
-            rank = max(0, min(answered - 1, int(-(-q * answered // 1)) - 1))
-            value = conn.execute(base.order_by(delay).offset(rank).limit(1)).scalar()
-            values.append(round(float(value), 1) if value is not None else None)
+        histogram = [(tenths, n) for tenths, n in conn.execute(stmt) if n]
+    count = sum(n for _, n in histogram)
+    if not count:
+        return [None for _ in qs]
+    values = []
+    for q in qs:
+        rank = max(0, min(count - 1, int(-(-q * count // 1)) - 1))  # 0-based nearest rank
+        seen = 0
+        for tenths, n in histogram:
+            seen += n
+            if seen > rank:
+                values.append(tenths / 10)
+                break
     return values
 
 
@@ -144,45 +143,47 @@ def kpi_comparison(engine: Engine, filters: Filters) -> KpiComparison:
     return KpiComparison(kpis(engine, filters), kpis(engine, filters.previous()))
 
 
-def _outcome():
-    return case(
-        (SENDS.c.result_code.in_(THROTTLE_CODES), literal("throttled")),
-        (SENDS.c.result_code != 0, literal("rejected")),
-        (ANSWERED, literal("answered")),
-        (UNANSWERED, literal("not answered")),
-        else_=literal("pending"),
-    )
-
-
 def volume_by_outcome(engine: Engine, filters: Filters, grain: str | None = None) -> pd.DataFrame:
     """Sends per China-time bucket and outcome: bucket, outcome, sends."""
-    when = bucket(engine, SENDS.c.sent_at, grain or grain_for(filters.start, filters.end))
-    outcome = _outcome()
-    stmt = with_reports(
-        select(when.label("bucket"), outcome.label("outcome"), func.count().label("sends"))
-    )
-    stmt = filtered(stmt, filters).group_by(when, outcome).order_by(when)
-    return buckets_to_time(frame(engine, stmt))
+    grain = grain or grain_for(filters.start, filters.end)
+    t = traffic(filters, grain)
+    when = bucket(engine, t.c.at, grain)
+    sums = {name: total(t.c[name]) for name in ("throttled", "rejected", "accepted")}
+    stmt = select(
+        when.label("bucket"),
+        sums["throttled"].label("throttled"),
+        (sums["rejected"] - sums["throttled"]).label("rejected"),
+        total(t.c.answered_accepted).label("answered"),
+        total(t.c.failed_accepted).label("not answered"),
+        (sums["accepted"] - total(t.c.answered_accepted) - total(t.c.failed_accepted)).label(
+            "pending"
+        ),
+    ).group_by(when)
+    wide = frame(engine, stmt)
+    long = wide.melt(id_vars="bucket", value_vars=list(OUTCOMES), var_name="outcome")
+    long = long[long["value"] > 0].rename(columns={"value": "sends"})
+    long["sends"] = long["sends"].astype("int64")
+    long = long.sort_values("bucket", kind="stable").reset_index(drop=True)
+    return buckets_to_time(long[["bucket", "outcome", "sends"]])
 
 
 def answer_rate_over_time(
     engine: Engine, filters: Filters, grain: str | None = None
 ) -> pd.DataFrame:
     """Answer rate per bucket and carrier group: bucket, carrier, answered, reported, answer_rate."""
-    when = bucket(engine, SENDS.c.sent_at, grain or grain_for(filters.start, filters.end))
-    carrier = carrier_group()
-    stmt = with_reports(
+    grain = grain or grain_for(filters.start, filters.end)
+    t = traffic(filters, grain)
+    when = bucket(engine, t.c.at, grain)
+    carrier = carrier_group(t.c.carrier)
+    stmt = (
         select(
             when.label("bucket"),
             carrier.label("carrier"),
-            _sum_if(ANSWERED).label("answered"),
-            func.count(REPORTS.c.id).label("reported"),
+            total(t.c.answered).label("answered"),
+            total(t.c.reported).label("reported"),
         )
-    )
-    stmt = (
-        filtered(stmt, filters)
-        .where(REPORTS.c.id.is_not(None))
         .group_by(when, carrier)
+        .having(func.sum(t.c.reported) > 0)
         .order_by(when)
     )
     df = buckets_to_time(frame(engine, stmt))
@@ -194,16 +195,19 @@ def answer_rate_by(engine: Engine, filters: Filters, dimension: str = "carrier")
     """Answer rate per carrier or province: <dimension>, accepted, answered, failed, answer_rate."""
     if dimension not in ("carrier", "province"):
         raise ValueError(f"dimension {dimension!r}: expected 'carrier' or 'province'")
-    column = SENDS.c[dimension]
-    stmt = with_reports(
+    t = traffic(filters)
+    column = t.c[dimension]
+    stmt = (
         select(
             column.label(dimension),
-            _sum_if(SENDS.c.result_code == 0).label("accepted"),
-            _sum_if(ANSWERED).label("answered"),
-            _sum_if(UNANSWERED).label("failed"),
+            total(t.c.accepted).label("accepted"),
+            total(t.c.answered).label("answered"),
+            total(t.c.failed).label("failed"),
         )
+        .group_by(column)
+        .having(func.sum(t.c.sends) > 0)
+        .order_by(func.sum(t.c.sends).desc(), column)
     )
-    stmt = filtered(stmt, filters).group_by(column).order_by(func.count().desc())
     df = frame(engine, stmt)
     df["answer_rate"] = rate(df["answered"], df["answered"] + df["failed"])
     return df
@@ -211,15 +215,19 @@ def answer_rate_by(engine: Engine, filters: Filters, dimension: str = "carrier")
 
 def fees_per_day(engine: Engine, filters: Filters) -> pd.DataFrame:
     """Fees per China-time day: day, fees, accepted, answered, cost_per_answered."""
-    day = bucket(engine, SENDS.c.sent_at, "day")
-    stmt = with_reports(
+    t = traffic(filters, "day")
+    day = bucket(engine, t.c.at, "day")
+    stmt = (
         select(
             day.label("day"),
-            func.coalesce(func.sum(SENDS.c.fee), 0).label("fees"),
-            _sum_if(SENDS.c.result_code == 0).label("accepted"),
-            _sum_if(ANSWERED).label("answered"),
+            func.coalesce(func.sum(t.c.fees), 0).label("fees"),
+            total(t.c.accepted).label("accepted"),
+            total(t.c.answered).label("answered"),
         )
+        .group_by(day)
+        .having(func.sum(t.c.sends) > 0)
+        .order_by(day)
     )
-    df = buckets_to_time(frame(engine, filtered(stmt, filters).group_by(day).order_by(day)), "day")
+    df = buckets_to_time(frame(engine, stmt), "day")
     df["cost_per_answered"] = rate(df["fees"], df["answered"])
     return df

@@ -1,0 +1,248 @@
+"""Rollups stay equal to an aggregate computed from scratch (in Python, from the raw rows)
+whatever the order, repetition and corrections of deliveries — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import case, delete, func, literal_column, select, text, update
+
+from dashboard import queries
+from dashboard.queries import Filters
+from dashboard.queries._sql import filtered, with_reports
+from ingest.codes import NUMBER_THROTTLE_CODES
+from ingest.models import (
+    AnswerDelayDay,
+    AnswerDelayHour,
+    Report,
+    Send,
+    TrafficDay,
+    TrafficHour,
+    TrafficMinute,
+)
+from ingest.rollups import MEASURES, delay_ds_sql, rebuild_rollups
+from ingest.seed import seed
+from ingest.store import purge_older_than, record_send, store_reports
+from ingest.yunpian import Report as ReportRecord
+
+T0 = datetime(2026, 11, 20, 15, 58, tzinfo=UTC)  # 23:58 in China: sends straddle a China day
+MOBILES = ["15205201314", "13012345678", "18912345678", "+14155550123"]
+TRAFFIC = {"minute": TrafficMinute, "hour": TrafficHour, "day": TrafficDay}
+DELAYS = {"hour": AnswerDelayHour, "day": AnswerDelayDay}
+
+
+def _floor(at: datetime, grain: str) -> datetime:
+    if grain == "minute":
+        return at.replace(second=0, microsecond=0)
+    if grain == "hour":
+        return at.replace(minute=0, second=0, microsecond=0)
+    china = at + timedelta(hours=8)
+    return china.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(hours=8)
+
+
+def expected(engine) -> dict:
+    """Every rollup computed in Python from sends and reports: {table: {key: values}}."""
+    with engine.connect() as connection:
+        sends = connection.execute(select(Send)).all()
+        reports = {r.sid: r for r in connection.execute(select(Report))}
+    result: dict = {}
+    for grain, model in TRAFFIC.items():
+        rows: dict = defaultdict(Counter)
+        for s in sends:
+            r = reports.get(s.sid) if s.sid else None
+            status = r.status if r else None
+            ok = s.result_code == 0
+            rows[(_floor(s.sent_at, grain), s.carrier, s.province, s.source)].update(
+                sends=1,
+                accepted=ok,
+                throttled=s.result_code in NUMBER_THROTTLE_CODES,
+                rejected=not ok,
+                fees=s.fee,
+                reported=r is not None,
+                answered=status == "SUCCESS",
+                failed=status == "FAIL",
+                answered_accepted=ok and status == "SUCCESS",
+                failed_accepted=ok and status == "FAIL",
+                answered_duration=r.duration if status == "SUCCESS" else 0,
+            )
+        result[model.__tablename__] = {
+            key: tuple(float(counts[m]) for m in MEASURES) for key, counts in rows.items()
+        }
+    # The delay's definition (tenths of a second, per dialect) is the SQL one; its counting is not.
+    delay = delay_ds_sql(engine.dialect.name, "r.user_receive_time", "s.sent_at")
+    with engine.connect() as connection:
+        answered = connection.execute(
+            text(
+                f"SELECT s.sent_at, s.carrier, {delay} FROM sends s JOIN reports r ON r.sid = s.sid "
+                "WHERE r.status = 'SUCCESS' AND r.user_receive_time IS NOT NULL"
+            )
+        ).all()
+    for grain, model in DELAYS.items():
+        histogram: Counter = Counter()
+        for sent_at, carrier, tenths in answered:
+            sent_at = sent_at if isinstance(sent_at, datetime) else datetime.fromisoformat(sent_at)
+            histogram[(_floor(sent_at.replace(tzinfo=UTC), grain), carrier, tenths)] += 1
+        result[model.__tablename__] = {key: (float(n),) for key, n in histogram.items()}
+    return result
+
+
+def rolled_up(engine) -> dict:
+    """What the rollup tables hold, rows that net to nothing left out."""
+    result = {}
+    with engine.connect() as connection:
+        for model in TRAFFIC.values():
+            keys = (model.at, model.carrier, model.province, model.source)
+            values = [getattr(model, m) for m in MEASURES]
+            rows = connection.execute(select(*keys, *values).where(model.sends != 0))
+            result[model.__tablename__] = {
+                tuple(row[:4]): tuple(float(v) for v in row[4:]) for row in rows
+            }
+        for model in DELAYS.values():
+            rows = connection.execute(
+                select(model.at, model.carrier, model.delay_ds, model.answered).where(
+                    model.answered != 0
+                )
+            )
+            result[model.__tablename__] = {tuple(row[:3]): (float(row[3]),) for row in rows}
+    return result
+
+
+def send(mobile: str, at: datetime, sid: str | None, result_code: int = 0, **fields) -> Send:
+    return Send(
+        sent_at=at,
+        mobile=mobile,
+        code_digest="d" * 64,
+        kind="code",
+        result_code=result_code,
+        fee=1.0 if result_code == 0 else 0.0,
+        count=1 if result_code == 0 else 0,
+        sid=sid,
+        source=fields.pop("source", "relay"),
+        carrier="",
+        province="",
+        **fields,
+    )
+
+
+def report(sid: str, mobile: str, status: str, at: datetime | None) -> ReportRecord:
+    duration = 17 if status == "SUCCESS" else 0
+    return ReportRecord(
+        sid=sid, mobile=mobile, status=status, user_receive_time=at, duration=duration
+    )
+
+
+def test_rollups_equal_a_from_scratch_aggregate_after_messy_deliveries(engine):
+    rng = random.Random(3)
+    sends, deliveries = [], []
+    for i in range(60):
+        mobile = rng.choice(MOBILES)
+        at = T0 + timedelta(seconds=rng.uniform(0, 400))  # over a minute, hour and day edge
+        code = rng.choice([0, 0, 0, 0, 8, 22, 3])
+        sid = f"sid-{i:04d}" if code == 0 else None
+        sends.append(send(mobile, at, sid, code, source=rng.choice(["relay", "cli"])))
+        if sid is None:
+            continue
+        first = rng.choice(["SUCCESS", "FAIL"])
+        received = at + timedelta(seconds=rng.randint(5, 70))
+        deliveries.append(report(sid, mobile, first, received))
+        deliveries.append(report(sid, mobile, first, received))  # the same report again
+        if rng.random() < 0.4:  # a later report corrects the status and time
+            later = "FAIL" if first == "SUCCESS" else "SUCCESS"
+            deliveries.append(report(sid, mobile, later, received + timedelta(seconds=9)))
+    rng.shuffle(deliveries)
+    # Half the reports arrive before their sends are recorded, out of order, by both channels.
+    for chunk_start in range(0, len(deliveries) // 2, 7):
+        chunk = deliveries[chunk_start : min(chunk_start + 7, len(deliveries) // 2)]
+        store_reports(engine, chunk, rng.choice(["push", "pull"]))
+    for s in sends:
+        record_send(engine, s)
+    for chunk_start in range(len(deliveries) // 2, len(deliveries), 5):
+        store_reports(
+            engine, deliveries[chunk_start : chunk_start + 5], rng.choice(["push", "pull"])
+        )
+
+    assert rolled_up(engine) == expected(engine)
+    assert sum(v[0] for v in rolled_up(engine)["traffic_days"].values()) == 60
+
+
+def test_rollups_follow_direct_updates_and_deletes(engine):
+    for i, mobile in enumerate(MOBILES):
+        record_send(engine, send(mobile, T0 + timedelta(minutes=i), f"s{i}"))
+        store_reports(
+            engine,
+            [report(f"s{i}", mobile, "SUCCESS", T0 + timedelta(minutes=i, seconds=30))],
+            "push",
+        )
+    with engine.begin() as connection:
+        connection.execute(update(Report).where(Report.sid == "s0").values(status="FAIL"))
+        connection.execute(update(Report).where(Report.sid == "s1").values(sid="s2-orphan"))
+        connection.execute(
+            update(Send).where(Send.sid == "s2").values(sent_at=T0 + timedelta(hours=3))
+        )
+        connection.execute(delete(Report).where(Report.sid == "s3"))
+    assert rolled_up(engine) == expected(engine)
+    purge_older_than(engine, days=1, now=T0 + timedelta(days=1, minutes=2))  # s0, s1 reports
+    with engine.begin() as connection:
+        connection.execute(delete(Send).where(Send.sid == "s2"))
+    assert rolled_up(engine) == expected(engine)
+
+
+def test_rebuild_gives_what_the_triggers_kept(engine):
+    seed(engine, days=3, per_day=400, seed=11, now=T0, progress=False)
+    kept = rolled_up(engine)
+    assert kept == expected(engine)
+    rebuild_rollups(engine)
+    assert rolled_up(engine) == kept
+
+
+@pytest.mark.parametrize("grain", ["hour", "day"])
+def test_a_day_bucket_is_a_china_day(engine, grain):
+    at = datetime(2026, 11, 20, 16, 30, tzinfo=UTC)  # 00:30 on 21 November in China
+    record_send(engine, send(MOBILES[0], at, "x"))
+    (key,) = rolled_up(engine)[TRAFFIC[grain].__tablename__]
+    start = datetime(2026, 11, 20, 16, tzinfo=UTC)
+    assert key[0] == start
+
+
+def test_overview_reads_of_any_range_equal_the_raw_rows(engine):
+    """Rollup buckets inside a range, narrower ones and raw rows at its edges: exact anyway."""
+    seed(engine, days=3, per_day=600, seed=5, now=T0, progress=False)
+    rng = random.Random(8)
+    for _ in range(12):
+        start = T0 - timedelta(seconds=rng.uniform(0, 3 * 86400))
+        end = start + timedelta(seconds=rng.uniform(0, 2 * 86400))
+        filters = Filters(start, end, carriers=rng.choice([(), ("China Mobile",)]))
+        raw = filtered(
+            with_reports(
+                select(
+                    func.count(),
+                    func.count(Report.id),
+                    func.sum(case((Report.status == "SUCCESS", 1), else_=0)),
+                    func.sum(Send.fee),
+                )
+            ),
+            filters,
+        )
+        with engine.connect() as connection:
+            sends, reported, answered, fees = connection.execute(raw).one()
+        kpi = queries.kpis(engine, filters)
+        assert (kpi.sends, kpi.reported, kpi.answered) == (sends, reported, answered or 0)
+        assert kpi.fees == pytest.approx(fees or 0)
+        volume = queries.volume_by_outcome(engine, filters)
+        assert volume["sends"].sum() == sends
+        delay = literal_column(
+            delay_ds_sql(engine.dialect.name, "reports.user_receive_time", "sends.sent_at")
+        )
+        with engine.connect() as connection:
+            tenths = sorted(
+                connection.execute(
+                    filtered(with_reports(select(delay)), filters).where(
+                        Report.status == "SUCCESS", Report.user_receive_time.is_not(None)
+                    )
+                ).scalars()
+            )
+        median = tenths[max(0, -(-len(tenths) // 2) - 1)] / 10 if tenths else None
+        assert kpi.median_answer_s == median
