@@ -28,6 +28,10 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
 HEADERS = {"Content-Type": FORM_CONTENT_TYPE, "Accept": "application/json;charset=utf-8"}
 REPORT_STATUSES = ("SUCCESS", "FAIL")
 REPORT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Column widths of the store (ingest/models.py): longer values are refused at the edge, so a
+# hostile report is a 400, never a write that fails halfway on PostgreSQL.
+MAX_SID, MAX_MOBILE, MAX_UID = 64, 32, 64
+MAX_DURATION = 7 * 24 * 3600  # a call is not longer than a week; also fits a 32-bit column
 
 
 class YunpianError(Exception):
@@ -157,7 +161,7 @@ def interpret_pull_answer(http_status: int, body: bytes) -> list[Report]:
 def _decode_json(http_status: int, body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # includes UnicodeDecodeError, JSONDecodeError
         raise MalformedAnswer(f"not JSON ({exc})", http_status, body) from None
 
 
@@ -193,6 +197,16 @@ def _parse_report(index: int, item: Any) -> Report:
         raise bad("mobile missing or not a string")
     if status not in REPORT_STATUSES:
         raise bad(f"report_status {status!r} is not SUCCESS or FAIL")
+    uid = _optional_text(item.get("uid"), "uid", bad)
+    for name, value, limit in (
+        ("sid", str(sid), MAX_SID),
+        ("mobile", mobile.strip(), MAX_MOBILE),
+        ("uid", uid or "", MAX_UID),
+    ):
+        if len(value) > limit:
+            raise bad(f"{name} is {len(value)} characters; at most {limit} accepted")
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL
+            raise bad(f"{name} contains a NUL character")
     return Report(
         sid=str(sid),
         mobile=mobile.strip(),
@@ -200,7 +214,7 @@ def _parse_report(index: int, item: Any) -> Report:
         user_receive_time=_parse_china_time(item.get("user_receive_time"), bad),
         duration=_parse_duration(item.get("duration", 0), bad),
         error_msg=_optional_text(item.get("error_msg"), "error_msg", bad),
-        uid=_optional_text(item.get("uid"), "uid", bad),
+        uid=uid,
     )
 
 
@@ -211,9 +225,10 @@ def _parse_china_time(value: Any, bad) -> datetime | None:
         raise bad(f"user_receive_time {value!r} is not a string")
     try:
         local = datetime.strptime(value, REPORT_TIME_FORMAT)
-    except ValueError:
+        # Year 1 in China is year 0 in UTC, which Python cannot represent.
+        return local.replace(tzinfo=CHINA).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise bad(f"user_receive_time {value!r} is not YYYY-MM-DD HH:MM:SS") from None
-    return local.replace(tzinfo=CHINA).astimezone(UTC)
 
 
 def _parse_duration(value: Any, bad) -> int:
@@ -227,6 +242,8 @@ def _parse_duration(value: Any, bad) -> int:
         raise bad(f"duration {value!r} is not a whole number") from None
     if seconds < 0:
         raise bad(f"duration {seconds} is negative")
+    if seconds > MAX_DURATION:
+        raise bad(f"duration {seconds} is over {MAX_DURATION} seconds (a week)")
     return seconds
 
 
@@ -235,7 +252,10 @@ def _optional_text(value: Any, name: str, bad) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise bad(f"{name} {value!r} is not a string")
-    return str(value)
+    text = str(value)
+    if "\x00" in text:  # PostgreSQL text cannot hold NUL
+        raise bad(f"{name} contains a NUL character")
+    return text
 
 
 def parse_push_form(body: bytes) -> list[Report]:
@@ -255,8 +275,8 @@ def parse_push_form(body: bytes) -> list[Report]:
         raise ReportFormatError("voice_status given more than once")
     try:
         items = json.loads(values[0])
-    except json.JSONDecodeError as exc:
-        raise ReportFormatError(f"voice_status is not JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # ValueError: also over-long integers
+        raise ReportFormatError(f"voice_status is not JSON ({type(exc).__name__}: {exc})") from None
     return parse_reports(items)
 
 
@@ -385,7 +405,8 @@ class VoiceClient:
                         "server error", request=response.request, response=response
                     )
                 else:
-                    return response.status_code, response.content
+                    # An upstream (or a proxy before it) may echo the request back.
+                    return response.status_code, _redact_bytes(response.content, self._apikey)
             if attempt == attempts:
                 raise Unreachable(url, _scrub(error, self._apikey)) from None
             delay = self.backoff * 2 ** (attempt - 1)
@@ -398,6 +419,11 @@ class VoiceClient:
             )
             time.sleep(delay)
         raise AssertionError("unreachable")
+
+
+def _redact_bytes(body: bytes, apikey: Secret) -> bytes:
+    """`body` with the apikey replaced by `***`, so no error, log or stored body carries it."""
+    return body.replace(apikey.reveal().encode(), b"***") if apikey else body
 
 
 def _scrub(exc: Exception, apikey: Secret) -> Exception:
