@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -11,8 +13,19 @@ from ingest.models import PullRun
 from ingest.store import utcnow
 
 
+@dataclass(frozen=True, slots=True)
+class Trouble:
+    """The last thing that went wrong, for /healthz: where, when, and the error's type."""
+
+    what: str  # e.g. "store.raw", "upstream.send.json"
+    error: str  # the exception's type name or the upstream's status: never its text
+    at: datetime
+
+
 class IngestMetrics:
     def __init__(self, engine: Engine) -> None:
+        self.last_trouble: Trouble | None = None
+        self._lock = threading.Lock()
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -45,6 +58,17 @@ class IngestMetrics:
         self.store_errors = Counter(
             "voicewatch_store_errors", "Database writes that failed", ["what"], registry=r
         )
+        self.upstream_errors = Counter(
+            "voicewatch_upstream_errors",
+            "Relayed calls Yunpian did not answer properly (unreachable, timeout, 5xx)",
+            ["endpoint", "kind"],
+            registry=r,
+        )
+        self.last_error = Gauge(
+            "voicewatch_last_error_timestamp_seconds",
+            "When a store or upstream error last happened (Unix time; 0: never)",
+            registry=r,
+        )
         last_pull = Gauge(
             "voicewatch_last_pull_timestamp_seconds",
             "When the pull loop last succeeded (Unix time)",
@@ -55,6 +79,37 @@ class IngestMetrics:
             "voicewatch_pull_lag_seconds", "Seconds since the pull loop last succeeded", registry=r
         )
         lag.set_function(lambda: _age(_last_pull(engine)))
+
+    def store_failed(self, what: str, error: Exception) -> None:
+        """Count a failed database write and remember it as the last trouble."""
+        self.store_errors.labels(what).inc()
+        self._remember(f"store.{what}", type(error).__name__)
+
+    def upstream_failed(self, endpoint: str, kind: str) -> None:
+        """Count a relayed call that got no proper answer and remember it."""
+        self.upstream_errors.labels(endpoint, kind).inc()
+        self._remember(f"upstream.{endpoint}", kind)
+
+    def _remember(self, what: str, error: str) -> None:
+        with self._lock:
+            self.last_trouble = Trouble(what, error, utcnow())
+            self.last_error.set(self.last_trouble.at.timestamp())
+
+    def error_counts(self) -> dict[str, int]:
+        """Store and upstream errors since the service started."""
+        return {
+            "store": int(_total(self.store_errors)),
+            "upstream": int(_total(self.upstream_errors)),
+        }
+
+
+def _total(counter: Counter) -> float:
+    return sum(
+        sample.value
+        for metric in counter.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
 
 
 def _last_pull(engine: Engine) -> datetime | None:

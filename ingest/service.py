@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qs
 
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 
 MAX_PUSH_REPORTS = 1000  # Yunpian sends at most 500 per push; twice that is not Yunpian
 MAX_RELAY_BODY = 64 * 1024
+STORE_ATTEMPTS = 3  # idempotent writes are retried this often before a 503 / a logged loss
 PUSH_ACK = "SUCCESS"
 RELAYED = (
     "send.json",
@@ -89,6 +92,32 @@ def _token_ok(expected: str, given: str | None) -> bool:
     return given is not None and secrets.compare_digest(expected.encode(), given.encode())
 
 
+def _clip(value: str | None, length: int) -> str | None:
+    """`value` fit for a column of `length` characters (PostgreSQL refuses longer, and NUL)."""
+    return value.replace("\x00", "")[:length] if value is not None else None
+
+
+async def _retrying(write: Callable[[], object], attempts: int = STORE_ATTEMPTS) -> object:
+    """Run an idempotent database write, retrying briefly (a PostgreSQL restart, a lock)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await run_in_threadpool(write)
+        except Exception as error:
+            if attempt == attempts:
+                raise
+            delay = 0.2 * 2 ** (attempt - 1)
+            logs.event(
+                log,
+                "store.retry",
+                logging.WARNING,
+                attempt=attempt,
+                error=type(error).__name__,
+                retry_in_s=delay,
+            )
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
 def create_app(
     settings: Settings, engine: Engine, *, upstream: httpx.AsyncBaseTransport | None = None
 ) -> Starlette:
@@ -101,7 +130,8 @@ def create_app(
         await run_in_threadpool(replay_pending, engine)
         # Connect errors only are retried (the request never left); a send is never repeated.
         transport = upstream or httpx.AsyncHTTPTransport(retries=2)
-        async with httpx.AsyncClient(timeout=15.0, transport=transport) as client:
+        timeout = settings.upstream_timeout
+        async with httpx.AsyncClient(timeout=timeout, transport=transport) as client:
             state["http"] = client
             yield
 
@@ -109,7 +139,7 @@ def create_app(
 
     async def push(request: Request) -> Response:
         channel = "push"
-        content_type = request.headers.get("content-type", "")
+        content_type = _clip(request.headers.get("content-type", ""), 128) or ""
         try:
             body = await read_body(request, settings.push_max_bytes)
         except BodyTooLarge as too_large:
@@ -145,7 +175,7 @@ def create_app(
                 keep_raw, engine, channel, body, content_type=content_type
             )
         except Exception as error:  # not acknowledged, so Yunpian retries: nothing is lost
-            metrics.store_errors.labels("raw").inc()
+            metrics.store_failed("raw", error)
             logs.event(log, "push.store_failed", logging.ERROR, error=type(error).__name__)
             return _answer(request, 503, "storage unavailable, retry later")
         try:
@@ -155,14 +185,17 @@ def create_app(
                     f"{len(reports)} reports in one push; at most {MAX_PUSH_REPORTS} accepted"
                 )
         except ReportFormatError as error:
-            await run_in_threadpool(mark_raw, engine, raw_id, MALFORMED, str(error))
+            try:
+                await run_in_threadpool(mark_raw, engine, raw_id, MALFORMED, str(error))
+            except Exception as store_error:  # left pending: the replay at start marks it
+                metrics.store_failed("raw", store_error)
             metrics.rejects.labels("malformed").inc()
             logs.event(log, "push.malformed", logging.WARNING, raw_id=raw_id, reason=error)
             return _answer(request, 400, f"malformed push: {error}")
         try:
-            result = await run_in_threadpool(store_reports, engine, reports, channel, raw_id=raw_id)
+            result = await _retrying(lambda: store_reports(engine, reports, channel, raw_id=raw_id))
         except Exception as error:  # kept raw and pending: replayed at next start
-            metrics.store_errors.labels("reports").inc()
+            metrics.store_failed("reports", error)
             logs.event(
                 log, "push.store_failed", logging.ERROR, raw_id=raw_id, error=type(error).__name__
             )
@@ -190,8 +223,8 @@ def create_app(
                 error=reason,
                 truncated=truncated,
             )
-        except Exception:
-            metrics.store_errors.labels("raw").inc()
+        except Exception as error:
+            metrics.store_failed("raw", error)
         metrics.requests.labels("push", str(status)).inc()
         return PlainTextResponse(reason, status_code=status)
 
@@ -216,15 +249,24 @@ def create_app(
         except BodyTooLarge:
             return _yunpian_error(413, 2, f"request body over {MAX_RELAY_BODY} bytes", endpoint)
         url = f"{settings.voice_url}/v2/voice/{endpoint}"
+        content_type = request.headers.get("content-type", "")
         headers = {
-            "content-type": request.headers.get("content-type", HEADERS["Content-Type"]),
+            # Passed on only when it can go on the wire again (printable ASCII).
+            "content-type": content_type
+            if content_type.isascii() and content_type.isprintable() and content_type.strip()
+            else HEADERS["Content-Type"],
             "accept": HEADERS["Accept"],
         }
         started = time.perf_counter()
         try:
+            # Sent once: a send that timed out or lost its answer may still ring the phone,
+            # so it is never repeated here (the client decides, knowing the ground truth).
             upstream_answer = await state["http"].post(url, content=body, headers=headers)
         except httpx.HTTPError as error:
             latency_ms = (time.perf_counter() - started) * 1000
+            kind = _failure_kind(error)
+            metrics.upstream_failed(endpoint, kind)
+            logs.event(log, "relay.upstream_failed", logging.WARNING, endpoint=endpoint, kind=kind)
             answer = _yunpian_error(
                 502,
                 -50,
@@ -236,6 +278,16 @@ def create_app(
             return answer
         latency_ms = (time.perf_counter() - started) * 1000
         metrics.relay_latency.labels(endpoint).observe(latency_ms / 1000)
+        if upstream_answer.status_code >= 500:
+            metrics.upstream_failed(endpoint, "5xx")
+            logs.event(
+                log,
+                "relay.upstream_failed",
+                logging.WARNING,
+                endpoint=endpoint,
+                kind="5xx",
+                status=upstream_answer.status_code,
+            )
         await _record_relayed(
             request,
             endpoint,
@@ -270,12 +322,16 @@ def create_app(
         answer: bytes,
         latency_ms: float,
     ) -> None:
+        caller_apikey = _form(body).get("apikey")
+        # What the upstream echoes of the caller's key is passed back to the caller, not kept.
+        if caller_apikey:
+            answer = answer.replace(caller_apikey.encode(), b"***")
         try:
             if endpoint == "pull_status.json":
-                await run_in_threadpool(_tee_pulled, status, answer)
+                await _retrying(lambda: _tee_pulled(status, answer))
             elif endpoint in ("send.json", "tpl_notify.json"):
                 send = _send_from_relay(request, endpoint, body, status, answer, latency_ms)
-                await run_in_threadpool(record_send, engine, send)
+                await _retrying(lambda: record_send(engine, send))
                 metrics.relay_sends.labels(
                     "accepted" if send.result_code == 0 else "rejected"
                 ).inc()
@@ -288,7 +344,7 @@ def create_app(
                     ms=round(latency_ms, 1),
                 )
         except Exception as error:  # the caller still gets Yunpian's answer; we log what we missed
-            metrics.store_errors.labels("relay").inc()
+            metrics.store_failed("relay", error)
             logs.event(
                 log,
                 "relay.record_failed",
@@ -317,25 +373,24 @@ def create_app(
         answer: bytes,
         latency_ms: float,
     ) -> Send:
-        form = {
-            k: v[0]
-            for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()
-        }
+        form = _form(body)
         mobile = form.get("mobile", "")
         secret_part = form.get("code") or form.get("tpl_value", "")
+        actor = request.headers.get("x-voicewatch-actor") or (
+            request.client.host if request.client else None
+        )
         send = Send(
             sent_at=utcnow(),
-            mobile=mobile[:32],
+            mobile=_clip(mobile, 32),
             code_digest=code_digest(settings.digest_key, mobile, secret_part),
             kind="notify" if endpoint == "tpl_notify.json" else "code",
-            display_num=form.get("display_num") or None,
-            callback_url=form.get("callback_url") or None,
-            uid=form.get("uid") or None,
+            display_num=_clip(form.get("display_num"), 32) or None,
+            callback_url=_clip(form.get("callback_url"), 2048) or None,
+            uid=_clip(form.get("uid"), 64) or None,
             http_status=status,
             latency_ms=latency_ms,
             source="relay",
-            actor=request.headers.get("x-voicewatch-actor")
-            or (request.client.host if request.client else None),
+            actor=_clip(actor, 128),
             carrier="",
             province="",
             fee=0,
@@ -346,11 +401,13 @@ def create_app(
                 raise YunpianError(*_unpack_error(answer))
             result = interpret_send_answer(status, answer)
         except YunpianError as error:
+            if isinstance(error, MalformedAnswer):
+                metrics.upstream_failed(endpoint, "malformed")
             send.result_code = error.code if error.code is not None else -50
-            send.result_msg, send.result_detail = error.msg, error.detail
+            send.result_msg, send.result_detail = _clip(error.msg, 4096), _clip(error.detail, 4096)
         else:
             send.result_code, send.result_msg = 0, "OK"
-            send.fee, send.count, send.sid = result.fee, result.count, result.sid
+            send.fee, send.count, send.sid = result.fee, result.count, _clip(result.sid, 64)
         return send
 
     # ------------------------------------------------------------ health and metrics
@@ -361,13 +418,26 @@ def create_app(
                 connection.execute(text("SELECT 1"))
             return True
 
+        trouble = metrics.last_trouble
+        report = {
+            "upstream": settings.voice_url,
+            "errors": metrics.error_counts(),
+            "last_error": {
+                "what": trouble.what,
+                "error": trouble.error,
+                "at": trouble.at.isoformat(),
+            }
+            if trouble
+            else None,
+        }
         try:
             await run_in_threadpool(database_ok)
         except Exception as error:
             return JSONResponse(
-                {"status": "degraded", "database": type(error).__name__}, status_code=503
+                {"status": "degraded", "database": type(error).__name__, **report},
+                status_code=503,
             )
-        return JSONResponse({"status": "ok", "database": "ok", "upstream": settings.voice_url})
+        return JSONResponse({"status": "ok", "database": "ok", **report})
 
     async def metrics_endpoint(_request: Request) -> Response:
         payload = await run_in_threadpool(generate_latest, metrics.registry)
@@ -389,6 +459,21 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.metrics = metrics
     return app
+
+
+def _form(body: bytes) -> dict[str, str]:
+    """A relayed form body as a dict (first value of each field)."""
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _failure_kind(error: httpx.HTTPError) -> str:
+    """How a relayed call failed, for metrics: unreachable, timeout or closed (mid-answer)."""
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
+        return "unreachable"
+    if isinstance(error, httpx.TimeoutException):
+        return "timeout"
+    return "closed"
 
 
 def _unpack_error(answer: bytes) -> tuple[int | None, str, str | None, int | None]:

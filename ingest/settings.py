@@ -75,6 +75,7 @@ class Settings:
     unmask_password: Secret = field(default_factory=lambda: Secret(""))
     manual_sends_per_hour: int = 20
     push_max_bytes: int = 4 * 1024 * 1024
+    upstream_timeout: float = 15.0  # seconds the relay waits for Yunpian's answer
 
     @property
     def simulated(self) -> bool:
@@ -112,6 +113,7 @@ class Settings:
             dashboard_password=Secret(env.get("VOICEWATCH_DASHBOARD_PASSWORD", "")),
             unmask_password=Secret(env.get("VOICEWATCH_UNMASK_PASSWORD", "")),
             manual_sends_per_hour=int(_number(env, "VOICEWATCH_MANUAL_SENDS_PER_HOUR", 20)),
+            upstream_timeout=_number(env, "VOICEWATCH_UPSTREAM_TIMEOUT", 15.0),
         )
 
 
