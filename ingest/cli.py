@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import secrets
 import sys
@@ -42,8 +43,14 @@ def main(log_level: str) -> None:
 @click.option("--display-num", help="caller number to show (needs registering with Yunpian)")
 @click.option("--callback-url", help="where Yunpian pushes this call's report")
 @click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
+@click.option("--actor", help="who sends, for the audit of manual sends [your login name]")
 def send(
-    mobile: str, code: str | None, display_num: str | None, callback_url: str | None, as_json: bool
+    mobile: str,
+    code: str | None,
+    display_num: str | None,
+    callback_url: str | None,
+    as_json: bool,
+    actor: str | None,
 ) -> None:
     """Send one voice code to MOBILE through the configured endpoint, and record it."""
     from ingest.numbers import mask
@@ -59,6 +66,7 @@ def send(
         display_num=display_num,
         callback_url=callback_url,
         source="cli",
+        actor=actor or _login_name(),
     )
     if as_json:
         click.echo(
@@ -83,7 +91,11 @@ def send(
 @click.option("--once", is_flag=True, help="drain once and exit")
 @click.option("--interval", type=float, help="seconds between drains [VOICEWATCH_PULL_INTERVAL, 5]")
 def pull(once: bool, interval: float | None) -> None:
-    """Pull delivery reports from Yunpian into the database, forever or --once."""
+    """Pull delivery reports from Yunpian into the database, forever or --once.
+
+    With VOICEWATCH_RETENTION_DAYS set, also purges older rows at start and every hour."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from ingest import pull as pull_loop
     from ingest.yunpian import VoiceClient, YunpianError
 
@@ -91,10 +103,16 @@ def pull(once: bool, interval: float | None) -> None:
     with VoiceClient(settings.voice_url, settings.apikey_or_demo) as client:
         try:
             pull_loop.run(
-                client, _engine(settings), interval=interval or settings.pull_interval, once=once
+                client,
+                _engine(settings),
+                interval=interval or settings.pull_interval,
+                once=once,
+                retention_days=settings.retention_days,
             )
         except YunpianError as error:
             raise click.ClickException(str(error)) from None
+        except SQLAlchemyError as error:
+            raise click.ClickException(f"database error: {type(error).__name__}") from None
         except KeyboardInterrupt:
             pass
 
@@ -113,7 +131,8 @@ def serve(host: str, port: int) -> None:
     click.echo(
         f"voicewatch ingest on http://{host}:{port} (push: /push/voice, relay: /v2/voice/send.json)"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # No access log: push and relay URLs carry tokens (?token=…, /relay/{token}/…).
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 @main.command()
@@ -155,6 +174,13 @@ def purge(days: int | None) -> None:
         raise click.UsageError("no retention period: pass --days or set VOICEWATCH_RETENTION_DAYS")
     deleted = purge_older_than(_engine(settings), days)
     click.echo(", ".join(f"{table}: {count} deleted" for table, count in deleted.items()))
+
+
+def _login_name() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        return None
 
 
 # Commands that live beside the code they drive.

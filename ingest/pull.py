@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from ingest import logs
 from ingest.store import (
@@ -15,6 +20,7 @@ from ingest.store import (
     keep_raw,
     mark_raw,
     pending_raw,
+    purge_older_than,
     start_pull_run,
     store_reports,
 )
@@ -31,6 +37,8 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100  # Yunpian's maximum
 REPORT_TYPES = (1, 2)  # 1 = voice codes, 2 = voice notifications
+PURGE_EVERY = 3600.0  # seconds between retention purges
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,28 +48,72 @@ class DrainResult:
     new: int
 
 
-def drain(client: VoiceClient, engine: Engine) -> DrainResult:
+def drain(client: VoiceClient, engine: Engine, stop: threading.Event | None = None) -> DrainResult:
     """Pull pages of 100 until a short page, for each report type; store every body first.
 
     Each report is handed out once, so the body is committed to the raw inbox before it is
     parsed: a crash after the answer leaves it `pending`, and `replay_pending` picks it up.
+    While the database refuses the body it is held and retried: pulling on would lose more.
     """
+    stop = stop or threading.Event()
     pages = reports = new = 0
     for report_type in REPORT_TYPES:
         while True:
             status, body = client.pull_status_raw(PAGE_SIZE, report_type)
-            raw_id = keep_raw(engine, "pull", body, content_type="application/json")
+            keep = partial(keep_raw, engine, "pull", body, content_type="application/json")
+            raw_id = _until_stored(keep, stop)
             pages += 1
             try:
                 page = interpret_pull_answer(status, body)
             except MalformedAnswer as error:
-                mark_raw(engine, raw_id, MALFORMED, error.msg)
+                _until_stored(partial(mark_raw, engine, raw_id, MALFORMED, error.msg), stop)
                 raise
-            result = store_reports(engine, page, "pull", raw_id=raw_id)
+            result = _until_stored(
+                partial(store_reports, engine, page, "pull", raw_id=raw_id), stop
+            )
             reports, new = reports + result.received, new + result.new
             if len(page) < PAGE_SIZE:
                 break
     return DrainResult(pages, reports, new)
+
+
+def _until_stored(write: Callable[[], T], stop: threading.Event, max_wait: float = 30.0) -> T:
+    """Run a write of a pulled page, retrying with backoff until the database takes it.
+
+    Each write here is safe to repeat (a failed insert committed nothing; the upsert and the
+    status update are idempotent). Pulling on without it would lose more pages.
+    """
+    failures = 0
+    while True:
+        try:
+            return write()
+        except SQLAlchemyError as error:
+            failures += 1
+            delay = min(max_wait, 0.1 * 2**failures)
+            logs.event(
+                log,
+                "pull.store_failed",
+                logging.ERROR,
+                error=type(error).__name__,
+                retry_in_s=round(delay, 1),
+            )
+            # Stopping now loses this page: it goes only once the stop was asked a while.
+            if stop.wait(delay) and failures > 3:
+                raise
+
+
+def purge_due(
+    engine: Engine, retention_days: int, last_purge: float | None, now: float, every: float
+) -> float | None:
+    """Purge rows older than `retention_days` if `every` seconds passed since `last_purge`.
+
+    Returns when the purge ran (or `last_purge` when none was due); 0 days keeps everything.
+    """
+    if retention_days <= 0 or (last_purge is not None and now - last_purge < every):
+        return last_purge
+    deleted = purge_older_than(engine, retention_days)
+    logs.event(log, "retention.purged", days=retention_days, **deleted)
+    return now
 
 
 def replay_pending(engine: Engine) -> int:
@@ -87,29 +139,55 @@ def run(
     once: bool = False,
     stop: threading.Event | None = None,
     max_backoff: float = 300.0,
+    retention_days: int = 0,
+    purge_every: float = PURGE_EVERY,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Drain, wait `interval`, repeat; back off exponentially while pulls fail."""
+    """Drain, wait `interval`, repeat; back off exponentially while pulls fail.
+
+    Keeps running through upstream and database trouble (each failure is logged and, once
+    the database answers, recorded as a failed pull run). With `retention_days` > 0, rows
+    older than that are purged at start and every `purge_every` seconds.
+    """
     stop = stop or threading.Event()
-    replay_pending(engine)
     failures = 0
+    last_purge: float | None = None
+    replayed = False
     while not stop.is_set():
-        run_id = start_pull_run(engine)
+        error: Exception | None
         try:
-            result = drain(client, engine)
-        except YunpianError as error:
-            failures += 1
-            finish_pull_run(engine, run_id, 0, 0, error=str(error))
-            delay = min(max_backoff, interval * 2**failures)
-            logs.event(log, "pull.failed", logging.WARNING, error=error, retry_in_s=round(delay, 1))
-            if once:
-                raise
-        else:
-            failures = 0
-            finish_pull_run(engine, run_id, result.pages, result.reports)
+            if not replayed:
+                replay_pending(engine)
+                replayed = True
+            last_purge = purge_due(engine, retention_days, last_purge, clock(), purge_every)
+            error = _pull_once(client, engine, stop)
+        except SQLAlchemyError as db_error:  # the database is locked or down: wait, retry
+            error = db_error
+        if once:
+            if error is not None:
+                raise error
+            return
+        failures = failures + 1 if error else 0
+        delay = min(max_backoff, interval * 2**failures) if failures else interval
+        if error is not None:
             logs.event(
-                log, "pull.drained", pages=result.pages, reports=result.reports, new=result.new
+                log,
+                "pull.failed",
+                logging.WARNING,
+                error=error if isinstance(error, YunpianError) else type(error).__name__,
+                retry_in_s=round(delay, 1),
             )
-            delay = interval
-            if once:
-                return
         stop.wait(delay)
+
+
+def _pull_once(client: VoiceClient, engine: Engine, stop: threading.Event) -> YunpianError | None:
+    """One pull run, recorded; the upstream's error if it failed."""
+    run_id = start_pull_run(engine)
+    try:
+        result = drain(client, engine, stop)
+    except YunpianError as error:
+        finish_pull_run(engine, run_id, 0, 0, error=str(error))
+        return error
+    finish_pull_run(engine, run_id, result.pages, result.reports)
+    logs.event(log, "pull.drained", pages=result.pages, reports=result.reports, new=result.new)
+    return None
