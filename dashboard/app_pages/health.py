@@ -55,12 +55,23 @@ def health() -> None:
         help="Mean time from call end to the report being stored, last hour.",
         border=True,
     )
-    row = st.columns(5)
+    if summary.upstream_errors_last_hour:
+        st.warning(
+            f"{summary.upstream_errors_last_hour} sends in the last hour got no answer from "
+            "Yunpian or a 5xx: see the ingest service's /healthz and /metrics."
+        )
+    row = st.columns(6)
     row[0].metric("Sends, 1 h", f"{summary.sends_last_hour:,}", border=True)
     row[1].metric("Rejected sends, 1 h", f"{summary.rejected_last_hour:,}", border=True)
-    row[2].metric("Malformed, 24 h", summary.malformed_last_24h, border=True)
-    row[3].metric("Waiting to parse", summary.pending_bodies, border=True)
-    row[4].metric(
+    row[2].metric(
+        "Upstream errors, 1 h",
+        f"{summary.upstream_errors_last_hour:,}",
+        help="Sends Yunpian did not answer (unreachable, timed out) or answered with a 5xx.",
+        border=True,
+    )
+    row[3].metric("Malformed, 24 h", summary.malformed_last_24h, border=True)
+    row[4].metric("Waiting to parse", summary.pending_bodies, border=True)
+    row[5].metric(
         "Last report stored", state.china_time(summary.last_report_seen, "%H:%M:%S"), border=True
     )
 

@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import queries, state
 from dashboard.privacy import show_number
+from dashboard.queries.health import manual_send_audit
 from dashboard.throttle import in_quiet_hours
 from ingest.numbers import describe, looks_like_mobile
 from ingest.store import code_digest
@@ -163,3 +164,15 @@ if last:
             )
 
         live_report()
+
+st.divider()
+st.subheader("Manual sends, last 7 days")
+st.caption("Every call placed by hand, here or with `voicewatch send`: who, when, which number.")
+state.table(
+    manual_send_audit(engine, datetime.now(UTC) - timedelta(days=7)),
+    "manual sends",
+    key="manual_sends",
+    column_config={
+        "sent_at": st.column_config.DatetimeColumn("sent (China)", format="MM-DD HH:mm:ss")
+    },
+)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, case, func, or_, select
 
 from dashboard.queries._sql import (
     RAW,
@@ -38,6 +38,7 @@ class HealthSummary:
     pushed_reports_last_hour: int
     sends_last_hour: int
     rejected_last_hour: int
+    upstream_errors_last_hour: int  # sends Yunpian did not answer (unreachable) or answered 5xx
     malformed_last_24h: int
     pending_bodies: int
     last_report_seen: datetime | None
@@ -69,7 +70,8 @@ def health_summary(engine: Engine, now: datetime) -> HealthSummary:
     push = select(func.count(), func.coalesce(func.sum(RAW.c.report_count), 0)).where(
         RAW.c.channel == "push", RAW.c.received_at >= hour_ago
     )
-    sends = select(func.count(), _count_if(SENDS.c.result_code != 0)).where(
+    no_answer = or_(SENDS.c.http_status.is_(None), SENDS.c.http_status >= 500)
+    sends = select(func.count(), _count_if(SENDS.c.result_code != 0), _count_if(no_answer)).where(
         SENDS.c.sent_at >= hour_ago
     )
     malformed = select(func.count()).where(
@@ -84,7 +86,7 @@ def health_summary(engine: Engine, now: datetime) -> HealthSummary:
         started, finished, error = conn.execute(last_pull.limit(1)).first() or (None, None, None)
         pull_count, pull_errors, pulled = conn.execute(pulls).one()
         push_count, pushed = conn.execute(push).one()
-        send_count, rejected = conn.execute(sends).one()
+        send_count, rejected, upstream_errors = conn.execute(sends).one()
         last_seen, mean_delay = conn.execute(reports).one()
         return HealthSummary(
             now=now,
@@ -98,6 +100,7 @@ def health_summary(engine: Engine, now: datetime) -> HealthSummary:
             pushed_reports_last_hour=int(pushed),
             sends_last_hour=int(send_count),
             rejected_last_hour=int(rejected),
+            upstream_errors_last_hour=int(upstream_errors),
             malformed_last_24h=int(conn.execute(malformed).scalar_one()),
             pending_bodies=int(conn.execute(pending).scalar_one()),
             last_report_seen=last_seen,
@@ -180,3 +183,26 @@ def malformed_bodies(engine: Engine, limit: int = 20, preview_bytes: int = 300) 
     df = frame(engine, stmt)
     df["preview"] = [bytes(h or b"").decode("utf-8", errors="replace") for h in df["head"]]
     return to_china(df.drop(columns="head"), "received_at")
+
+
+MANUAL_SOURCES = ("dashboard", "cli")
+
+
+def manual_send_audit(engine: Engine, since: datetime, limit: int = 200) -> pd.DataFrame:
+    """Calls people placed by hand (the send-test page, `voicewatch send`) since `since`,
+    newest first: sent_at (China time), source, actor, mobile, result_code, result_msg, sid."""
+    stmt = (
+        select(
+            SENDS.c.sent_at,
+            SENDS.c.source,
+            SENDS.c.actor,
+            SENDS.c.mobile,
+            SENDS.c.result_code,
+            SENDS.c.result_msg,
+            SENDS.c.sid,
+        )
+        .where(SENDS.c.source.in_(MANUAL_SOURCES), SENDS.c.sent_at >= since)
+        .order_by(SENDS.c.sent_at.desc())
+        .limit(limit)
+    )
+    return to_china(frame(engine, stmt), "sent_at")
