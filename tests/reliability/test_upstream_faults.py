@@ -1,0 +1,126 @@
+"""Yunpian answering 5xx, hanging, closing mid-body or answering non-JSON: voicewatch retries
+only what is safe (pulls), never re-sends a call, records the attempt and reports the trouble."""
+
+from __future__ import annotations
+
+import contextlib
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from ingest.models import Send
+from ingest.yunpian import MalformedAnswer, VoiceClient, YunpianError
+from tests.reliability.support import MODES, metric
+
+MOBILE = "15205201314"
+
+
+def sends(engine) -> list[Send]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(Send).order_by(Send.id)))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_client_send_reaches_a_failing_upstream_once(misbehaving, mode):
+    upstream = misbehaving(mode)
+    with (
+        VoiceClient(upstream.url, "k" * 32, timeout=0.5, backoff=0.01) as client,
+        pytest.raises(YunpianError),
+    ):
+        client.send(MOBILE, "2468")
+    assert len(upstream.requests) == 1
+
+
+@pytest.mark.parametrize("mode", ["5xx", "hang", "close"])
+def test_client_pull_retries_a_failing_upstream_then_gives_up(misbehaving, mode):
+    upstream = misbehaving(mode)
+    with (
+        VoiceClient(upstream.url, "k" * 32, timeout=0.5, backoff=0.01, pull_retries=3) as client,
+        pytest.raises(YunpianError),
+    ):
+        client.pull_status()
+    assert len(upstream.requests) == 4
+
+
+def test_client_pull_does_not_retry_an_answer_that_is_not_json(misbehaving):
+    """A 200 may have handed reports out: repeating it would not bring them back."""
+    upstream = misbehaving("not_json")
+    with (
+        VoiceClient(upstream.url, "k" * 32, backoff=0.01) as client,
+        pytest.raises(MalformedAnswer),
+    ):
+        client.pull_status()
+    assert len(upstream.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "kind"),
+    [
+        ("5xx", 500, "5xx"),
+        ("hang", 502, "timeout"),
+        ("close", 502, "closed"),
+        ("not_json", 200, "malformed"),
+    ],
+)
+def test_relay_sends_once_records_the_attempt_and_reports_the_trouble(
+    misbehaving, make_ingest, engine, mode, status, kind
+):
+    upstream = misbehaving(mode)
+    relay = make_ingest(voice_url=upstream.url, upstream_timeout=0.5)
+    form = {"apikey": "k" * 32, "mobile": MOBILE, "code": "2468"}
+    answer = httpx.post(f"{relay.url}/v2/voice/send.json", data=form, timeout=10)
+
+    assert answer.status_code == status
+    assert len(upstream.requests) == 1
+    [send] = sends(engine)
+    assert send.result_code != 0 and send.sid is None
+    metrics = httpx.get(f"{relay.url}/metrics").text
+    assert (
+        metric(metrics, f'voicewatch_upstream_errors_total{{endpoint="send.json",kind="{kind}"}}')
+        == 1
+    )
+    assert metric(metrics, "voicewatch_last_error_timestamp_seconds") > 0
+    health = httpx.get(f"{relay.url}/healthz").json()
+    assert health["status"] == "ok" and health["errors"]["upstream"] == 1
+    assert health["last_error"]["what"] == "upstream.send.json"
+    # The service keeps serving.
+    assert httpx.get(f"{relay.url}/healthz").status_code == 200
+
+
+def test_relayed_sends_against_a_faulty_yunpian_place_at_most_one_call_each(
+    make_simulator, make_ingest, engine
+):
+    """Ground truth: a relayed send answered 5xx placed no call, a garbled answer one call;
+    whichever, the relay never places a second."""
+    simulator = make_simulator(fault_5xx=0.3, fault_malformed=0.3)
+    relay = make_ingest(voice_url=simulator.url)
+    mobiles = [f"139{i:08d}" for i in range(60)]
+    with httpx.Client(base_url=relay.url, timeout=10) as http:
+        answers = [
+            http.post(
+                "/v2/voice/send.json",
+                data={"apikey": simulator.apikey, "mobile": mobile, "code": "2468"},
+            )
+            for mobile in mobiles
+        ]
+    calls = [call["mobile"] for call in simulator.ground_truth()["calls"]]
+    assert len(calls) == len(set(calls)) and set(calls) <= set(mobiles)
+    assert {answer.status_code for answer in answers} >= {200, 500}
+    recorded = sends(engine)
+    assert [s.mobile for s in recorded] == mobiles
+    # Every send the relay saw accepted is a call that happened.
+    assert {s.sid for s in recorded if s.sid} <= {
+        c["sid"] for c in simulator.ground_truth()["calls"]
+    }
+
+
+def test_client_sends_against_a_faulty_yunpian_place_at_most_one_call_each(make_simulator):
+    simulator = make_simulator(fault_5xx=0.3, fault_malformed=0.3)
+    mobiles = [f"137{i:08d}" for i in range(60)]
+    with VoiceClient(simulator.url, simulator.apikey, backoff=0.01) as client:
+        for mobile in mobiles:
+            with contextlib.suppress(YunpianError):
+                client.send(mobile, "2468")
+    calls = [call["mobile"] for call in simulator.ground_truth()["calls"]]
+    assert len(calls) == len(set(calls)) and 0 < len(calls) < len(mobiles)
