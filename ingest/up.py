@@ -7,6 +7,7 @@ history). With an apikey: the same minus the simulator and the synthetic users, 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -40,8 +41,11 @@ class Supervisor:
 
     def start(self, name: str, args: list[str], health_url: str | None = None) -> None:
         command = [sys.executable, "-m", "ingest", *args]
-        # A new process group, so Ctrl-C reaches only us and we stop the children in order.
-        process = subprocess.Popen(command, env=self.env, start_new_session=True)
+        # A new process group, so Ctrl-C reaches only us and we stop the children in order;
+        # and should we die without cleaning up (SIGKILL), the kernel stops them for us.
+        process = subprocess.Popen(
+            command, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+        )
         self.children.append(Child(name, process, health_url))
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
@@ -76,6 +80,21 @@ class Supervisor:
                 child.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.process.kill()
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM it when its parent exits (no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+    # A supervisor's SIGTERM (systemd, `timeout`, docker stop) stops the parts like Ctrl-C.
+    raise KeyboardInterrupt
 
 
 def _database_is_empty(settings: Settings) -> bool:
@@ -115,6 +134,7 @@ def up(
     quiet_hours: bool,
 ) -> None:
     """Run simulator (unless YUNPIAN_APIKEY is set), ingest, pull loop and dashboard; Ctrl-C stops."""
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     settings = Settings.from_env()
     ingest_url = f"http://{host}:{ingest_port}"
     simulator_url = f"http://{host}:{simulator_port}"
