@@ -8,7 +8,7 @@ difference between the old and the new state of the (send, report) pair to each 
 writing transaction. Order does not matter: a report stored before its send adds nothing until
 the send arrives, and the send then brings its report's contribution with it.
 
-SQLite runs row triggers; PostgreSQL runs statement triggers over transition tables, which
+SQLite runs row triggers (one upsert per rollup, no grouping); PostgreSQL runs statement triggers over transition tables, which
 also upsert the rollup rows in key order so that concurrent writers cannot deadlock on them.
 `rebuild_rollups` recomputes every rollup from scratch (after a bulk load without triggers).
 """
@@ -58,6 +58,7 @@ def traffic_measures(s: str = "s", r: str | None = "r") -> dict[str, str]:
 
 
 MEASURES = tuple(traffic_measures())
+SEND_MEASURES = ("sends", "accepted", "throttled", "rejected", "fees")  # no report involved
 
 
 def bucket_sql(dialect: str, column: str, grain: str) -> str:
@@ -169,38 +170,88 @@ _SEND_CHANGED = ("sid", "sent_at", "carrier", "province", "source", "result_code
 _REPORT_CHANGED = ("sid", "status", "duration", "user_receive_time")
 
 
-def _sqlite_row(prefix: str, columns: tuple[str, ...]) -> str:
-    return "(SELECT " + ", ".join(f"{prefix}.{c} AS {c}" for c in columns) + ")"
-
-
 def _distinct(old: str, new: str, columns: tuple[str, ...]) -> str:
     return " OR ".join(f"{old}.{c} IS NOT {new}.{c}" for c in columns)
 
 
+def _sqlite_upserts(send: str, source: str, terms: list[tuple[int, str | None]]) -> list[str]:
+    """Row-trigger statements adding, for the one send `send` (found by `source`, a FROM …
+    WHERE clause), the sum of sign × contribution with each report of `terms` (None: none).
+    One send per statement means one upsert per rollup, with no grouping."""
+    statements = []
+    measures = [traffic_measures(send, r) for _, r in terms]
+    # A report changing leaves the send's own measures alone: their terms cancel out.
+    cancels = sum(sign for sign, _ in terms) == 0
+    moving = [m for m in MEASURES if not (cancels and m in SEND_MEASURES)]
+    deltas = [
+        " + ".join(f"{sign} * ({m[name]})" for (sign, _), m in zip(terms, measures, strict=True))
+        if name in moving
+        else "0"
+        for name in MEASURES
+    ]
+    for grain, table in TRAFFIC_TABLES.items():
+        keys = ", ".join(("at", *TRAFFIC_KEYS))
+        updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in moving)
+        statements.append(
+            f"INSERT INTO {table} ({keys}, {', '.join(MEASURES)}) "
+            f"SELECT {bucket_sql('sqlite', f'{send}.sent_at', grain)}, "
+            f"{', '.join(f'{send}.{k}' for k in TRAFFIC_KEYS)}, {', '.join(deltas)} {source} "
+            f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        )
+    for sign, r in terms:
+        if r is None:
+            continue
+        for grain, table in DELAY_TABLES.items():
+            keys = ", ".join(("at", *DELAY_KEYS, "delay_ds"))
+            delay = delay_ds_sql("sqlite", f"{r}.user_receive_time", f"{send}.sent_at")
+            statements.append(
+                f"INSERT INTO {table} ({keys}, answered) "
+                f"SELECT {bucket_sql('sqlite', f'{send}.sent_at', grain)}, {send}.carrier, "
+                f"{delay}, {sign} {source} AND {r}.status = 'SUCCESS' "
+                f"AND {r}.user_receive_time IS NOT NULL "
+                f"ON CONFLICT ({keys}) DO UPDATE SET answered = {table}.answered + excluded.answered"
+            )
+    return statements
+
+
+def _sqlite_send(row: str, sign: int) -> list[str]:
+    """A send row (NEW or OLD) in or out, with whatever report its sid has."""
+    source = f"FROM (SELECT 1) AS one LEFT JOIN reports AS r ON r.sid = {row}.sid WHERE true"
+    return _sqlite_upserts(row, source, [(sign, "r")])
+
+
+def _sqlite_report(row: str, sign: int) -> list[str]:
+    """A report row in (its contribution replaces its send's no-report one) or out."""
+    source = f"FROM sends AS s WHERE s.sid = {row}.sid"
+    return _sqlite_upserts("s", source, [(sign, row), (-sign, None)])
+
+
 def _sqlite_triggers() -> list[str]:
-    new_send, old_send = _sqlite_row("NEW", SEND_COLUMNS), _sqlite_row("OLD", SEND_COLUMNS)
-    new_report, old_report = _sqlite_row("NEW", REPORT_COLUMNS), _sqlite_row("OLD", REPORT_COLUMNS)
+    same_sid_changed = f"OLD.sid = NEW.sid AND ({_distinct('OLD', 'NEW', _REPORT_CHANGED)})"
     events = {
-        ("sends", "INSERT", ""): [_send_pairs(new_send, 1)],
-        ("sends", "DELETE", ""): [_send_pairs(old_send, -1)],
-        ("sends", "UPDATE", _distinct("OLD", "NEW", _SEND_CHANGED)): [
-            _send_pairs(old_send, -1),
-            _send_pairs(new_send, 1),
+        ("sends", "insert", "INSERT", ""): _sqlite_send("NEW", 1),
+        ("sends", "delete", "DELETE", ""): _sqlite_send("OLD", -1),
+        ("sends", "update", "UPDATE", _distinct("OLD", "NEW", _SEND_CHANGED)): [
+            *_sqlite_send("OLD", -1),
+            *_sqlite_send("NEW", 1),
         ],
-        ("reports", "INSERT", ""): _report_pairs(new_report, 1),
-        ("reports", "DELETE", ""): _report_pairs(old_report, -1),
-        ("reports", "UPDATE", _distinct("OLD", "NEW", _REPORT_CHANGED)): [
-            *_report_pairs(old_report, -1),
-            *_report_pairs(new_report, 1),
+        ("reports", "insert", "INSERT", ""): _sqlite_report("NEW", 1),
+        ("reports", "delete", "DELETE", ""): _sqlite_report("OLD", -1),
+        # The usual correction: same sid, new status or time — one delta per rollup.
+        ("reports", "update", "UPDATE", same_sid_changed): _sqlite_upserts(
+            "s", "FROM sends AS s WHERE s.sid = NEW.sid", [(-1, "OLD"), (1, "NEW")]
+        ),
+        ("reports", "update_sid", "UPDATE", "OLD.sid IS NOT NEW.sid"): [
+            *_sqlite_report("OLD", -1),
+            *_sqlite_report("NEW", 1),
         ],
     }
     ddl = []
-    for (table, event, when), pairs in events.items():
-        body = "; ".join(_apply("sqlite", pairs))
+    for (table, name, event, when), statements in events.items():
         condition = f" WHEN {when}" if when else ""
         ddl.append(
-            f"CREATE TRIGGER rollup_{table}_{event.lower()} AFTER {event} ON {table}"
-            f"{condition} BEGIN {body}; END"
+            f"CREATE TRIGGER rollup_{table}_{name} AFTER {event} ON {table}"
+            f"{condition} BEGIN {'; '.join(statements)}; END"
         )
     return ddl
 
@@ -240,11 +291,12 @@ def _postgres_triggers() -> list[str]:
 
 
 def _trigger_names() -> list[tuple[str, str]]:
-    return [
+    names = [
         (f"rollup_{table}_{event}", table)
         for table in ("sends", "reports")
         for event in ("insert", "delete", "update")
     ]
+    return [*names, ("rollup_reports_update_sid", "reports")]
 
 
 def install_triggers(connection: Connection) -> None:
