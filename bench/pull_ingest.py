@@ -1,0 +1,116 @@
+"""Target 2: the pull loop (`ingest.pull.drain`) empties a simulator queue of reports into
+SQLite at ≥ 0.5 × the rate the simulator alone hands the same queue to a bare httpx loop."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from sqlalchemy import func, select
+from tqdm import tqdm
+
+from bench.data import numbers
+from bench.harness import Result, fresh_dir, served
+from ingest.models import Report
+
+APIKEY = "b3nchb3nchb3nchb3nchb3nchb3nch00"
+GOAL = 0.5
+
+
+def serve_simulator(port: int, count: int) -> None:
+    """A simulator on 127.0.0.1:`port` with `count` voice-code reports queued for pull."""
+    import uvicorn
+
+    from ingest.simulator import SimulatorConfig, create_app
+
+    config = SimulatorConfig(
+        apikey=APIKEY, seed=6, call_delay=0.0, quiet_hours=False, balance=10**12
+    )
+    app = create_app(config)
+    world = app.state.world
+    mobiles = [row[1] for row in numbers()]
+    for i in range(count):  # a new code each time: never throttled
+        accepted = world.send(
+            {
+                "apikey": APIKEY,
+                "mobile": mobiles[i % len(mobiles)],
+                "code": f"{i % 900000 + 100000}",
+            }
+        )
+        if not hasattr(accepted, "sid"):
+            raise RuntimeError(f"simulator refused send {i}: {accepted}")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def bare_loop(url: str, count: int) -> float:
+    """Seconds for plain httpx to pull every queued report, 100 a page, parsing nothing."""
+    got = 0
+    with (
+        httpx.Client(timeout=30) as http,
+        tqdm(total=count, desc="bare pull", unit="report") as bar,
+    ):
+        started = time.perf_counter()
+        while True:
+            answer = http.post(
+                f"{url}/v2/voice/pull_status.json",
+                data={"apikey": APIKEY, "page_size": "100", "type": "1"},
+            )
+            page = answer.json()
+            got += len(page)
+            bar.update(len(page))
+            if len(page) < 100:
+                break
+        elapsed = time.perf_counter() - started
+    if got != count:
+        raise RuntimeError(f"bare loop pulled {got} of {count}")
+    return elapsed
+
+
+def pull_loop(url: str, db_url: str, count: int) -> tuple[float, int]:
+    """Seconds for ingest's drain() to pull and store everything; reports stored."""
+    from ingest.db import make_engine
+    from ingest.pull import drain
+    from ingest.yunpian import VoiceClient
+
+    engine = make_engine(db_url)
+    client = VoiceClient(url, APIKEY)
+    started = time.perf_counter()
+    result = drain(client, engine)
+    elapsed = time.perf_counter() - started
+    with engine.connect() as connection:
+        stored = connection.execute(select(func.count()).select_from(Report)).scalar_one()
+    engine.dispose()
+    if result.reports != count:
+        raise RuntimeError(f"drain pulled {result.reports} of {count}")
+    return elapsed, stored
+
+
+def run(count: int) -> list[Result]:
+    directory = fresh_dir("pull")
+    print(f"  queueing {count:,} reports in the simulator (twice: each queue drains once) …")
+    with served(serve_simulator, count) as url:
+        bare = bare_loop(url, count)
+    with served(serve_simulator, count) as url:
+        seconds, stored = pull_loop(url, f"sqlite:///{directory / 'pull.db'}", count)
+    bare_rate, rate = count / bare, (count / seconds if stored == count else 0.0)
+    print(f"  pull loop: {stored:,} stored in {seconds:.1f} s; bare httpx loop {bare:.1f} s")
+    ratio = rate / bare_rate
+    return [
+        Result(
+            f"2 Pull ingest, SQLite, {count:,} reports",
+            f"{rate:,.0f} reports/s",
+            f"{bare_rate:,.0f} reports/s",
+            ratio,
+            f"≥ {GOAL}×",
+            ratio >= GOAL,
+            "" if stored == count else f"only {stored} of {count} stored",
+        )
+    ]
+
+
+if __name__ == "__main__":
+    import sys
+
+    from bench.__main__ import print_table
+
+    print_table(run(1_000_000 if "--large" in sys.argv else 100_000))
