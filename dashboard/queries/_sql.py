@@ -261,7 +261,8 @@ def answer_delays(engine: Engine, filters: Filters) -> Subquery | None:
     """(delay_ds, answered) rows whose counts, summed per delay, are the histogram of
     send→answer delays of the answered calls in `filters`. The delay rollup is kept per
     carrier only, so a province or source filter reads raw rows (exact, slower)."""
-    grains = () if filters.provinces or filters.sources else tuple(DELAY_ROLLUPS)
+    by_carrier_only = not (filters.provinces or filters.sources)
+    grains = coarsest_grains(tuple(DELAY_ROLLUPS), None) if by_carrier_only else ()
     branches = []
     for span in spans(filters.start, filters.end, grains):
         if span.grain == RAW_ROWS:
