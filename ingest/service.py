@@ -26,7 +26,7 @@ from ingest.codes import lookup
 from ingest.metrics import IngestMetrics
 from ingest.models import Send
 from ingest.pull import replay_pending
-from ingest.settings import Settings
+from ingest.settings import Settings, redact
 from ingest.store import (
     MALFORMED,
     REJECTED,
@@ -45,6 +45,7 @@ from ingest.yunpian import (
     interpret_pull_answer,
     interpret_send_answer,
     parse_push_form,
+    scrub_request,
 )
 
 log = logging.getLogger(__name__)
@@ -385,7 +386,9 @@ def create_app(
             code_digest=code_digest(settings.digest_key, mobile, secret_part),
             kind="notify" if endpoint == "tpl_notify.json" else "code",
             display_num=_clip(form.get("display_num"), 32) or None,
-            callback_url=_clip(form.get("callback_url"), 2048) or None,
+            # The push URL carries the push token: kept as `?token=***`.
+            callback_url=_clip(redact(form.get("callback_url", ""), settings.push_token), 2048)
+            or None,
             uid=_clip(form.get("uid"), 64) or None,
             http_status=status,
             latency_ms=latency_ms,
@@ -399,7 +402,10 @@ def create_app(
         try:
             if status is None:
                 raise YunpianError(*_unpack_error(answer))
-            result = interpret_send_answer(status, answer)
+            try:
+                result = interpret_send_answer(status, answer)
+            except YunpianError as error:
+                raise scrub_request(error, mobile, secret_part) from None
         except YunpianError as error:
             if isinstance(error, MalformedAnswer):
                 metrics.upstream_failed(endpoint, "malformed")

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from ingest.codes import Category, lookup
+from ingest.numbers import mask
 from ingest.settings import REGION_URLS, Secret, redact
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,25 @@ class YunpianError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, msg={self.msg!r}, http_status={self.http_status!r})"
+
+
+def scrub_request(error: YunpianError, mobile: str | None, code: str | None) -> YunpianError:
+    """`error` with the request's code hidden and number masked in its texts, in place.
+
+    An upstream or a proxy may quote the request in its error; the error then goes to logs,
+    pages and the database, where codes and full numbers must not.
+    """
+
+    def scrub(text: str | None) -> str | None:
+        if text is None:
+            return None
+        if code and len(code) >= 4:
+            text = text.replace(code, "***")
+        return text.replace(mobile, mask(mobile)) if mobile else text
+
+    error.msg, error.detail = scrub(error.msg) or "", scrub(error.detail)
+    error.args = (str(error),)
+    return error
 
 
 class MalformedAnswer(YunpianError):
@@ -344,8 +364,11 @@ class VoiceClient:
         """Have Yunpian call `mobile` and read `code` (4–6 digits)."""
         params = {"mobile": mobile, "code": code, "callback_url": callback_url}
         params |= {"display_num": display_num, "uid": uid, "language": language}
-        status, body = self._post("send.json", params, retry_reads=False)
-        return interpret_send_answer(status, body)
+        try:
+            status, body = self._post("send.json", params, retry_reads=False)
+            return interpret_send_answer(status, body)
+        except YunpianError as error:
+            raise scrub_request(error, mobile, code) from None
 
     def tpl_notify(
         self,
@@ -359,10 +382,13 @@ class VoiceClient:
         if not isinstance(tpl_value, str):
             tpl_value = urlencode(tpl_value)
         params = {"mobile": mobile, "tpl_id": str(tpl_id), "tpl_value": tpl_value}
-        status, body = self._post(
-            "tpl_notify.json", params | {"callback_url": callback_url}, retry_reads=False
-        )
-        return interpret_send_answer(status, body)
+        try:
+            status, body = self._post(
+                "tpl_notify.json", params | {"callback_url": callback_url}, retry_reads=False
+            )
+            return interpret_send_answer(status, body)
+        except YunpianError as error:
+            raise scrub_request(error, mobile, tpl_value) from None
 
     def pull_status_raw(self, page_size: int = 100, report_type: int = 1) -> tuple[int, bytes]:
         """One page of reports as the raw answer (HTTP status, body), for storing before parsing.
