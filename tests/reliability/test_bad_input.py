@@ -192,7 +192,7 @@ relay_forms = st.fixed_dictionaries(
 @given(
     endpoint=st.one_of(
         st.sampled_from(["send.json", "tpl_notify.json", "pull_status.json"]),
-        st.from_regex(r"[a-z_.]{1,20}", fullmatch=True),
+        st.from_regex(r"[a-z_]{1,20}(\.json)?", fullmatch=True),
     ),
     form=relay_forms,
     raw=st.one_of(st.none(), st.binary(max_size=2000)),
