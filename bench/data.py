@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from tqdm import tqdm
 
 from ingest.numbers import describe
@@ -76,12 +76,12 @@ def generate(engine: Engine, reports: int, *, end: datetime | None = None) -> Ge
         for first in range(0, sends, CHUNK):
             last = min(sends, first + CHUNK)
             with engine.begin() as connection:
-                connection.exec_driver_sql(_sends_sql(dialect, first, last, start, step))
+                _execute(connection, _sends_sql(dialect, first, last, start, step))
             bar.update(last - first)
         for first in range(0, reports, CHUNK):
             last = min(reports, first + CHUNK)
             with engine.begin() as connection:
-                connection.exec_driver_sql(_reports_sql(dialect, first, last))
+                _execute(connection, _reports_sql(dialect, first, last))
             bar.update(last - first)
     with engine.begin() as connection:
         connection.exec_driver_sql("DROP TABLE bench_numbers")
@@ -160,3 +160,10 @@ def _reports_sql(dialect: str, first: int, last: int) -> str:
 def _hash(column: str) -> str:
     """A well-mixed 0..999999 from an integer column (Knuth's multiplicative hash)."""
     return f"(({column}) * 2654435761 % 4294967291 % 1000000)"
+
+
+def _execute(connection: Connection, sql: str) -> None:
+    """Run literal SQL; psycopg reads % as a placeholder, so it is doubled there."""
+    if connection.dialect.name == "postgresql":
+        sql = sql.replace("%", "%%")
+    connection.exec_driver_sql(sql)
