@@ -104,8 +104,11 @@ def test_relayed_sends_against_a_faulty_yunpian_place_at_most_one_call_each(
             )
             for mobile in mobiles
         ]
-    calls = [call["mobile"] for call in simulator.ground_truth()["calls"]]
+    truth = simulator.ground_truth()
+    calls = [call["mobile"] for call in truth["calls"]]
     assert len(calls) == len(set(calls)) and set(calls) <= set(mobiles)
+    # Nor was any send repeated: a repeat within 30 s would be refused as a throttle (code 8).
+    assert truth["rejected"] == []
     assert {answer.status_code for answer in answers} >= {200, 500}
     recorded = sends(engine)
     assert [s.mobile for s in recorded] == mobiles
@@ -122,5 +125,7 @@ def test_client_sends_against_a_faulty_yunpian_place_at_most_one_call_each(make_
         for mobile in mobiles:
             with contextlib.suppress(YunpianError):
                 client.send(mobile, "2468")
-    calls = [call["mobile"] for call in simulator.ground_truth()["calls"]]
+    truth = simulator.ground_truth()
+    calls = [call["mobile"] for call in truth["calls"]]
     assert len(calls) == len(set(calls)) and 0 < len(calls) < len(mobiles)
+    assert truth["rejected"] == []

@@ -1,0 +1,184 @@
+"""Soak: relayed sends, pushes and pulls with every simulator fault on, the ingest service
+killed and restarted once under load; then the store must equal the ground truth."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from ingest import pull
+from ingest.db import make_engine
+from ingest.models import RawBody, Report, Send
+from ingest.yunpian import VoiceClient
+from tests.reliability.support import metric
+from tests.servers import free_port, wait_until
+
+pytestmark = pytest.mark.slow
+
+SENDS = 3000
+KILL_AFTER = 1000
+PUSH_TOKEN = "soak-push-token"
+FAULTS = {
+    "fault_5xx": 0.05,
+    "fault_malformed": 0.03,
+    "fault_latency": 0.002,
+    "fault_drop_push": 0.2,
+    "fault_duplicate_push": 0.2,
+    "fault_reorder": 0.3,
+}
+
+
+@contextmanager
+def ingest_service(env: dict[str, str], port: int) -> Iterator[subprocess.Popen]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingest", "serve", "--port", str(port)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: _healthy(port) or process.poll() is not None, timeout=30)
+        assert process.poll() is None, "the ingest service exited at start"
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class Sender(threading.Thread):
+    """Relays SENDS sends, each to its own number, once each whatever happens."""
+
+    def __init__(self, relay_url: str, apikey: str) -> None:
+        super().__init__(daemon=True)
+        self.relay_url, self.apikey = relay_url, apikey
+        self.mobiles = [f"150{i:08d}" for i in range(SENDS)]
+        self.accepted: dict[str, str] = {}  # mobile -> sid, as the relay answered
+        self.unanswered = 0  # in flight when the service was killed
+        self.done = 0
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.relay_url, timeout=10) as http:
+            for mobile in self.mobiles:
+                form = {"apikey": self.apikey, "mobile": mobile, "code": "2468"}
+                try:
+                    answer = self._post(http, form)
+                except httpx.TransportError:  # sent, answer lost: never sent again
+                    self.unanswered += 1
+                else:
+                    try:
+                        sid = answer.json().get("sid") if answer.status_code == 200 else None
+                    except ValueError:  # a garbled answer passed through
+                        sid = None
+                    if sid:
+                        self.accepted[mobile] = sid
+                self.done += 1
+
+    def _post(self, http: httpx.Client, form: dict[str, str]) -> httpx.Response:
+        """POST, retrying only while the service refuses connections (nothing was sent)."""
+        while True:
+            try:
+                return http.post("/v2/voice/send.json", data=form)
+            except httpx.ConnectError:
+                time.sleep(0.05)  # the service is restarting
+
+
+def test_store_equals_ground_truth_after_faults_and_a_restart_under_load(
+    make_simulator, sqlite_url
+):
+    port = free_port()
+    ingest_url = f"http://127.0.0.1:{port}"
+    simulator = make_simulator(
+        push_url=f"{ingest_url}/push/voice?token={PUSH_TOKEN}",
+        push_max_attempts=60,
+        push_retry_base=0.05,
+        push_batch_size=50,
+        **FAULTS,
+    )
+    env = os.environ | {
+        "VOICEWATCH_DB": sqlite_url,
+        "YUNPIAN_VOICE_URL": simulator.url,
+        "YUNPIAN_APIKEY": simulator.apikey,
+        "VOICEWATCH_PUSH_TOKEN": PUSH_TOKEN,
+        "VOICEWATCH_DIGEST_KEY": "soak",
+    }
+    engine = make_engine(sqlite_url)
+    stop = threading.Event()
+    puller_client = VoiceClient(simulator.url, simulator.apikey, backoff=0.01)
+    puller = threading.Thread(
+        target=pull.run,
+        args=(puller_client, engine),
+        kwargs={"interval": 0.2, "stop": stop, "max_backoff": 1.0},
+    )
+    sender = Sender(ingest_url, simulator.apikey)
+    try:
+        with ingest_service(env, port) as first:
+            puller.start()
+            sender.start()
+            wait_until(lambda: sender.done >= KILL_AFTER, timeout=60)
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        with ingest_service(env, port):
+            sender.join(timeout=120)
+            assert not sender.is_alive()
+            ground_truth = simulator.ground_truth()
+            truth = {call["sid"]: call for call in ground_truth["calls"]}
+            wait_until(lambda: _stored(engine).keys() == truth.keys(), timeout=120, interval=0.5)
+            metrics = httpx.get(f"{ingest_url}/metrics").text
+    finally:
+        stop.set()
+        puller.join(timeout=10)
+        puller_client.close()
+
+    # One relayed send placed at most one call, and only to the number it was for.
+    called = [call["mobile"] for call in truth.values()]
+    assert len(called) == len(set(called)) and set(called) <= set(sender.mobiles)
+    # Nor was any send repeated: a repeat within 30 s would be refused as a throttle (code 8).
+    assert ground_truth["rejected"] == []
+    assert len(truth) > SENDS * 0.8
+    # Every report stored once, as it really was.
+    stored = _stored(engine)
+    for sid, call in truth.items():
+        report = call["report"]
+        assert (stored[sid].status, stored[sid].duration, stored[sid].error_msg) == (
+            report["report_status"],
+            report["duration"],
+            report["error_msg"],
+        )
+    # Every send the relay answered as accepted was recorded before the answer went out.
+    with engine.connect() as connection:
+        recorded = {
+            mobile: sid
+            for mobile, sid in connection.execute(
+                select(Send.mobile, Send.sid).where(Send.sid.is_not(None))
+            )
+        }
+        pending = connection.execute(
+            select(func.count()).where(RawBody.parse_status == "pending")
+        ).scalar_one()
+    assert sender.accepted.items() <= recorded.items()
+    assert pending == 0
+    assert metric(metrics, "voicewatch_upstream_errors_total") > 0
+    assert metric(metrics, 'voicewatch_report_duplicates_total{channel="push"}') > 0
+    engine.dispose()
+
+
+def _stored(engine) -> dict[str, Report]:
+    with engine.connect() as connection:
+        return {row.sid: row for row in connection.execute(select(Report))}
