@@ -29,12 +29,12 @@ def serve_simulator(port: int, count: int) -> None:
     app = create_app(config)
     world = app.state.world
     mobiles = [row[1] for row in numbers()]
-    for i in range(count):  # a new code each time: never throttled
+    for i in range(count):  # each number gets a new code each time: never throttled
         accepted = world.send(
             {
                 "apikey": APIKEY,
                 "mobile": mobiles[i % len(mobiles)],
-                "code": f"{i % 900000 + 100000}",
+                "code": f"{i // len(mobiles) % 900000 + 100000}",
             }
         )
         if not hasattr(accepted, "sid"):
