@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from ingest.models import Send
-from ingest.settings import Settings
+from ingest.settings import Settings, redact
 from ingest.store import code_digest, record_send, utcnow
-from ingest.yunpian import VoiceClient, YunpianError
+from ingest.yunpian import SendResult, VoiceClient, YunpianError
+
+UNANSWERED_CODE = -50
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,19 @@ class SendOutcome:
     detail: str | None
     fee: float
     send_id: int
+
+
+def record_outcome(send: Send, outcome: SendResult | YunpianError) -> Send:
+    """Fill in a send's result from Yunpian's answer, or from the error it became."""
+    if isinstance(outcome, YunpianError):
+        # No answer at all is recorded as Yunpian's own "unknown error".
+        send.result_code = outcome.code if outcome.code is not None else UNANSWERED_CODE
+        send.result_msg, send.result_detail = outcome.msg, outcome.detail
+        send.http_status, send.fee, send.count = outcome.http_status, 0, 0
+    else:
+        send.result_code, send.result_msg, send.http_status = 0, "OK", outcome.http_status
+        send.fee, send.count, send.sid = outcome.fee, outcome.count, outcome.sid
+    return send
 
 
 def send_and_record(
@@ -47,25 +62,20 @@ def send_and_record(
         code_digest=code_digest(settings.digest_key, mobile, code),
         kind="code",
         display_num=display_num,
-        callback_url=callback_url,
+        # The push URL may carry the push token: kept as `?token=***`.
+        callback_url=redact(callback_url, settings.push_token) if callback_url else None,
         source=source,
         actor=actor,
         carrier="",
         province="",
     )
     try:
-        result = client.send(mobile, code, callback_url=callback_url, display_num=display_num)
-    except YunpianError as error:
-        send.result_code = error.code if error.code is not None else -50
-        send.result_msg, send.result_detail, send.http_status = (
-            error.msg,
-            error.detail,
-            error.http_status,
+        outcome: SendResult | YunpianError = client.send(
+            mobile, code, callback_url=callback_url, display_num=display_num
         )
-        send.fee, send.count = 0, 0
-    else:
-        send.result_code, send.result_msg, send.http_status = 0, "OK", result.http_status
-        send.fee, send.count, send.sid = result.fee, result.count, result.sid
+    except YunpianError as error:
+        outcome = error
+    record_outcome(send, outcome)
     send.latency_ms = (time.perf_counter() - started) * 1000
     send_id = record_send(engine, send)
     return SendOutcome(

@@ -26,6 +26,7 @@ from ingest.codes import lookup
 from ingest.metrics import IngestMetrics
 from ingest.models import Send
 from ingest.pull import replay_pending
+from ingest.sending import record_outcome
 from ingest.settings import Settings, redact
 from ingest.store import (
     MALFORMED,
@@ -41,6 +42,7 @@ from ingest.yunpian import (
     HEADERS,
     MalformedAnswer,
     ReportFormatError,
+    SendResult,
     YunpianError,
     interpret_pull_answer,
     interpret_send_answer,
@@ -403,17 +405,20 @@ def create_app(
             if status is None:
                 raise YunpianError(*_unpack_error(answer))
             try:
-                result = interpret_send_answer(status, answer)
+                outcome: SendResult | YunpianError = interpret_send_answer(status, answer)
             except YunpianError as error:
                 raise scrub_request(error, mobile, secret_part) from None
         except YunpianError as error:
             if isinstance(error, MalformedAnswer):
                 metrics.upstream_failed(endpoint, "malformed")
-            send.result_code = error.code if error.code is not None else -50
-            send.result_msg, send.result_detail = _clip(error.msg, 4096), _clip(error.detail, 4096)
-        else:
-            send.result_code, send.result_msg = 0, "OK"
-            send.fee, send.count, send.sid = result.fee, result.count, _clip(result.sid, 64)
+            outcome = error
+        record_outcome(send, outcome)
+        send.http_status = status
+        send.result_msg, send.result_detail = (
+            _clip(send.result_msg, 4096),
+            _clip(send.result_detail, 4096),
+        )
+        send.sid = _clip(send.sid, 64)
         return send
 
     # ------------------------------------------------------------ health and metrics
