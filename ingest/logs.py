@@ -25,6 +25,8 @@ def configure(level: int | str = logging.INFO) -> None:
     # httpx logs every request URL at INFO; keep it at WARNING so logs stay one line per event.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Alembic announces its context on every start, even with nothing to migrate.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 
 def mask_numbers_in(text: str) -> str:

@@ -189,5 +189,9 @@ def _pull_once(client: VoiceClient, engine: Engine, stop: threading.Event) -> Yu
         finish_pull_run(engine, run_id, 0, 0, error=str(error))
         return error
     finish_pull_run(engine, run_id, result.pages, result.reports)
-    logs.event(log, "pull.drained", pages=result.pages, reports=result.reports, new=result.new)
+    # An empty drain every few seconds is the normal state: not worth a line at INFO.
+    level = logging.INFO if result.reports else logging.DEBUG
+    logs.event(
+        log, "pull.drained", level, pages=result.pages, reports=result.reports, new=result.new
+    )
     return None
