@@ -104,7 +104,7 @@ def _sends_sql(dialect: str, first: int, last: int, start: datetime, step: float
     # r: a pseudo-random 0..999999 per row, a hash of i (SQLite may evaluate random() once per
     # reference once the subquery is flattened).
     if dialect == "postgresql":
-        rows = f"SELECT i, {_hash('i')} AS r FROM generate_series({first}, {last - 1}) AS i"
+        rows = f"SELECT i, {_hash('i')} AS r FROM generate_series({first}::bigint, {last - 1}) AS i"
         at = f"timestamp '{base}' + make_interval(secs => (i + r / 1000000.0) * {step})"
         sid = "lpad(to_hex(i), 32, '0')"
     else:
