@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from dashboard import queries
 from dashboard.privacy import mask_numbers
-from dashboard.throttle import CHINA
+from ingest.throttle import CHINA
 from ingest.db import make_engine
 from ingest.settings import Settings
 

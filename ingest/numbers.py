@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import carrier, geocoder
 
 UNKNOWN = "unknown"
 _DOMESTIC_FORMS = re.compile(r"^(1\d{10}|0\d{9,11})$")  # mobile, or fixed line with area code
@@ -36,6 +35,10 @@ def looks_like_mobile(mobile: str) -> bool:
 @lru_cache(maxsize=65536)
 def describe(mobile: str) -> NumberInfo:
     """Country, carrier and province of a number Yunpian would accept."""
+    # The carrier and geocoder data weigh ~100 MB; processes that only mask numbers never
+    # load them (the dashboard's memory budget), so they are imported on first use.
+    from phonenumbers import carrier, geocoder
+
     try:
         parsed = phonenumbers.parse(mobile, "CN")
     except phonenumbers.NumberParseException:

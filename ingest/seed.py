@@ -18,7 +18,7 @@ import click
 from sqlalchemy import Engine, insert
 from tqdm import tqdm
 
-from dashboard.throttle import CHINA, AcceptedSend, in_quiet_hours, rejection_code
+from ingest.throttle import CHINA, AcceptedSend, in_quiet_hours, rejection_code
 from ingest.codes import lookup
 from ingest.models import PullRun, RawBody, Report, Send
 from ingest.numbers import describe

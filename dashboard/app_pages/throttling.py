@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, queries, state
-from dashboard.throttle import DEFAULT_LIMITS
+from ingest.throttle import DEFAULT_LIMITS
 
 st.title("Throttling")
 limits = DEFAULT_LIMITS

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, and_, func, literal, or_, select
 
 from dashboard.queries._sql import REPORTS, SENDS, frame, seconds_between, stack, to_china
 from dashboard.queries.failures import code_reason
-from dashboard.throttle import DEFAULT_LIMITS, AcceptedSend, NextSend, ThrottleLimits, next_send
+from ingest.throttle import DEFAULT_LIMITS, AcceptedSend, NextSend, ThrottleLimits, next_send
 
 TIMELINE_TIMES = ("sent_at", "user_receive_time", "first_seen")
 

@@ -22,7 +22,7 @@ from dashboard.queries._sql import (
     with_reports,
 )
 from dashboard.queries.failures import code_reason
-from dashboard.throttle import DEFAULT_LIMITS, ThrottleLimits
+from ingest.throttle import DEFAULT_LIMITS, ThrottleLimits
 
 ACCEPTED = SENDS.c.result_code == 0
 

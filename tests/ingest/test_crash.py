@@ -81,9 +81,12 @@ def test_killed_ingest_service_loses_no_acknowledged_push(make_simulator, crash_
         wait_until(healthy, timeout=30)
         truth = {call["sid"] for call in simulator.ground_truth()["calls"]}
         wait_until(lambda: stored_sids(engine) == truth, timeout=120, interval=0.5)
-    calls = simulator.ground_truth()["calls"]
-    assert all(call["push_acknowledged"] for call in calls)
-    assert {call["sid"] for call in calls} == stored_sids(engine)
+        # The last acknowledgements travel back after their reports are committed.
+        wait_until(
+            lambda: all(c["push_acknowledged"] for c in simulator.ground_truth()["calls"]),
+            timeout=30,
+        )
+    assert {call["sid"] for call in simulator.ground_truth()["calls"]} == stored_sids(engine)
 
 
 def test_killed_pull_loop_loses_nothing_it_kept(simulator, crash_env, engine):

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from dashboard.throttle import in_quiet_hours
+from ingest.throttle import in_quiet_hours
 from ingest.db import make_engine
 from ingest.models import PullRun, RawBody, Report, Send
 from ingest.seed import seed, seed_command
