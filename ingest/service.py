@@ -173,14 +173,8 @@ def create_app(
                 content_type,
             )
 
-        try:
-            raw_id = await run_in_threadpool(
-                keep_raw, engine, channel, body, content_type=content_type
-            )
-        except Exception as error:  # not acknowledged, so Yunpian retries: nothing is lost
-            metrics.store_failed("raw", error)
-            logs.event(log, "push.store_failed", logging.ERROR, error=type(error).__name__)
-            return _answer(request, 503, "storage unavailable, retry later")
+        # Parsed before anything is written: a valid push is kept and stored in one
+        # transaction, and acknowledged only after it commits (Yunpian retries otherwise).
         try:
             reports = parse_push_form(body)
             if len(reports) > MAX_PUSH_REPORTS:
@@ -188,25 +182,42 @@ def create_app(
                     f"{len(reports)} reports in one push; at most {MAX_PUSH_REPORTS} accepted"
                 )
         except ReportFormatError as error:
-            try:
-                await run_in_threadpool(mark_raw, engine, raw_id, MALFORMED, str(error))
-            except Exception as store_error:  # left pending: the replay at start marks it
-                metrics.store_failed("raw", store_error)
-            metrics.rejects.labels("malformed").inc()
-            logs.event(log, "push.malformed", logging.WARNING, raw_id=raw_id, reason=error)
-            return _answer(request, 400, f"malformed push: {error}")
+            return await _malformed(request, body, content_type, error)
         try:
-            result = await _retrying(lambda: store_reports(engine, reports, channel, raw_id=raw_id))
-        except Exception as error:  # kept raw and pending: replayed at next start
-            metrics.store_failed("reports", error)
-            logs.event(
-                log, "push.store_failed", logging.ERROR, raw_id=raw_id, error=type(error).__name__
+            result = await _retrying(
+                lambda: store_reports(
+                    engine, reports, channel, raw_body=body, content_type=content_type
+                )
             )
+        except Exception as error:  # not acknowledged, so Yunpian delivers it again
+            metrics.store_failed("push", error)
+            logs.event(log, "push.store_failed", logging.ERROR, error=type(error).__name__)
             return _answer(request, 503, "storage unavailable, retry later")
         metrics.reports_received.labels(channel).inc(result.received)
         metrics.reports_stored.labels(channel).inc(result.new)
         metrics.duplicates.labels(channel).inc(result.duplicates)
         return _answer(request, 200, PUSH_ACK)
+
+    async def _malformed(
+        request: Request, body: bytes, content_type: str, error: ReportFormatError
+    ) -> Response:
+        try:
+            await _retrying(
+                lambda: keep_raw(
+                    engine,
+                    "push",
+                    body,
+                    content_type=content_type,
+                    status=MALFORMED,
+                    error=str(error),
+                )
+            )
+        except Exception as store_error:  # its body could not be kept: ask for it again
+            metrics.store_failed("raw", store_error)
+            return _answer(request, 503, "storage unavailable, retry later")
+        metrics.rejects.labels("malformed").inc()
+        logs.event(log, "push.malformed", logging.WARNING, reason=error)
+        return _answer(request, 400, f"malformed push: {error}")
 
     async def _refuse(
         status: int, reason: str, body: bytes, content_type: str, *, truncated: bool = False

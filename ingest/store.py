@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Engine, case, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ingest.models import PullRun, RawBody, Report, Send
@@ -71,20 +71,33 @@ def keep_raw(
 ) -> int:
     """Commit a body exactly as received, before anything tries to parse it."""
     with engine.begin() as connection:
-        return connection.execute(
-            RawBody.__table__.insert()
-            .values(
-                received_at=utcnow(),
-                channel=channel,
-                content_type=content_type,
-                body=body,
-                truncated=truncated,
-                parse_status=status,
-                parse_error=error,
-                report_count=0,
-            )
-            .returning(RawBody.id)
-        ).scalar_one()
+        return _insert_raw(connection, channel, body, content_type, status, error, truncated)
+
+
+def _insert_raw(
+    connection: Connection,
+    channel: str,
+    body: bytes,
+    content_type: str | None,
+    status: str,
+    error: str | None = None,
+    truncated: bool = False,
+    report_count: int = 0,
+) -> int:
+    return connection.execute(
+        RawBody.__table__.insert()
+        .values(
+            received_at=utcnow(),
+            channel=channel,
+            content_type=content_type,
+            body=body,
+            truncated=truncated,
+            parse_status=status,
+            parse_error=error,
+            report_count=report_count,
+        )
+        .returning(RawBody.id)
+    ).scalar_one()
 
 
 def mark_raw(engine: Engine, raw_id: int, status: str, error: str | None = None) -> None:
@@ -126,9 +139,14 @@ def store_reports(
     channel: str,
     *,
     raw_id: int | None = None,
+    raw_body: bytes | None = None,
+    content_type: str | None = None,
     now: datetime | None = None,
 ) -> StoreResult:
     """Upsert reports by sid and mark their raw body processed, in one transaction.
+
+    `raw_id` names a body kept earlier; `raw_body` is kept in this same transaction instead
+    (for a push, whose sender retries until this commit is acknowledged).
 
     A later report (by `user_receive_time`) wins over an earlier one for the same sid; gaps
     (null fields) are filled from whichever report has them; first_seen is kept.
@@ -149,6 +167,8 @@ def store_reports(
             # executemany of one cached statement: compiling a 100-row VALUES list cost more
             # than storing it. The rollup triggers run in this same transaction.
             connection.execute(_upsert(connection.dialect.name), rows)
+        if raw_body is not None:
+            _insert_raw(connection, channel, raw_body, content_type, OK, report_count=len(reports))
         if raw_id is not None:
             connection.execute(
                 update(RawBody)

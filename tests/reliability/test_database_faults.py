@@ -98,8 +98,8 @@ def test_push_while_sqlite_is_locked_is_refused_with_503_then_stored_on_retry(
         retried = httpx.post(f"{ingest.url}/push/voice", content=GOOD_BODY, headers=FORM)
 
     assert refused.status_code == 503 and refused.text != "SUCCESS"
-    assert metric(metrics, 'voicewatch_store_errors_total{what="raw"}') == 1
-    assert health["errors"]["store"] == 1 and health["last_error"]["what"] == "store.raw"
+    assert metric(metrics, 'voicewatch_store_errors_total{what="push"}') == 1
+    assert health["errors"]["store"] == 1 and health["last_error"]["what"] == "store.push"
     assert health["last_error"]["error"] == "OperationalError"
     assert (retried.status_code, retried.text) == (200, "SUCCESS")
     assert count(engine, RawBody) == 1 and len(stored_sids(engine)) == 2
