@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +28,22 @@ from ingest.yunpian import Report as ReportRecord
 
 # Statuses of a raw body in the inbox.
 PENDING, OK, MALFORMED, REJECTED = "pending", "ok", "malformed", "rejected"
+
+
+_sqlite_writers: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction. SQLite has one writer at a time: threads of this process queue on
+    a lock instead of sleeping in SQLite's busy handler (other processes still use that)."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            yield connection
+        return
+    lock = _sqlite_writers.setdefault(engine, threading.Lock())
+    with lock, engine.begin() as connection:
+        yield connection
 
 
 def utcnow() -> datetime:
@@ -44,7 +63,7 @@ def record_send(engine: Engine, send: Send) -> int:
     info = describe(send.mobile)
     send.carrier = send.carrier or info.carrier
     send.province = send.province or info.province
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         # Unset attributes are left out so that the columns' defaults apply.
         values = {
             c.key: getattr(send, c.key)
@@ -70,7 +89,7 @@ def keep_raw(
     truncated: bool = False,
 ) -> int:
     """Commit a body exactly as received, before anything tries to parse it."""
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         return _insert_raw(connection, channel, body, content_type, status, error, truncated)
 
 
@@ -101,7 +120,7 @@ def _insert_raw(
 
 
 def mark_raw(engine: Engine, raw_id: int, status: str, error: str | None = None) -> None:
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         connection.execute(
             update(RawBody)
             .where(RawBody.id == raw_id)
@@ -154,7 +173,7 @@ def store_reports(
     now = now or utcnow()
     merged = _merge_by_sid(reports)
     table = Report.__table__
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         existing = 0
         for chunk in _chunks(list(merged), 500):
             existing += connection.execute(
@@ -259,7 +278,7 @@ def _chunks(items: list, size: int) -> Iterable[list]:
 
 
 def start_pull_run(engine: Engine) -> int:
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         return connection.execute(
             PullRun.__table__.insert()
             .values(started_at=utcnow(), pages=0, reports=0)
@@ -270,7 +289,7 @@ def start_pull_run(engine: Engine) -> int:
 def finish_pull_run(
     engine: Engine, run_id: int, pages: int, reports: int, error: str | None = None
 ) -> None:
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         connection.execute(
             update(PullRun)
             .where(PullRun.id == run_id)
@@ -281,7 +300,7 @@ def finish_pull_run(
 def purge_older_than(engine: Engine, days: int, now: datetime | None = None) -> dict[str, int]:
     """Delete raw bodies, reports and pull runs older than `days` (the retention setting)."""
     cutoff = (now or utcnow()) - timedelta(days=days)
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         return {
             "raw_inbox": connection.execute(
                 delete(RawBody).where(RawBody.received_at < cutoff)
