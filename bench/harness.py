@@ -6,7 +6,6 @@ import multiprocessing
 import os
 import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.fixtures.postgres import PostgresServer, _pg_bin
+from tests.fixtures.postgres import PostgresServer, running_server
 from tests.servers import free_port
 
 WORK = Path(os.environ.get("VOICEWATCH_BENCH_DIR", "/tmp/voicewatch-bench"))
@@ -55,21 +54,8 @@ def fresh_dir(name: str) -> Path:
 @contextmanager
 def postgres() -> Iterator[PostgresServer | None]:
     """A PostgreSQL server of our own on 127.0.0.1 (None when the binaries are missing)."""
-    bin_dir = _pg_bin()
-    if bin_dir is None:
-        yield None
-        return
-    root = Path(tempfile.mkdtemp(prefix="voicewatch-bench-pg-"))
-    os.chmod(root, 0o777)
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-    server = PostgresServer(bin_dir, root)
-    server.start()
-    try:
+    with running_server() as server:
         yield server
-    finally:
-        server.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def postgres_version(server: PostgresServer | None) -> str:
