@@ -298,13 +298,15 @@ def finish_pull_run(
 
 
 def purge_older_than(engine: Engine, days: int, now: datetime | None = None) -> dict[str, int]:
-    """Delete raw bodies, reports and pull runs older than `days` (the retention setting)."""
+    """Delete raw bodies, sends, reports and pull runs older than `days` (the retention
+    setting): numbers, digests and who sent what go with them."""
     cutoff = (now or utcnow()) - timedelta(days=days)
     with writing(engine) as connection:
         return {
             "raw_inbox": connection.execute(
                 delete(RawBody).where(RawBody.received_at < cutoff)
             ).rowcount,
+            "sends": connection.execute(delete(Send).where(Send.sent_at < cutoff)).rowcount,
             "reports": connection.execute(
                 delete(Report).where(Report.first_seen < cutoff)
             ).rowcount,

@@ -146,7 +146,22 @@ def test_lookup_finds_a_numbers_sends_and_reports_newest_first(engine, settings)
 def test_retention_deletes_only_what_is_older(engine):
     store_reports(engine, [report("old")], "pull", now=T0 - timedelta(days=40))
     store_reports(engine, [report("new")], "pull", now=T0)
+    for sid, at in (("old", T0 - timedelta(days=40)), ("new", T0)):
+        record_send(
+            engine,
+            Send(
+                sent_at=at,
+                mobile="15205201314",
+                code_digest="x",
+                result_code=0,
+                source="cli",
+                sid=sid,
+                carrier="",
+                province="",
+            ),
+        )
     deleted = purge_older_than(engine, 30, now=T0)
-    assert deleted["reports"] == 1
+    assert (deleted["reports"], deleted["sends"]) == (1, 1)
+    assert [s.sid for s in lookup(engine, "15205201314").sends] == ["new"]
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Report)).scalar() == 1

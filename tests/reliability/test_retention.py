@@ -108,4 +108,4 @@ def test_voicewatch_pull_purges_by_the_retention_setting(simulator, engine, db_u
     )
     assert done.returncode == 0, done.stderr
     assert kept(engine)[0] == {"b0006"}
-    assert b"event=retention.purged days=7 raw_inbox=1 reports=1 pull_runs=1" in done.stderr
+    assert b"event=retention.purged days=7 raw_inbox=1 sends=0 reports=1 pull_runs=1" in done.stderr
