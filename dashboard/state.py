@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 
 from dashboard import queries
 from dashboard.privacy import mask_numbers
-from ingest.throttle import CHINA
 from ingest.db import make_engine
 from ingest.settings import Settings
+from ingest.throttle import CHINA
 
 RANGES = {
     "Last hour": timedelta(hours=1),

@@ -18,12 +18,12 @@ import click
 from sqlalchemy import Engine, insert
 from tqdm import tqdm
 
-from ingest.throttle import CHINA, AcceptedSend, in_quiet_hours, rejection_code
 from ingest.codes import lookup
 from ingest.models import PullRun, RawBody, Report, Send
 from ingest.numbers import describe
 from ingest.settings import Secret
 from ingest.store import code_digest
+from ingest.throttle import CHINA, AcceptedSend, in_quiet_hours, rejection_code
 
 # Real Chinese mobile prefixes per carrier, weighted roughly by subscriber share.
 PREFIXES = {
