@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from ingest.codes import lookup as code_meaning
-from ingest.numbers import describe, mask
+from ingest.numbers import describe, looks_like_mobile, mask
 from ingest.store import lookup
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -56,7 +56,7 @@ def render_lookup(
             indent=2,
         )
     if not events:
-        return f"nothing stored for {show(query) if query[:1] in '+0123456789' and len(query) < 20 else query}"
+        return f"nothing stored for {show(query) if looks_like_mobile(query) else query}"
     first = found.sends[0].mobile if found.sends else found.reports[0].mobile
     info = describe(first)
     lines = [

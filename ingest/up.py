@@ -97,11 +97,17 @@ def _stop_on_sigterm(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _database_is_empty(settings: Settings) -> bool:
+def _seed_if_empty(settings: Settings, days: int, per_day: int) -> None:
+    """Backfill history once, into a database that has no sends yet."""
+    from ingest.seed import seed
+
     engine = make_engine(settings.db_url)
     try:
         with engine.connect() as connection:
-            return connection.execute(select(func.count()).select_from(Send)).scalar_one() == 0
+            empty = connection.execute(select(func.count()).select_from(Send)).scalar_one() == 0
+        if empty:
+            click.echo(f"empty database: seeding {days} days of history…")
+            seed(engine, days=days, per_day=per_day, progress=True)
     finally:
         engine.dispose()
 
@@ -141,11 +147,8 @@ def up(
     env = dict(os.environ)
     env.setdefault("VOICEWATCH_DB", settings.db_url)
 
-    if seed_days and _database_is_empty(settings):
-        from ingest.seed import seed
-
-        click.echo(f"empty database: seeding {seed_days} days of history…")
-        seed(make_engine(settings.db_url), days=seed_days, per_day=seed_per_day, progress=True)
+    if seed_days:
+        _seed_if_empty(settings, seed_days, seed_per_day)
 
     supervisor = Supervisor(env)
     stop_traffic = threading.Event()
