@@ -18,9 +18,9 @@ from tqdm import tqdm
 from bench.data import numbers
 from bench.harness import Result, fresh_dir, served
 from ingest.models import Report, Send
+from ingest.reports import Report as ReportRecord
+from ingest.reports import format_china_time
 from ingest.store import _row
-from ingest.yunpian import Report as ReportRecord
-from ingest.yunpian import format_china_time
 
 BATCH = 100
 CLIENTS = 8

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingest import logs
+from ingest.reports import ReportFormatError, parse_push_form
 from ingest.store import (
     MALFORMED,
     finish_pull_run,
@@ -26,11 +27,9 @@ from ingest.store import (
 )
 from ingest.yunpian import (
     MalformedAnswer,
-    ReportFormatError,
     VoiceClient,
     YunpianError,
     interpret_pull_answer,
-    parse_push_form,
 )
 
 log = logging.getLogger(__name__)

@@ -26,6 +26,7 @@ from ingest.codes import lookup
 from ingest.metrics import IngestMetrics
 from ingest.models import Send
 from ingest.pull import replay_pending
+from ingest.reports import ReportFormatError, parse_push_form
 from ingest.sending import record_outcome
 from ingest.settings import Settings, redact
 from ingest.store import (
@@ -41,12 +42,10 @@ from ingest.store import (
 from ingest.yunpian import (
     HEADERS,
     MalformedAnswer,
-    ReportFormatError,
     SendResult,
     YunpianError,
     interpret_pull_answer,
     interpret_send_answer,
-    parse_push_form,
     scrub_request,
 )
 

@@ -23,8 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ingest.models import PullRun, RawBody, Report, Send
 from ingest.numbers import describe
+from ingest.reports import Report as ReportRecord
 from ingest.settings import Secret
-from ingest.yunpian import Report as ReportRecord
 
 # Statuses of a raw body in the inbox.
 PENDING, OK, MALFORMED, REJECTED = "pending", "ok", "malformed", "rejected"

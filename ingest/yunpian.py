@@ -1,4 +1,4 @@
-"""Client for Yunpian's voice API (v2), its errors, and the one parser for delivery reports.
+"""Client for Yunpian's voice API (v2) and its errors; reports are parsed in ingest.reports.
 
 Wire reference: ../shared/yunpian-voice-api.md. Works unchanged against the real service
 (`cn`/`us` regions) and against voicewatch's simulator (any base URL).
@@ -8,34 +8,23 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import parse_qs, urlencode
-from zoneinfo import ZoneInfo
+from urllib.parse import urlencode
 
 import httpx
 
 from ingest.codes import Category, lookup
 from ingest.numbers import mask
+from ingest.reports import Report, ReportFormatError, parse_reports
 from ingest.settings import REGION_URLS, Secret, redact
 
 log = logging.getLogger(__name__)
 
-CHINA = ZoneInfo("Asia/Shanghai")
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
 HEADERS = {"Content-Type": FORM_CONTENT_TYPE, "Accept": "application/json;charset=utf-8"}
-REPORT_STATUSES = ("SUCCESS", "FAIL")
-REPORT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-_REPORT_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", re.ASCII)
-CHINA_SINCE_1991 = timezone(timedelta(hours=8))
-# Column widths of the store (ingest/models.py): longer values are refused at the edge, so a
-# hostile report is a 400, never a write that fails halfway on PostgreSQL.
-MAX_SID, MAX_MOBILE, MAX_UID = 64, 32, 64
-MAX_DURATION = 7 * 24 * 3600  # a call is not longer than a week; also fits a 32-bit column
 
 
 class YunpianError(Exception):
@@ -116,10 +105,6 @@ class Unreachable(YunpianError):
         super().__init__(None, f"{url} unreachable: {type(cause).__name__}", str(cause) or None)
 
 
-class ReportFormatError(ValueError):
-    """A report body (pulled or pushed) is not what Yunpian's format says it is."""
-
-
 @dataclass(frozen=True, slots=True)
 class SendResult:
     """Yunpian's answer to an accepted send.json / tpl_notify.json."""
@@ -128,23 +113,6 @@ class SendResult:
     fee: float
     sid: str
     http_status: int = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """One delivery report, as pulled or pushed."""
-
-    sid: str
-    mobile: str
-    status: str  # SUCCESS | FAIL
-    user_receive_time: datetime | None  # aware, UTC
-    duration: int
-    error_msg: str | None = None
-    uid: str | None = None
-
-    @property
-    def answered(self) -> bool:
-        return self.status == "SUCCESS"
 
 
 # ---------------------------------------------------------------- answers and reports
@@ -198,119 +166,6 @@ def _raise_if_error(answer: Mapping[str, Any], http_status: int) -> None:
     except (TypeError, ValueError):
         code = None
     raise YunpianError(code, str(answer.get("msg", "")), answer.get("detail"), http_status)
-
-
-def parse_reports(items: Any) -> list[Report]:
-    """Validated reports from a decoded JSON array (pull answer or push `voice_status`)."""
-    if not isinstance(items, list):
-        raise ReportFormatError(f"expected a JSON array of reports, got {type(items).__name__}")
-    return [_parse_report(i, item) for i, item in enumerate(items)]
-
-
-def _parse_report(index: int, item: Any) -> Report:
-    def bad(reason: str) -> ReportFormatError:
-        return ReportFormatError(f"report #{index}: {reason}")
-
-    if not isinstance(item, dict):
-        raise bad(f"expected an object, got {type(item).__name__}")
-    sid, mobile, status = item.get("sid"), item.get("mobile"), item.get("report_status")
-    if not isinstance(sid, str | int) or isinstance(sid, bool) or not str(sid).strip():
-        raise bad("sid missing or not a string")
-    if not isinstance(mobile, str) or not mobile.strip():
-        raise bad("mobile missing or not a string")
-    if status not in REPORT_STATUSES:
-        raise bad(f"report_status {status!r} is not SUCCESS or FAIL")
-    uid = _optional_text(item.get("uid"), "uid", bad)
-    for name, value, limit in (
-        ("sid", str(sid), MAX_SID),
-        ("mobile", mobile.strip(), MAX_MOBILE),
-        ("uid", uid or "", MAX_UID),
-    ):
-        if len(value) > limit:
-            raise bad(f"{name} is {len(value)} characters; at most {limit} accepted")
-        if "\x00" in value:  # PostgreSQL text cannot hold NUL
-            raise bad(f"{name} contains a NUL character")
-    return Report(
-        sid=str(sid),
-        mobile=mobile.strip(),
-        status=status,
-        user_receive_time=_parse_china_time(item.get("user_receive_time"), bad),
-        duration=_parse_duration(item.get("duration", 0), bad),
-        error_msg=_optional_text(item.get("error_msg"), "error_msg", bad),
-        uid=uid,
-    )
-
-
-def _parse_china_time(value: Any, bad) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise bad(f"user_receive_time {value!r} is not a string")
-    # fromisoformat is C-fast but lenient ("T", fractions, offsets): the shape is checked first.
-    if len(value) != 19 or value[10] != " " or not _REPORT_TIME.fullmatch(value):
-        raise bad(f"user_receive_time {value!r} is not YYYY-MM-DD HH:MM:SS")
-    try:
-        local = datetime.fromisoformat(value)
-        # China has kept UTC+8 without daylight saving since 1991; older times go the long way.
-        zone = CHINA_SINCE_1991 if local.year > 1991 else CHINA
-        # Year 1 in China is year 0 in UTC, which Python cannot represent.
-        return local.replace(tzinfo=zone).astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise bad(f"user_receive_time {value!r} is not YYYY-MM-DD HH:MM:SS") from None
-
-
-def _parse_duration(value: Any, bad) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise bad(f"duration {value!r} is not a whole number")
-    try:
-        seconds = int(value)
-    except ValueError:
-        raise bad(f"duration {value!r} is not a whole number") from None
-    if seconds < 0:
-        raise bad(f"duration {seconds} is negative")
-    if seconds > MAX_DURATION:
-        raise bad(f"duration {seconds} is over {MAX_DURATION} seconds (a week)")
-    return seconds
-
-
-def _optional_text(value: Any, name: str, bad) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise bad(f"{name} {value!r} is not a string")
-    text = str(value)
-    if "\x00" in text:  # PostgreSQL text cannot hold NUL
-        raise bad(f"{name} contains a NUL character")
-    return text
-
-
-def parse_push_form(body: bytes) -> list[Report]:
-    """Reports from a push body: form-encoded, one field `voice_status` = URL-encoded JSON."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ReportFormatError(f"body is not UTF-8 ({exc})") from None
-    try:
-        fields = parse_qs(text, keep_blank_values=True, strict_parsing=True, max_num_fields=16)
-    except ValueError as exc:
-        raise ReportFormatError(f"body is not form-encoded ({exc})") from None
-    values = fields.get("voice_status")
-    if not values:
-        raise ReportFormatError(f"no voice_status field (fields: {sorted(fields)[:5]})")
-    if len(values) > 1:
-        raise ReportFormatError("voice_status given more than once")
-    try:
-        items = json.loads(values[0])
-    except (ValueError, RecursionError) as exc:  # ValueError: also over-long integers
-        raise ReportFormatError(f"voice_status is not JSON ({type(exc).__name__}: {exc})") from None
-    return parse_reports(items)
-
-
-def format_china_time(moment: datetime) -> str:
-    """An aware datetime as Yunpian writes report times (China local time)."""
-    return moment.astimezone(CHINA).strftime(REPORT_TIME_FORMAT)
 
 
 # ---------------------------------------------------------------- the client

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from dashboard.cli import run_dashboard
 from ingest.models import Send
+from ingest.reports import Report as ReportRecord
 from ingest.store import record_send, store_reports, utcnow
-from ingest.yunpian import Report as ReportRecord
 from tests.fixtures.browser import _healthy
 from tests.servers import free_port, wait_until
 

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from ingest.codes import Category
-from ingest.yunpian import CHINA, MalformedAnswer, Unreachable, VoiceClient, YunpianError
+from ingest.reports import CHINA
+from ingest.yunpian import MalformedAnswer, Unreachable, VoiceClient, YunpianError
 from tests.servers import free_port
 
 

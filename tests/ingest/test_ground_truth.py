@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from ingest import pull
 from ingest.models import Report
-from ingest.yunpian import CHINA, VoiceClient, YunpianError
+from ingest.reports import CHINA
+from ingest.yunpian import VoiceClient, YunpianError
 from tests.servers import wait_until
 
 CALLS = 2000

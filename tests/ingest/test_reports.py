@@ -10,14 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ingest.reports import ReportFormatError, parse_push_form, parse_reports
 from ingest.yunpian import (
     MalformedAnswer,
-    ReportFormatError,
     YunpianError,
     interpret_pull_answer,
     interpret_send_answer,
-    parse_push_form,
-    parse_reports,
 )
 
 # The reference's own example, byte for byte.

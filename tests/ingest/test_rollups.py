@@ -23,10 +23,10 @@ from ingest.models import (
     TrafficHour,
     TrafficMinute,
 )
+from ingest.reports import Report as ReportRecord
 from ingest.rollups import MEASURES, delay_ds_sql, rebuild_rollups
 from ingest.seed import seed
 from ingest.store import purge_older_than, record_send, store_reports
-from ingest.yunpian import Report as ReportRecord
 
 T0 = datetime(2026, 11, 20, 15, 58, tzinfo=UTC)  # 23:58 in China: sends straddle a China day
 MOBILES = ["15205201314", "13012345678", "18912345678", "+14155550123"]

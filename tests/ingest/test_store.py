@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from ingest.models import RawBody, Report, Send
+from ingest.reports import Report as ReportRecord
 from ingest.store import (
     OK,
     PENDING,
@@ -18,7 +19,6 @@ from ingest.store import (
     record_send,
     store_reports,
 )
-from ingest.yunpian import Report as ReportRecord
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 
