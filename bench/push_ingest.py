@@ -20,7 +20,7 @@ from bench.harness import Result, fresh_dir, served
 from ingest.models import Report, Send
 from ingest.reports import Report as ReportRecord
 from ingest.reports import format_china_time
-from ingest.store import _row
+from ingest.store import REPORT_COLUMNS, TIME_TO_DB, report_rows
 
 BATCH = 100
 CLIENTS = 8
@@ -161,18 +161,10 @@ def verify(db_url: str, reports: list[ReportRecord]) -> int:
 
 def raw_executemany(path: str, reports: list[ReportRecord]) -> float:
     """Seconds for plain sqlite3 to insert the rows the store would write, a commit a batch."""
-    now = datetime.now(UTC)
-    columns = list(_row(reports[0], "push", now, 1))
+    columns = REPORT_COLUMNS
     sql = f"INSERT INTO reports ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-
-    def value(v):
-        return (
-            v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-            if isinstance(v, datetime)
-            else v
-        )
-
-    rows = [tuple(value(v) for v in _row(r, "push", now, 1).values()) for r in reports]
+    now = datetime.now(UTC)
+    rows = report_rows(((r, 1) for r in reports), "push", now, TIME_TO_DB["sqlite"])
     connection = sqlite3.connect(path, timeout=30)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")

@@ -11,14 +11,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, case, delete, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Engine,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ingest.models import PullRun, RawBody, Report, Send
@@ -170,34 +181,88 @@ def store_reports(
     A later report (by `user_receive_time`) wins over an earlier one for the same sid; gaps
     (null fields) are filled from whichever report has them; first_seen is kept.
     """
-    now = now or utcnow()
-    merged = _merge_by_sid(reports)
-    table = Report.__table__
     with writing(engine) as connection:
-        existing = 0
-        for chunk in _chunks(list(merged), 500):
-            existing += connection.execute(
-                select(func.count()).where(table.c.sid.in_(chunk))
-            ).scalar_one()
-        if merged:
-            rows = [
-                _row(report, channel, now, deliveries) for report, deliveries in merged.values()
-            ]
-            # executemany of one cached statement: compiling a 100-row VALUES list cost more
-            # than storing it. The rollup triggers run in this same transaction.
-            connection.execute(_upsert(connection.dialect.name), rows)
+        result = _result(reports, _store(connection, reports, channel, now))
         if raw_body is not None:
             _insert_raw(connection, channel, raw_body, content_type, OK, report_count=len(reports))
         if raw_id is not None:
-            connection.execute(
-                update(RawBody)
-                .where(RawBody.id == raw_id)
-                .values(parse_status=OK, parse_error=None, report_count=len(reports))
-            )
-    return StoreResult(
-        received=len(reports),
-        new=len(merged) - existing,
-        duplicates=len(reports) - (len(merged) - existing),
+            _mark_stored(connection, [(raw_id, len(reports))])
+    return result
+
+
+def store_pages(
+    engine: Engine, pages: Sequence[tuple[int, Sequence[ReportRecord]]], channel: str
+) -> StoreResult:
+    """The reports of several raw bodies kept earlier, (raw id, reports) each, in one
+    transaction that also marks every body processed."""
+    reports = [r for _, page in pages for r in page]
+    with writing(engine) as connection:
+        result = _result(reports, _store(connection, reports, channel))
+        _mark_stored(connection, [(raw_id, len(page)) for raw_id, page in pages])
+    return result
+
+
+def store_pushes(
+    engine: Engine, pushes: Sequence[tuple[Sequence[ReportRecord], bytes, str | None]]
+) -> list[StoreResult]:
+    """Several pushes, (reports, raw body, content type) each, in one transaction: their
+    reports upserted and their bodies kept. Results are per push, as if stored in turn."""
+    with writing(engine) as connection:
+        seen = _store(connection, [r for reports, _, _ in pushes for r in reports], "push")
+        now = utcnow()
+        connection.execute(
+            RawBody.__table__.insert(),
+            [
+                {
+                    "received_at": now,
+                    "channel": "push",
+                    "content_type": content_type,
+                    "body": body,
+                    "truncated": False,
+                    "parse_status": OK,
+                    "report_count": len(reports),
+                }
+                for reports, body, content_type in pushes
+            ],
+        )
+    results = []
+    for reports, _, _ in pushes:
+        sids = {report.sid for report in reports}
+        new = len(sids - seen)
+        seen |= sids
+        results.append(StoreResult(len(reports), new, len(reports) - new))
+    return results
+
+
+def _store(
+    connection: Connection,
+    reports: Sequence[ReportRecord],
+    channel: str,
+    now: datetime | None = None,
+) -> set[str]:
+    """Upsert `reports`; the sids among them that were stored before."""
+    merged = _merge_by_sid(reports)
+    sids = Report.__table__.c.sid
+    existing: set[str] = set()
+    for chunk in _chunks(list(merged), 500):
+        existing.update(connection.scalars(select(sids).where(sids.in_(chunk))))
+    if merged:  # the rollup triggers run in this same transaction
+        _upsert_reports(connection, merged.values(), channel, now or utcnow())
+    return existing
+
+
+def _result(reports: Sequence[ReportRecord], existing: set[str]) -> StoreResult:
+    new = len({report.sid for report in reports} - existing)
+    return StoreResult(received=len(reports), new=new, duplicates=len(reports) - new)
+
+
+def _mark_stored(connection: Connection, bodies: list[tuple[int, int]]) -> None:
+    """Raw bodies (id, reports in it) processed."""
+    connection.execute(
+        update(RawBody)
+        .where(RawBody.id == bindparam("raw_id"))
+        .values(parse_status=OK, parse_error=None, report_count=bindparam("count")),
+        [{"raw_id": raw_id, "count": count} for raw_id, count in bodies],
     )
 
 
@@ -219,24 +284,93 @@ def _later(a: ReportRecord, b: ReportRecord) -> ReportRecord:
     return b if b_time >= a_time else a
 
 
-def _row(report: ReportRecord, channel: str, now: datetime, deliveries: int) -> dict:
-    info = describe(report.mobile)
-    return {
-        "sid": report.sid,
-        "mobile": report.mobile,
-        "uid": report.uid,
-        "status": report.status,
-        "error_msg": report.error_msg,
-        "user_receive_time": report.user_receive_time,
-        "duration": report.duration,
-        "via_push": channel == "push",
-        "via_pull": channel == "pull",
-        "deliveries": deliveries,
-        "first_seen": now,
-        "last_seen": now,
-        "carrier": info.carrier,
-        "province": info.province,
-    }
+# The upsert's columns, in the order of the tuples report_rows() makes.
+REPORT_COLUMNS = (
+    "sid",
+    "mobile",
+    "uid",
+    "status",
+    "error_msg",
+    "user_receive_time",
+    "duration",
+    "via_push",
+    "via_pull",
+    "deliveries",
+    "first_seen",
+    "last_seen",
+    "carrier",
+    "province",
+)
+
+
+def report_rows(
+    merged: Iterable[tuple[ReportRecord, int]],
+    channel: str,
+    now: datetime,
+    to_db: Callable[[datetime], object],
+) -> list[tuple]:
+    """(report, deliveries) pairs as tuples of REPORT_COLUMNS, times made by `to_db`."""
+    via_push, via_pull, seen = channel == "push", channel == "pull", to_db(now)
+    rows = []
+    for report, deliveries in merged:
+        info = describe(report.mobile)
+        received = report.user_receive_time
+        rows.append(
+            (
+                report.sid,
+                report.mobile,
+                report.uid,
+                report.status,
+                report.error_msg,
+                None if received is None else to_db(received),
+                report.duration,
+                via_push,
+                via_pull,
+                deliveries,
+                seen,
+                seen,
+                info.carrier,
+                info.province,
+            )
+        )
+    return rows
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+# What UTCDateTime (ingest/models.py) and the dialect's DateTime make of an aware datetime.
+TIME_TO_DB: dict[str, Callable[[datetime], object]] = {
+    "sqlite": lambda moment: _naive_utc(moment).isoformat(" ", "microseconds"),
+    "postgresql": _naive_utc,
+}
+
+
+def _upsert_reports(
+    connection: Connection,
+    merged: Iterable[tuple[ReportRecord, int]],
+    channel: str,
+    now: datetime,
+) -> None:
+    """executemany of the compiled upsert straight to the driver, with values made as the
+    column types would make them: SQLAlchemy's per-row parameter processing cost more than
+    SQLite's whole upsert (bench/README.md)."""
+    dialect = connection.dialect
+    rows = report_rows(merged, channel, now, TIME_TO_DB[dialect.name])
+    sql = _compiled_upsert(dialect)
+    connection.exec_driver_sql(
+        sql,
+        rows if dialect.positional else [dict(zip(REPORT_COLUMNS, r, strict=True)) for r in rows],
+    )
+
+
+@cache
+def _compiled_upsert(dialect: Dialect) -> str:
+    compiled = _upsert(dialect.name).compile(dialect=dialect, column_keys=list(REPORT_COLUMNS))
+    if dialect.positional and tuple(compiled.positiontup or ()) != REPORT_COLUMNS:
+        raise AssertionError(f"upsert parameters out of order: {compiled.positiontup}")
+    return compiled.string
 
 
 @cache

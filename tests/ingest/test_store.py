@@ -17,6 +17,8 @@ from ingest.store import (
     pending_raw,
     purge_older_than,
     record_send,
+    store_pages,
+    store_pushes,
     store_reports,
 )
 
@@ -165,3 +167,35 @@ def test_retention_deletes_only_what_is_older(engine):
     assert [s.sid for s in lookup(engine, "15205201314").sends] == ["new"]
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Report)).scalar() == 1
+
+
+def test_pushes_stored_together_count_as_if_stored_in_turn(engine):
+    store_reports(engine, [report("old")], "pull")
+    pushes = [
+        ([report("a"), report("old")], b"voice_status=1", "application/x-www-form-urlencoded"),
+        ([report("a"), report("b"), report("b")], b"voice_status=2", None),
+    ]
+    first, second = store_pushes(engine, pushes)
+    assert (first.received, first.new, first.duplicates) == (2, 1, 1)
+    assert (second.received, second.new, second.duplicates) == (3, 1, 2)
+    rows = stored(engine)
+    assert rows["a"].deliveries == 2 and rows["b"].deliveries == 2 and rows["old"].via_push
+    with engine.connect() as connection:
+        kept = connection.execute(
+            select(RawBody.body, RawBody.parse_status, RawBody.report_count).order_by(RawBody.id)
+        ).all()
+    assert kept == [(b"voice_status=1", OK, 2), (b"voice_status=2", OK, 3)]
+
+
+def test_pages_kept_earlier_are_stored_and_marked_in_one_go(engine):
+    first = keep_raw(engine, "pull", b"[page 1]")
+    second = keep_raw(engine, "pull", b"[page 2]")
+    result = store_pages(
+        engine, [(first, [report("a")]), (second, [report("a"), report("b")])], "pull"
+    )
+    assert (result.received, result.new, result.duplicates) == (3, 2, 1)
+    assert pending_raw(engine) == []
+    with engine.connect() as connection:
+        counts = connection.execute(select(RawBody.report_count).order_by(RawBody.id)).scalars()
+        assert list(counts) == [1, 2]
+    assert stored(engine)["a"].via_pull and stored(engine)["a"].deliveries == 2
