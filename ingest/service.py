@@ -10,6 +10,7 @@ import secrets
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from urllib.parse import parse_qs
 
 import httpx
@@ -23,8 +24,10 @@ from starlette.routing import Route
 
 from ingest import logs
 from ingest.codes import lookup
+from ingest.group_commit import GroupCommitter
 from ingest.metrics import IngestMetrics
 from ingest.models import Send
+from ingest.numbers import describe
 from ingest.pull import replay_pending
 from ingest.reports import ReportFormatError, parse_push_form
 from ingest.sending import record_outcome
@@ -36,6 +39,7 @@ from ingest.store import (
     keep_raw,
     mark_raw,
     record_send,
+    store_pushes,
     store_reports,
     utcnow,
 )
@@ -126,16 +130,25 @@ def create_app(
     """The ingest service over `engine`, relaying to `settings.voice_url`."""
     metrics = IngestMetrics(engine)
     state: dict[str, httpx.AsyncClient] = {}
+    pushes: dict[str, GroupCommitter] = {}
 
     @asynccontextmanager
     async def lifespan(_app: Starlette):
         await run_in_threadpool(replay_pending, engine)
+        # Loaded now, not by the first push while it holds the database's write lock.
+        await run_in_threadpool(describe, "15205201314")
         # Connect errors only are retried (the request never left); a send is never repeated.
         transport = upstream or httpx.AsyncHTTPTransport(retries=2)
         timeout = settings.upstream_timeout
-        async with httpx.AsyncClient(timeout=timeout, transport=transport) as client:
-            state["http"] = client
-            yield
+        pushes["store"] = GroupCommitter(
+            partial(store_pushes, engine), attempts=STORE_ATTEMPTS, name="push-writer"
+        )
+        try:
+            async with httpx.AsyncClient(timeout=timeout, transport=transport) as client:
+                state["http"] = client
+                yield
+        finally:
+            await run_in_threadpool(pushes.pop("store").close)
 
     # ------------------------------------------------------------ push receiver
 
@@ -183,11 +196,8 @@ def create_app(
         except ReportFormatError as error:
             return await _malformed(request, body, content_type, error)
         try:
-            result = await _retrying(
-                lambda: store_reports(
-                    engine, reports, channel, raw_body=body, content_type=content_type
-                )
-            )
+            # Stored with the pushes that arrive meanwhile, and answered after that commit.
+            result = await pushes["store"].submit((reports, body, content_type))
         except Exception as error:  # not acknowledged, so Yunpian delivers it again
             metrics.store_failed("push", error)
             logs.event(log, "push.store_failed", logging.ERROR, error=type(error).__name__)
