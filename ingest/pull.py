@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingest import logs
-from ingest.reports import ReportFormatError, parse_push_form
+from ingest.reports import Report, ReportFormatError, parse_push_form
 from ingest.store import (
     MALFORMED,
     finish_pull_run,
@@ -23,6 +24,7 @@ from ingest.store import (
     pending_raw,
     purge_older_than,
     start_pull_run,
+    store_pages,
     store_reports,
 )
 from ingest.yunpian import (
@@ -35,6 +37,7 @@ from ingest.yunpian import (
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100  # Yunpian's maximum
+QUEUED_PAGES = 32  # pulled and kept, waiting for the writer: the loop waits beyond that
 REPORT_TYPES = (1, 2)  # 1 = voice codes, 2 = voice notifications
 PURGE_EVERY = 3600.0  # seconds between retention purges
 T = TypeVar("T")
@@ -53,27 +56,80 @@ def drain(client: VoiceClient, engine: Engine, stop: threading.Event | None = No
     Each report is handed out once, so the body is committed to the raw inbox before it is
     parsed: a crash after the answer leaves it `pending`, and `replay_pending` picks it up.
     While the database refuses the body it is held and retried: pulling on would lose more.
+    The reports themselves are stored by a writer thread, several pages a transaction, while
+    the next pages are pulled.
     """
     stop = stop or threading.Event()
-    pages = reports = new = 0
-    for report_type in REPORT_TYPES:
-        while True:
-            status, body = client.pull_status_raw(PAGE_SIZE, report_type)
-            keep = partial(keep_raw, engine, "pull", body, content_type="application/json")
-            raw_id = _until_stored(keep, stop)
-            pages += 1
+    pages = reports = 0
+    writer = _PageWriter(engine, stop)
+    try:
+        for report_type in REPORT_TYPES:
+            while True:
+                status, body = client.pull_status_raw(PAGE_SIZE, report_type)
+                keep = partial(keep_raw, engine, "pull", body, content_type="application/json")
+                raw_id = _until_stored(keep, stop)
+                pages += 1
+                try:
+                    page = interpret_pull_answer(status, body)
+                except MalformedAnswer as error:
+                    _until_stored(partial(mark_raw, engine, raw_id, MALFORMED, error.msg), stop)
+                    raise
+                writer.put(raw_id, page)
+                reports += len(page)
+                if len(page) < PAGE_SIZE:
+                    break
+    except BaseException:
+        writer.close(quiet=True)  # what was queued is still stored; this error is the news
+        raise
+    return DrainResult(pages, reports, writer.close())
+
+
+class _PageWriter:
+    """Stores pulled pages, already kept raw, on a thread of its own: whatever pages wait
+    when it is free go into one transaction. A page it could not store stays `pending` in
+    the raw inbox for `replay_pending`."""
+
+    def __init__(self, engine: Engine, stop: threading.Event) -> None:
+        self._engine, self._stop = engine, stop
+        self._pages: queue.Queue[tuple[int, list[Report]] | None] = queue.Queue(QUEUED_PAGES)
+        self._new = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="pull-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, raw_id: int, page: list[Report]) -> None:
+        if self._error is not None:
+            raise self._error
+        self._pages.put((raw_id, page))
+
+    def close(self, *, quiet: bool = False) -> int:
+        """Store what is queued; the new reports stored. Raises what stopped the writer,
+        unless `quiet`."""
+        self._pages.put(None)
+        self._thread.join()
+        if self._error is not None and not quiet:
+            raise self._error
+        return self._new
+
+    def _run(self) -> None:
+        closed = False
+        while not closed:
+            group = [self._pages.get()]
+            while len(group) < QUEUED_PAGES and group[-1] is not None:
+                try:
+                    group.append(self._pages.get_nowait())
+                except queue.Empty:
+                    break
+            if group[-1] is None:
+                closed = True
+                group.pop()
+            if not group or self._error is not None:
+                continue  # after an error: only emptied, so that put() never blocks
             try:
-                page = interpret_pull_answer(status, body)
-            except MalformedAnswer as error:
-                _until_stored(partial(mark_raw, engine, raw_id, MALFORMED, error.msg), stop)
-                raise
-            result = _until_stored(
-                partial(store_reports, engine, page, "pull", raw_id=raw_id), stop
-            )
-            reports, new = reports + result.received, new + result.new
-            if len(page) < PAGE_SIZE:
-                break
-    return DrainResult(pages, reports, new)
+                write = partial(store_pages, self._engine, group, "pull")
+                self._new += _until_stored(write, self._stop).new
+            except BaseException as error:
+                self._error = error
 
 
 def _until_stored(write: Callable[[], T], stop: threading.Event, max_wait: float = 30.0) -> T:

@@ -242,10 +242,9 @@ def _store(
 ) -> set[str]:
     """Upsert `reports`; the sids among them that were stored before."""
     merged = _merge_by_sid(reports)
-    sids = Report.__table__.c.sid
     existing: set[str] = set()
     for chunk in _chunks(list(merged), 500):
-        existing.update(connection.scalars(select(sids).where(sids.in_(chunk))))
+        existing.update(connection.scalars(_STORED_SIDS, {"sids": chunk}))
     if merged:  # the rollup triggers run in this same transaction
         _upsert_reports(connection, merged.values(), channel, now or utcnow())
     return existing
@@ -254,6 +253,10 @@ def _store(
 def _result(reports: Sequence[ReportRecord], existing: set[str]) -> StoreResult:
     new = len({report.sid for report in reports} - existing)
     return StoreResult(received=len(reports), new=new, duplicates=len(reports) - new)
+
+
+# One cached statement whatever the number of sids (a literal IN list is coerced per value).
+_STORED_SIDS = select(Report.sid).where(Report.sid.in_(bindparam("sids", expanding=True)))
 
 
 def _mark_stored(connection: Connection, bodies: list[tuple[int, int]]) -> None:
