@@ -41,7 +41,8 @@ def print_table(results: list[Result]) -> None:
             r.baseline,
             "—" if r.ratio is None else f"{r.ratio:.2f}",
             r.goal,
-            ("PASS" if r.passed else "FAIL") + (f" ({r.note})" if r.note else ""),
+            {True: "PASS", False: "FAIL", None: "info"}[r.passed]
+            + (f" ({r.note})" if r.note else ""),
         )
         for r in results
     ]
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   done in {time.perf_counter() - started:.0f} s", flush=True)
     print()
     print_table(results)
-    return 0 if all(r.passed for r in results) else 1
+    return 0 if all(r.passed is not False for r in results) else 1
 
 
 if __name__ == "__main__":

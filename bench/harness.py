@@ -22,14 +22,15 @@ WORK = Path(os.environ.get("VOICEWATCH_BENCH_DIR", "/tmp/voicewatch-bench"))
 
 @dataclass(frozen=True)
 class Result:
-    """One row of the bench table: `value` against `baseline`, judged by `passed`."""
+    """One row of the bench table: `value` against `baseline`, judged by `passed` (None: a
+    row for context, judged by nobody)."""
 
     target: str
     value: str
     baseline: str
     ratio: float | None
     goal: str
-    passed: bool
+    passed: bool | None
     note: str = ""
 
 

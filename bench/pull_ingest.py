@@ -15,16 +15,24 @@ from ingest.models import Report
 
 APIKEY = "b3nchb3nchb3nchb3nchb3nchb3nch00"
 GOAL = 0.5
+# Yunpian is a network away: the same comparison with answers this late, for context.
+NETWORK_LATENCY, NETWORK_REPORTS = 0.03, 20_000
 
 
-def serve_simulator(port: int, count: int) -> None:
-    """A simulator on 127.0.0.1:`port` with `count` voice-code reports queued for pull."""
+def serve_simulator(port: int, count: int, latency: float = 0.0) -> None:
+    """A simulator on 127.0.0.1:`port` with `count` voice-code reports queued for pull,
+    answering each request `latency` seconds late."""
     import uvicorn
 
     from ingest.simulator import SimulatorConfig, create_app
 
     config = SimulatorConfig(
-        apikey=APIKEY, seed=6, call_delay=0.0, quiet_hours=False, balance=10**12
+        apikey=APIKEY,
+        seed=6,
+        call_delay=0.0,
+        quiet_hours=False,
+        balance=10**12,
+        fault_latency=latency,
     )
     app = create_app(config)
     world = app.state.world
@@ -86,26 +94,39 @@ def pull_loop(url: str, db_url: str, count: int) -> tuple[float, int]:
 
 
 def run(count: int) -> list[Result]:
+    return [compare(count), compare(NETWORK_REPORTS, NETWORK_LATENCY)]
+
+
+def compare(count: int, latency: float = 0.0) -> Result:
     directory = fresh_dir("pull")
     print(f"  queueing {count:,} reports in the simulator (twice: each queue drains once) …")
-    with served(serve_simulator, count) as url:
+    with served(serve_simulator, count, latency) as url:
         bare = bare_loop(url, count)
-    with served(serve_simulator, count) as url:
+    with served(serve_simulator, count, latency) as url:
         seconds, stored = pull_loop(url, f"sqlite:///{directory / 'pull.db'}", count)
     bare_rate, rate = count / bare, (count / seconds if stored == count else 0.0)
     print(f"  pull loop: {stored:,} stored in {seconds:.1f} s; bare httpx loop {bare:.1f} s")
     ratio = rate / bare_rate
-    return [
-        Result(
-            f"2 Pull ingest, SQLite, {count:,} reports",
+    note = "" if stored == count else f"only {stored} of {count} stored"
+    if latency:  # context, not the target: what a real network's round trip does to both
+        return Result(
+            f"2 Pull ingest, {latency * 1000:.0f} ms answers, {count:,} reports",
             f"{rate:,.0f} reports/s",
             f"{bare_rate:,.0f} reports/s",
             ratio,
-            f"≥ {GOAL}×",
-            ratio >= GOAL,
-            "" if stored == count else f"only {stored} of {count} stored",
+            "context",
+            None,
+            note,
         )
-    ]
+    return Result(
+        f"2 Pull ingest, SQLite, {count:,} reports",
+        f"{rate:,.0f} reports/s",
+        f"{bare_rate:,.0f} reports/s",
+        ratio,
+        f"≥ {GOAL}×",
+        ratio >= GOAL,
+        note,
+    )
 
 
 if __name__ == "__main__":
