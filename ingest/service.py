@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import json
 import logging
-import secrets
-import time
-from collections.abc import Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from urllib.parse import parse_qs
 
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,67 +17,20 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ingest import logs
-from ingest.codes import lookup
 from ingest.group_commit import GroupCommitter
+from ingest.http_edge import STORE_ATTEMPTS, BodyTooLarge, clip, read_body, retrying, token_ok
 from ingest.metrics import IngestMetrics
-from ingest.models import Send
 from ingest.numbers import describe
 from ingest.pull import replay_pending
+from ingest.relay import Relay
 from ingest.reports import ReportFormatError, parse_push_form
-from ingest.sending import record_outcome
-from ingest.settings import Settings, redact
-from ingest.store import (
-    MALFORMED,
-    REJECTED,
-    code_digest,
-    keep_raw,
-    mark_raw,
-    record_send,
-    store_pushes,
-    store_reports,
-    utcnow,
-)
-from ingest.yunpian import (
-    HEADERS,
-    MalformedAnswer,
-    SendResult,
-    YunpianError,
-    interpret_pull_answer,
-    interpret_send_answer,
-    scrub_request,
-)
+from ingest.settings import Settings
+from ingest.store import MALFORMED, REJECTED, keep_raw, store_pushes
 
 log = logging.getLogger(__name__)
 
 MAX_PUSH_REPORTS = 1000  # Yunpian sends at most 500 per push; twice that is not Yunpian
-MAX_RELAY_BODY = 64 * 1024
-STORE_ATTEMPTS = 3  # idempotent writes are retried this often before a 503 / a logged loss
-PUSH_ACK = "SUCCESS"
-RELAYED = (
-    "send.json",
-    "tpl_notify.json",
-    "pull_status.json",
-)  # what Yunpian expects from a receiver that took the push
-
-
-class BodyTooLarge(Exception):
-    def __init__(self, head: bytes) -> None:
-        self.head = head
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (with the head kept) once it passes `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(b"".join(chunks)[:limit])
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(b"".join(chunks)[:limit])
-    return b"".join(chunks)
+PUSH_ACK = "SUCCESS"  # what Yunpian expects from a receiver that took the push
 
 
 def _is_loopback(request: Request) -> bool:
@@ -92,36 +39,6 @@ def _is_loopback(request: Request) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _token_ok(expected: str, given: str | None) -> bool:
-    return given is not None and secrets.compare_digest(expected.encode(), given.encode())
-
-
-def _clip(value: str | None, length: int) -> str | None:
-    """`value` fit for a column of `length` characters (PostgreSQL refuses longer, and NUL)."""
-    return value.replace("\x00", "")[:length] if value is not None else None
-
-
-async def _retrying(write: Callable[[], object], attempts: int = STORE_ATTEMPTS) -> object:
-    """Run an idempotent database write, retrying briefly (a PostgreSQL restart, a lock)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await run_in_threadpool(write)
-        except Exception as error:
-            if attempt == attempts:
-                raise
-            delay = 0.2 * 2 ** (attempt - 1)
-            logs.event(
-                log,
-                "store.retry",
-                logging.WARNING,
-                attempt=attempt,
-                error=type(error).__name__,
-                retry_in_s=delay,
-            )
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
 
 
 def create_app(
@@ -154,7 +71,7 @@ def create_app(
 
     async def push(request: Request) -> Response:
         channel = "push"
-        content_type = _clip(request.headers.get("content-type", ""), 128) or ""
+        content_type = clip(request.headers.get("content-type", ""), 128) or ""
         try:
             body = await read_body(request, settings.push_max_bytes)
         except BodyTooLarge as too_large:
@@ -168,7 +85,7 @@ def create_app(
                 return await _refuse(
                     401, "push token missing: add ?token=… to the callback URL", body, content_type
                 )
-            if not _token_ok(settings.push_token.reveal(), given):
+            if not token_ok(settings.push_token.reveal(), given):
                 return await _refuse(403, "push token wrong", body, content_type)
         elif not _is_loopback(request):
             return await _refuse(
@@ -211,7 +128,7 @@ def create_app(
         request: Request, body: bytes, content_type: str, error: ReportFormatError
     ) -> Response:
         try:
-            await _retrying(
+            await retrying(
                 lambda: keep_raw(
                     engine,
                     "push",
@@ -255,192 +172,6 @@ def create_app(
         metrics.requests.labels("push", str(status)).inc()
         return PlainTextResponse(message, status_code=status)
 
-    # ------------------------------------------------------------ relay
-
-    async def relay(request: Request) -> Response:
-        endpoint = request.path_params["endpoint"]
-        if endpoint not in RELAYED:
-            return _yunpian_error(
-                404, 2, f"voicewatch relays {', '.join(RELAYED)}, not {endpoint}", endpoint
-            )
-        if settings.relay_token:
-            given = request.path_params.get("token") or request.headers.get("x-voicewatch-token")
-            if not _token_ok(settings.relay_token.reveal(), given):
-                return _yunpian_error(403, -3, "relay token missing or wrong", endpoint)
-        try:
-            body = await read_body(request, MAX_RELAY_BODY)
-        except BodyTooLarge:
-            return _yunpian_error(413, 2, f"request body over {MAX_RELAY_BODY} bytes", endpoint)
-        url = f"{settings.voice_url}/v2/voice/{endpoint}"
-        content_type = request.headers.get("content-type", "")
-        headers = {
-            # Passed on only when it can go on the wire again (printable ASCII).
-            "content-type": content_type
-            if content_type.isascii() and content_type.isprintable() and content_type.strip()
-            else HEADERS["Content-Type"],
-            "accept": HEADERS["Accept"],
-        }
-        started = time.perf_counter()
-        try:
-            # Sent once: a send that timed out or lost its answer may still ring the phone,
-            # so it is never repeated here (the client decides, knowing the ground truth).
-            upstream_answer = await state["http"].post(url, content=body, headers=headers)
-        except httpx.HTTPError as error:
-            latency_ms = (time.perf_counter() - started) * 1000
-            kind = _failure_kind(error)
-            metrics.upstream_failed(endpoint, kind)
-            logs.event(log, "relay.upstream_failed", logging.WARNING, endpoint=endpoint, kind=kind)
-            answer = _yunpian_error(
-                502,
-                -50,
-                f"voicewatch relay: upstream unreachable ({type(error).__name__})",
-                endpoint,
-            )
-            await _record_relayed(request, endpoint, body, None, answer.body, latency_ms)
-            metrics.relay_sends.labels("unreachable").inc()
-            return answer
-        latency_ms = (time.perf_counter() - started) * 1000
-        metrics.relay_latency.labels(endpoint).observe(latency_ms / 1000)
-        if upstream_answer.status_code >= 500:
-            metrics.upstream_failed(endpoint, "5xx")
-            logs.event(
-                log,
-                "relay.upstream_failed",
-                logging.WARNING,
-                endpoint=endpoint,
-                kind="5xx",
-                status=upstream_answer.status_code,
-            )
-        await _record_relayed(
-            request,
-            endpoint,
-            body,
-            upstream_answer.status_code,
-            upstream_answer.content,
-            latency_ms,
-        )
-        metrics.requests.labels("relay", str(upstream_answer.status_code)).inc()
-        passthrough = {
-            k: v for k, v in upstream_answer.headers.items() if k.lower() == "content-type"
-        }
-        return Response(
-            upstream_answer.content, status_code=upstream_answer.status_code, headers=passthrough
-        )
-
-    def _yunpian_error(status: int, code: int, detail: str, endpoint: str) -> Response:
-        metrics.requests.labels("relay", str(status)).inc()
-        answer = {
-            "http_status_code": status,
-            "code": code,
-            "msg": lookup(code).msg,
-            "detail": detail,
-        }
-        return JSONResponse(answer, status_code=status, media_type="application/json;charset=utf-8")
-
-    async def _record_relayed(
-        request: Request,
-        endpoint: str,
-        body: bytes,
-        status: int | None,
-        answer: bytes,
-        latency_ms: float,
-    ) -> None:
-        caller_apikey = _form(body).get("apikey")
-        # What the upstream echoes of the caller's key is passed back to the caller, not kept.
-        if caller_apikey:
-            answer = answer.replace(caller_apikey.encode(), b"***")
-        try:
-            if endpoint == "pull_status.json":
-                await _retrying(lambda: _tee_pulled(status, answer))
-            elif endpoint in ("send.json", "tpl_notify.json"):
-                send = _send_from_relay(request, endpoint, body, status, answer, latency_ms)
-                await _retrying(lambda: record_send(engine, send))
-                metrics.relay_sends.labels(
-                    "accepted" if send.result_code == 0 else "rejected"
-                ).inc()
-                logs.event(
-                    log,
-                    "relay.send",
-                    mobile=send.mobile,
-                    code=send.result_code,
-                    sid=send.sid,
-                    ms=round(latency_ms, 1),
-                )
-        except Exception as error:  # the caller still gets Yunpian's answer; we log what we missed
-            metrics.store_failed("relay", error)
-            logs.event(
-                log,
-                "relay.record_failed",
-                logging.ERROR,
-                endpoint=endpoint,
-                error=type(error).__name__,
-            )
-
-    def _tee_pulled(status: int | None, answer: bytes) -> None:
-        """A caller pulling through the relay takes reports voicewatch would not see again."""
-        if status != 200 or answer.lstrip()[:1] != b"[":
-            return
-        raw_id = keep_raw(engine, "pull", answer, content_type="application/json")
-        try:
-            reports = interpret_pull_answer(status, answer)
-        except MalformedAnswer as error:
-            mark_raw(engine, raw_id, MALFORMED, error.msg)
-            return
-        store_reports(engine, reports, "pull", raw_id=raw_id)
-
-    def _send_from_relay(
-        request: Request,
-        endpoint: str,
-        body: bytes,
-        status: int | None,
-        answer: bytes,
-        latency_ms: float,
-    ) -> Send:
-        form = _form(body)
-        mobile = form.get("mobile", "")
-        secret_part = form.get("code") or form.get("tpl_value", "")
-        actor = request.headers.get("x-voicewatch-actor") or (
-            request.client.host if request.client else None
-        )
-        send = Send(
-            sent_at=utcnow(),
-            mobile=_clip(mobile, 32),
-            code_digest=code_digest(settings.digest_key, mobile, secret_part),
-            kind="notify" if endpoint == "tpl_notify.json" else "code",
-            display_num=_clip(form.get("display_num"), 32) or None,
-            # The push URL carries the push token: kept as `?token=***`.
-            callback_url=_clip(redact(form.get("callback_url", ""), settings.push_token), 2048)
-            or None,
-            uid=_clip(form.get("uid"), 64) or None,
-            http_status=status,
-            latency_ms=latency_ms,
-            source="relay",
-            actor=_clip(actor, 128),
-            carrier="",
-            province="",
-            fee=0,
-            count=0,
-        )
-        try:
-            if status is None:
-                raise YunpianError(*_unpack_error(answer))
-            try:
-                outcome: SendResult | YunpianError = interpret_send_answer(status, answer)
-            except YunpianError as error:
-                raise scrub_request(error, mobile, secret_part) from None
-        except YunpianError as error:
-            if isinstance(error, MalformedAnswer):
-                metrics.upstream_failed(endpoint, "malformed")
-            outcome = error
-        record_outcome(send, outcome)
-        send.http_status = status
-        send.result_msg, send.result_detail = (
-            _clip(send.result_msg, 4096),
-            _clip(send.result_detail, 4096),
-        )
-        send.sid = _clip(send.sid, 64)
-        return send
-
     # ------------------------------------------------------------ health and metrics
 
     async def healthz(_request: Request) -> Response:
@@ -474,13 +205,14 @@ def create_app(
         payload = await run_in_threadpool(generate_latest, metrics.registry)
         return Response(payload, media_type=CONTENT_TYPE_LATEST)
 
+    relay = Relay(settings, engine, metrics, lambda: state["http"])
     relay_endpoints = "{endpoint:str}"
     routes = [
         Route("/push/voice", push, methods=["POST"], name="push"),
-        Route(f"/v2/voice/{relay_endpoints}", relay, methods=["POST"], name="relay"),
+        Route(f"/v2/voice/{relay_endpoints}", relay.forward, methods=["POST"], name="relay"),
         Route(
             f"/relay/{{token}}/v2/voice/{relay_endpoints}",
-            relay,
+            relay.forward,
             methods=["POST"],
             name="relay_token",
         ),
@@ -490,23 +222,3 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.metrics = metrics
     return app
-
-
-def _form(body: bytes) -> dict[str, str]:
-    """A relayed form body as a dict (first value of each field)."""
-    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    return {name: values[0] for name, values in fields.items()}
-
-
-def _failure_kind(error: httpx.HTTPError) -> str:
-    """How a relayed call failed, for metrics: unreachable, timeout or closed (mid-answer)."""
-    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):
-        return "unreachable"
-    if isinstance(error, httpx.TimeoutException):
-        return "timeout"
-    return "closed"
-
-
-def _unpack_error(answer: bytes) -> tuple[int | None, str, str | None, int | None]:
-    parsed = json.loads(answer)
-    return parsed.get("code"), parsed.get("msg", ""), parsed.get("detail"), None

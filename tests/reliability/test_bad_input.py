@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from ingest.models import RawBody, Report, Send
+from ingest.relay import MAX_RELAY_BODY
 from ingest.reports import parse_push_form
-from ingest.service import MAX_PUSH_REPORTS, MAX_RELAY_BODY
+from ingest.service import MAX_PUSH_REPORTS
 from tests.reliability.support import metric
 
 FORM_TYPE = "application/x-www-form-urlencoded"
