@@ -91,15 +91,7 @@ class GroupCommitter(Generic[Item, Result]):
                         _settle(loop, done, error=error)
                     return
                 delay = self._backoff * 2 ** (attempt - 1)
-                logs.event(
-                    log,
-                    "store.retry",
-                    logging.WARNING,
-                    attempt=attempt,
-                    error=type(error).__name__,
-                    retry_in_s=delay,
-                    requests=len(group),
-                )
+                logs.store_retry(log, attempt, error, delay, requests=len(group))
                 time.sleep(delay)
         for (_, loop, done), result in zip(group, results, strict=True):
             _settle(loop, done, result=result)

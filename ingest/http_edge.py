@@ -13,9 +13,7 @@ from starlette.requests import Request
 
 from ingest import logs
 
-# Logged under the service's name, as before these helpers moved out of it: log lines and
-# the filters people keep on them stay the same.
-log = logging.getLogger("ingest.service")
+log = logging.getLogger(__name__)
 
 STORE_ATTEMPTS = 3  # idempotent writes are retried this often before a 503 / a logged loss
 
@@ -59,13 +57,6 @@ async def retrying(write: Callable[[], object], attempts: int = STORE_ATTEMPTS) 
             if attempt == attempts:
                 raise
             delay = 0.2 * 2 ** (attempt - 1)
-            logs.event(
-                log,
-                "store.retry",
-                logging.WARNING,
-                attempt=attempt,
-                error=type(error).__name__,
-                retry_in_s=delay,
-            )
+            logs.store_retry(log, attempt, error, delay)
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")

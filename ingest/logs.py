@@ -41,6 +41,21 @@ def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields
     logger.log(level, mask_numbers_in(" ".join(parts)))
 
 
+def store_retry(
+    logger: logging.Logger, attempt: int, error: BaseException, delay: float, **fields: object
+) -> None:
+    """A database write failed and is tried again in `delay` seconds."""
+    event(
+        logger,
+        "store.retry",
+        logging.WARNING,
+        attempt=attempt,
+        error=type(error).__name__,
+        retry_in_s=delay,
+        **fields,
+    )
+
+
 def _quote(value: object) -> str:
     text = str(value)
     return f'"{text}"' if (" " in text or not text) else text

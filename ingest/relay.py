@@ -40,9 +40,7 @@ from ingest.yunpian import (
     scrub_request,
 )
 
-# Logged under the service's name, as before the relay moved out of it: log lines and the
-# filters people keep on them stay the same.
-log = logging.getLogger("ingest.service")
+log = logging.getLogger(__name__)
 
 MAX_RELAY_BODY = 64 * 1024
 RELAYED = ("send.json", "tpl_notify.json", "pull_status.json")  # Yunpian's endpoints relayed
