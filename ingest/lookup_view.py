@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from ingest.codes import lookup as code_meaning
+from ingest.lookup import lookup
 from ingest.numbers import describe, looks_like_mobile, mask
-from ingest.store import lookup
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -17,7 +17,9 @@ CHINA = ZoneInfo("Asia/Shanghai")
 def render_lookup(
     engine: Engine, query: str, *, as_json: bool = False, unmask: bool = False
 ) -> str:
-    found = lookup(engine, query)
+    calls = lookup(engine, query)
+    sends = [call.send for call in calls if call.send is not None]
+    reports = [call.report for call in calls if call.report is not None]
     show = (lambda number: number) if unmask else mask
     events = [
         {
@@ -32,7 +34,7 @@ def render_lookup(
             "fee": send.fee,
             "source": send.source,
         }
-        for send in found.sends
+        for send in sends
     ] + [
         {
             "at": report.user_receive_time or report.first_seen,
@@ -46,7 +48,7 @@ def render_lookup(
                 v for v, flag in (("push", report.via_push), ("pull", report.via_pull)) if flag
             ),
         }
-        for report in found.reports
+        for report in reports
     ]
     events.sort(key=lambda event: event["at"], reverse=True)
     if as_json:
@@ -57,10 +59,10 @@ def render_lookup(
         )
     if not events:
         return f"nothing stored for {show(query) if looks_like_mobile(query) else query}"
-    first = found.sends[0].mobile if found.sends else found.reports[0].mobile
+    first = sends[0].mobile if sends else reports[0].mobile
     info = describe(first)
     lines = [
-        f"{show(first)} — {info.carrier}, {info.province} ({len(found.sends)} sends, {len(found.reports)} reports)"
+        f"{show(first)} — {info.carrier}, {info.province} ({len(sends)} sends, {len(reports)} reports)"
     ]
     for event in events:
         when = event["at"].astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")

@@ -451,37 +451,3 @@ def purge_older_than(engine: Engine, days: int, now: datetime | None = None) -> 
                 delete(PullRun).where(PullRun.started_at < cutoff)
             ).rowcount,
         }
-
-
-# ---------------------------------------------------------------- lookup
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """Everything stored for a number or a sid, newest first."""
-
-    query: str
-    sends: list[Send]
-    reports: list[Report]
-
-
-def lookup(engine: Engine, sid_or_mobile: str, limit: int = 200) -> Lookup:
-    """Sends and reports for a sid, or for a number (and the reports of its sends)."""
-    query = sid_or_mobile.strip()
-    with engine.connect() as connection:
-        sends = connection.execute(
-            select(Send)
-            .where(or_(Send.sid == query, Send.mobile == query))
-            .order_by(Send.sent_at.desc())
-            .limit(limit)
-        ).all()
-        sids = [row.sid for row in sends if row.sid]
-        reports = connection.execute(
-            select(Report)
-            .where(or_(Report.sid == query, Report.mobile == query, Report.sid.in_(sids)))
-            .order_by(func.coalesce(Report.user_receive_time, Report.first_seen).desc())
-            .limit(limit)
-        ).all()
-    return Lookup(
-        query, [Send(**row._mapping) for row in sends], [Report(**row._mapping) for row in reports]
-    )

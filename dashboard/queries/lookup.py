@@ -6,13 +6,44 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, and_, func, literal, or_, select
+from sqlalchemy import Engine, and_, func, select
 
-from dashboard.queries._sql import REPORTS, SENDS, frame, seconds_between, stack, to_china
+from dashboard.queries._sql import REPORTS, SENDS, to_china
 from dashboard.queries.failures import code_reason
+from ingest.lookup import Call, lookup
 from ingest.throttle import DEFAULT_LIMITS, AcceptedSend, NextSend, ThrottleLimits, next_send
 
 TIMELINE_TIMES = ("sent_at", "user_receive_time", "first_seen")
+REPORT_COLUMNS = (
+    "status",
+    "error_msg",
+    "user_receive_time",
+    "duration",
+    "via_push",
+    "via_pull",
+    "deliveries",
+    "first_seen",
+)
+TIMELINE_COLUMNS = (
+    "sent_at",
+    "mobile",
+    "sid",
+    "result_code",
+    "source",
+    "actor",
+    "fee",
+    "carrier",
+    "province",
+    "status",
+    "error_msg",
+    "user_receive_time",
+    "answer_after_s",
+    "duration",
+    "via_push",
+    "via_pull",
+    "deliveries",
+    "first_seen",
+)
 
 
 @dataclass(frozen=True)
@@ -30,66 +61,34 @@ class ReportView:
 
 
 def lookup_timeline(engine: Engine, query: str, limit: int = 200) -> pd.DataFrame:
-    """Sends (with their report joined by sid) and reports with no stored send, for a number
-    or a sid, newest first. Times in China time."""
-    query = query.strip()
-    delay = seconds_between(engine, REPORTS.c.user_receive_time, SENDS.c.sent_at)
-    sends = (
-        select(
-            SENDS.c.sent_at,
-            SENDS.c.mobile,
-            SENDS.c.sid,
-            SENDS.c.result_code,
-            SENDS.c.source,
-            SENDS.c.actor,
-            SENDS.c.fee,
-            SENDS.c.carrier,
-            SENDS.c.province,
-            REPORTS.c.status,
-            REPORTS.c.error_msg,
-            REPORTS.c.user_receive_time,
-            func.round(delay, 1).label("answer_after_s"),
-            REPORTS.c.duration,
-            REPORTS.c.via_push,
-            REPORTS.c.via_pull,
-            REPORTS.c.deliveries,
-            REPORTS.c.first_seen,
-        )
-        .select_from(SENDS.outerjoin(REPORTS, REPORTS.c.sid == SENDS.c.sid))
-        .where(or_(SENDS.c.mobile == query, SENDS.c.sid == query))
-        .order_by(SENDS.c.sent_at.desc())
-        .limit(limit)
-    )
-    orphans = (
-        select(
-            REPORTS.c.mobile,
-            REPORTS.c.sid,
-            literal("report only").label("source"),
-            REPORTS.c.carrier,
-            REPORTS.c.province,
-            REPORTS.c.status,
-            REPORTS.c.error_msg,
-            REPORTS.c.user_receive_time,
-            REPORTS.c.duration,
-            REPORTS.c.via_push,
-            REPORTS.c.via_pull,
-            REPORTS.c.deliveries,
-            REPORTS.c.first_seen,
-        )
-        .select_from(REPORTS.outerjoin(SENDS, SENDS.c.sid == REPORTS.c.sid))
-        .where(or_(REPORTS.c.mobile == query, REPORTS.c.sid == query), SENDS.c.id.is_(None))
-        .order_by(REPORTS.c.first_seen.desc())
-        .limit(limit)
-    )
-    df = stack(frame(engine, sends), frame(engine, orphans))
+    """Sends (with their report joined by sid) and reports with no send found, for a number
+    or a sid, newest first (ingest.lookup), one row each. Times in China time."""
+    rows = [_timeline_row(call) for call in lookup(engine, query, limit)]
+    df = pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
     df["result"] = [
         "" if pd.isna(code) else ("accepted" if code == 0 else code_reason(int(code)))
         for code in df["result_code"]
     ]
-    order = df["sent_at"].fillna(df["user_receive_time"]).fillna(df["first_seen"])
-    df = df.assign(_order=pd.to_datetime(order, utc=True)).sort_values("_order", ascending=False)
-    df = df.drop(columns="_order").reset_index(drop=True).head(limit)
     return to_china(df, *TIMELINE_TIMES)
+
+
+def _timeline_row(call: Call) -> dict[str, object]:
+    send, report = call.send, call.report
+    found = send or report  # number, sid, carrier and province: the send's when there is one
+    after = call.answer_after
+    return {
+        "sent_at": send.sent_at if send else None,
+        "mobile": found.mobile,
+        "sid": found.sid,
+        "result_code": send.result_code if send else None,
+        "source": send.source if send else "report only",
+        "actor": send.actor if send else None,
+        "fee": send.fee if send else None,
+        "carrier": found.carrier,
+        "province": found.province,
+        **{column: getattr(report, column) if report else None for column in REPORT_COLUMNS},
+        "answer_after_s": None if after is None else round(after.total_seconds(), 1),
+    }
 
 
 def accepted_history(engine: Engine, mobile: str, now: datetime) -> list[AcceptedSend]:

@@ -205,6 +205,16 @@ def test_lookup_joins_reports_by_sid_and_keeps_orphans(engine):
     assert queries.report_for_sid(engine, first["sid"]).status == "FAIL"
 
 
+def test_lookup_shows_a_report_for_the_number_whose_send_names_it_differently(engine):
+    sent = send_row("+86" + MOBILE, T0)
+    add_rows(engine, [sent], [report_row(sent, "FAIL", 30, mobile=MOBILE)])
+    [row] = queries.lookup_timeline(engine, MOBILE).to_dict("records")
+    assert (row["sid"], row["source"], row["status"]) == (sent["sid"], "report only", "FAIL")
+    assert row["user_receive_time"] == pd.Timestamp("2025-06-02 10:00:30")  # China time
+    [row] = queries.lookup_timeline(engine, "+86" + MOBILE).to_dict("records")
+    assert (row["result"], row["answer_after_s"]) == ("accepted", 30)
+
+
 def test_manual_sends_are_counted_per_viewer(engine):
     add_rows(
         engine,

@@ -1,0 +1,81 @@
+"""Lookup: a number's or a sid's calls, sends joined with their reports by sid — on both
+dialects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ingest.lookup import lookup
+from ingest.models import Send
+from ingest.reports import Report as ReportRecord
+from ingest.store import record_send, store_reports
+
+T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+MOBILE = "15205201314"
+
+
+def send(engine, sid: str | None, at: datetime, mobile: str = MOBILE, code: int = 0) -> None:
+    record_send(
+        engine,
+        Send(
+            sent_at=at,
+            mobile=mobile,
+            code_digest="x",
+            result_code=code,
+            source="cli",
+            sid=sid,
+            carrier="",
+            province="",
+        ),
+    )
+
+
+def report(sid: str, at: datetime | None, mobile: str = MOBILE, status: str = "FAIL"):
+    return ReportRecord(sid=sid, mobile=mobile, status=status, user_receive_time=at, duration=0)
+
+
+def test_a_numbers_sends_come_with_their_reports_newest_first(engine):
+    send(engine, "s1", T0)
+    send(engine, "s2", T0 + timedelta(minutes=1))
+    send(engine, None, T0 + timedelta(minutes=2), code=8)
+    store_reports(
+        engine,
+        [report("s1", T0 + timedelta(seconds=30)), report("other", T0, mobile="13800138000")],
+        "pull",
+    )
+    calls = lookup(engine, f" {MOBILE} ")
+    assert [(c.send.sid, c.send.result_code) for c in calls] == [(None, 8), ("s2", 0), ("s1", 0)]
+    assert [c.report and c.report.sid for c in calls] == [None, None, "s1"]
+    assert calls[2].answer_after == timedelta(seconds=30) and calls[1].answer_after is None
+    assert calls[2].send.sent_at == T0  # aware UTC, as the models return it
+
+
+def test_reports_without_a_send_found_are_calls_of_their_own(engine):
+    send(engine, "s1", T0, mobile="+8615205201314")  # the report names the number differently
+    store_reports(
+        engine,
+        [report("s1", T0 + timedelta(seconds=20)), report("orphan", None)],
+        "push",
+    )
+    calls = lookup(engine, MOBILE)
+    assert [(c.send, c.report.sid) for c in calls] == [(None, "orphan"), (None, "s1")]
+    assert [c.send.mobile for c in lookup(engine, "+8615205201314")] == ["+8615205201314"]
+
+
+def test_a_sid_finds_its_one_call(engine):
+    send(engine, "s1", T0)
+    send(engine, "s2", T0 + timedelta(minutes=1))
+    store_reports(engine, [report("s1", T0), report("orphan", T0)], "pull")
+    [call] = lookup(engine, "s1")
+    assert (call.send.sid, call.report.sid) == ("s1", "s1")
+    [orphan] = lookup(engine, "orphan")
+    assert (orphan.send, orphan.report.mobile) == (None, MOBILE)
+    assert lookup(engine, "nothing") == []
+
+
+def test_the_limit_keeps_the_newest_calls(engine):
+    for minute in range(4):
+        send(engine, f"s{minute}", T0 + timedelta(minutes=minute))
+    store_reports(engine, [report("late", T0 + timedelta(minutes=10))], "pull")
+    calls = lookup(engine, MOBILE, limit=3)
+    assert [c.report.sid if c.send is None else c.send.sid for c in calls] == ["late", "s3", "s2"]
