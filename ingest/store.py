@@ -1,4 +1,4 @@
-"""Writing what ingest receives (sends, reports, raw bodies) and reading it back for lookup.
+"""Writing what ingest receives: sends, reports and raw bodies (ingest/lookup.py reads them back).
 
 Every write is idempotent where the world may repeat itself: the same report delivered by
 push and by pull, or pushed twice, is one row, upserted with the dialect's ON CONFLICT.
