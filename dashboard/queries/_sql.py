@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Engine,
+    Interval,
     Select,
     Subquery,
     Table,
@@ -84,7 +85,9 @@ def bucket(engine: Engine, column: ColumnElement, grain: str) -> ColumnElement[s
     if grain not in GRAINS:
         raise ValueError(f"grain {grain!r}: expected one of {GRAINS}")
     if engine.dialect.name == "postgresql":
-        local = func.timezone(CHINA, func.timezone("UTC", column))
+        # A fixed offset, as on SQLite and in the rollups' China days (no daylight saving since
+        # 1991): per row it costs a fraction of two timezone() conversions.
+        local = column + literal_column(f"interval '{CHINA_OFFSET_HOURS} hours'", Interval)
         return func.to_char(func.date_trunc(grain, local), "YYYY-MM-DD HH24:MI:SS")
     pattern = {"minute": "%Y-%m-%d %H:%M:00", "hour": "%Y-%m-%d %H:00:00", "day": "%Y-%m-%d"}
     return func.strftime(pattern[grain], column, "+8 hours")
