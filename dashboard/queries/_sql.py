@@ -161,9 +161,11 @@ def stack(*frames: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- rollups
 #
 # A range [start, end) is read as the widest rollup buckets that fit inside it, narrower ones
-# at its edges and raw rows for what is left (under a minute each side): exact for any range,
-# and a 30-day range reads about thirty days, forty-six hours and a hundred and eighteen minutes
-# of rollup rows however busy they were.
+# at its edges and raw rows for what is left; an edge may also be read as its whole bucket minus
+# the narrower buckets and raw rows outside the range, when that is less. Rollups are sums, so
+# this is exact for any range (fees to float rounding, as any sum of them), and a 30-day range
+# reads about thirty days and at each edge at most twelve hours, thirty minutes and thirty
+# seconds, however busy they were.
 
 RAW_ROWS = "raw"
 TRAFFIC_ROLLUPS = {"minute": TrafficMinute, "hour": TrafficHour, "day": TrafficDay}
@@ -174,11 +176,13 @@ CHINA_OFFSET = timedelta(hours=CHINA_OFFSET_HOURS)
 
 @dataclass(frozen=True)
 class Span:
-    """[start, end) read from the rollup of `grain`, or from raw rows."""
+    """[start, end) read from the rollup of `grain`, or from raw rows; subtracted when `sign`
+    is -1."""
 
     grain: str
     start: datetime
     end: datetime
+    sign: int = 1
 
 
 def floor_to(at: datetime, grain: str) -> datetime:
@@ -191,18 +195,39 @@ def floor_to(at: datetime, grain: str) -> datetime:
     return at.replace(second=0, microsecond=0)
 
 
+def ceil_to(at: datetime, grain: str) -> datetime:
+    """`at` (aware UTC) rounded up to a minute, an hour or a China day."""
+    floor = floor_to(at, grain)
+    return floor if floor == at else floor + STEPS[grain]
+
+
 def spans(start: datetime, end: datetime, grains: tuple[str, ...]) -> list[Span]:
-    """[start, end) cut into spans of the coarsest of `grains` (coarsest first) that fit."""
+    """[start, end) cut into spans of the coarsest of `grains` (coarsest first) that fit, and
+    its edges, each read at the finer grains either as it is or as the whole bucket it lies in
+    minus the part of that bucket outside [start, end), whichever is shorter: no edge reads
+    more than half a bucket at the next grain. A tie goes to the later bucket, so a period and
+    the one just before it cut their common boundary alike."""
     if start >= end:
         return []
     for i, grain in enumerate(grains):
-        first = floor_to(start, grain)
-        first = first if first == start else first + STEPS[grain]
-        last = floor_to(end, grain)
+        first, last = ceil_to(start, grain), floor_to(end, grain)
         if first < last:
             finer = grains[i + 1 :]
-            return [*spans(start, first, finer), Span(grain, first, last), *spans(last, end, finer)]
+            head, tail = floor_to(start, grain), ceil_to(end, grain)
+            if start - head < first - start:
+                first, before = head, _negated(spans(head, start, finer))
+            else:
+                before = spans(start, first, finer)
+            if tail - end <= end - last:
+                last, after = tail, _negated(spans(end, tail, finer))
+            else:
+                after = spans(last, end, finer)
+            return [*before, Span(grain, first, last), *after]
     return [Span(RAW_ROWS, start, end)]
+
+
+def _negated(parts: list[Span]) -> list[Span]:
+    return [replace(span, sign=-span.sign) for span in parts]
 
 
 def coarsest_grains(available: tuple[str, ...], grain: str | None) -> tuple[str, ...]:
@@ -233,13 +258,15 @@ def traffic(filters: Filters, grain: str | None = None) -> Subquery:
             stmt = select(
                 SENDS.c.sent_at.label("at"),
                 *(SENDS.c[key] for key in TRAFFIC_KEYS),
-                *(literal_column(sql).label(name) for name, sql in measures.items()),
+                *(_times(literal_column(sql), span.sign).label(n) for n, sql in measures.items()),
             ).select_from(SENDS.outerjoin(REPORTS, REPORTS.c.sid == SENDS.c.sid))
             stmt = filtered(stmt, replace(filters, start=span.start, end=span.end))
         else:
             table = TRAFFIC_ROLLUPS[span.grain].__table__
             stmt = select(
-                table.c.at, *(table.c[key] for key in TRAFFIC_KEYS), *(table.c[m] for m in MEASURES)
+                table.c.at,
+                *(table.c[key] for key in TRAFFIC_KEYS),
+                *(_times(table.c[m], span.sign).label(m) for m in MEASURES),
             ).where(table.c.at >= span.start, table.c.at < span.end)
             stmt = _narrowed(stmt, table, filters)
         branches.append(stmt)
@@ -271,18 +298,23 @@ def answer_delays(engine: Engine, filters: Filters) -> Subquery | None:
         if span.grain == RAW_ROWS:
             received, sent = f"{REPORTS.name}.user_receive_time", f"{SENDS.name}.sent_at"
             delay = literal_column(delay_ds_sql(engine.dialect.name, received, sent))
-            stmt = select(delay.label("delay_ds"), literal(1).label("answered")).select_from(
-                SENDS.join(REPORTS, REPORTS.c.sid == SENDS.c.sid)
-            )
+            stmt = select(delay.label("delay_ds"), literal(span.sign).label("answered"))
+            stmt = stmt.select_from(SENDS.join(REPORTS, REPORTS.c.sid == SENDS.c.sid))
             stmt = filtered(stmt, replace(filters, start=span.start, end=span.end)).where(
                 REPORTS.c.status == "SUCCESS", REPORTS.c.user_receive_time.is_not(None)
             )
         else:
             table = DELAY_ROLLUPS[span.grain].__table__
-            stmt = select(table.c.delay_ds, table.c.answered).where(
+            answered = _times(table.c.answered, span.sign).label("answered")
+            stmt = select(table.c.delay_ds, answered).where(
                 table.c.at >= span.start, table.c.at < span.end
             )
             if filters.carriers:
                 stmt = stmt.where(table.c.carrier.in_(filters.carriers))
         branches.append(stmt)
     return union_all(*branches).subquery("delays") if branches else None
+
+
+def _times(count: ColumnElement, sign: int) -> ColumnElement:
+    """`count` as a span with `sign` adds it: as it is, or negated."""
+    return count if sign == 1 else -count
