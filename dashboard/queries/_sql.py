@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -287,26 +288,37 @@ def total(column: ColumnElement) -> ColumnElement[int]:
     return cast(func.coalesce(func.sum(column), 0), BigInteger)
 
 
-def answer_delays(engine: Engine, filters: Filters) -> Subquery | None:
-    """(delay_ds, answered) rows whose counts, summed per delay, are the histogram of
-    send→answer delays of the answered calls in `filters`. The delay rollup is kept per
-    carrier only, so a province or source filter reads raw rows (exact, slower)."""
+def answer_delays(engine: Engine, periods: Sequence[Filters]) -> Subquery | None:
+    """(delay_ds, answered_0, answered_1, …) rows whose counts, summed per delay, are the
+    histograms of send→answer delays of the answered calls in each of `periods` (which differ
+    in their time range only). The delay rollup is kept per carrier only, so a province or
+    source filter reads raw rows (exact, slower).
+
+    The histogram has no minute rollup and an hour of it holds thousands of rows when busy, so
+    a span two periods both need (at the boundary of a period and the one before it) is read
+    once, and counted in each with its own sign."""
+    filters = periods[0]
+    if any(replace(p, start=filters.start, end=filters.end) != filters for p in periods):
+        raise ValueError(f"periods {periods!r}: expected the same filters but for their times")
     by_carrier_only = not (filters.provinces or filters.sources)
     grains = coarsest_grains(tuple(DELAY_ROLLUPS), None) if by_carrier_only else ()
+    signs: dict[Span, list[int]] = {}  # each span read, with its sign in every period
+    for i, period in enumerate(periods):
+        for span in spans(period.start, period.end, grains):
+            signs.setdefault(replace(span, sign=1), [0] * len(periods))[i] += span.sign
     branches = []
-    for span in spans(filters.start, filters.end, grains):
+    for span, by_period in signs.items():
         if span.grain == RAW_ROWS:
             received, sent = f"{REPORTS.name}.user_receive_time", f"{SENDS.name}.sent_at"
             delay = literal_column(delay_ds_sql(engine.dialect.name, received, sent))
-            stmt = select(delay.label("delay_ds"), literal(span.sign).label("answered"))
+            stmt = select(delay.label("delay_ds"), *_per_period(literal(1), by_period))
             stmt = stmt.select_from(SENDS.join(REPORTS, REPORTS.c.sid == SENDS.c.sid))
             stmt = filtered(stmt, replace(filters, start=span.start, end=span.end)).where(
                 REPORTS.c.status == "SUCCESS", REPORTS.c.user_receive_time.is_not(None)
             )
         else:
             table = DELAY_ROLLUPS[span.grain].__table__
-            answered = _times(table.c.answered, span.sign).label("answered")
-            stmt = select(table.c.delay_ds, answered).where(
+            stmt = select(table.c.delay_ds, *_per_period(table.c.answered, by_period)).where(
                 table.c.at >= span.start, table.c.at < span.end
             )
             if filters.carriers:
@@ -315,6 +327,10 @@ def answer_delays(engine: Engine, filters: Filters) -> Subquery | None:
     return union_all(*branches).subquery("delays") if branches else None
 
 
+def _per_period(count: ColumnElement, signs: list[int]) -> list[ColumnElement]:
+    return [_times(count, sign).label(f"answered_{i}") for i, sign in enumerate(signs)]
+
+
 def _times(count: ColumnElement, sign: int) -> ColumnElement:
-    """`count` as a span with `sign` adds it: as it is, or negated."""
-    return count if sign == 1 else -count
+    """`count` as a span with `sign` adds it: as it is, negated, or not at all (0)."""
+    return count if sign == 1 else -count if sign == -1 else literal(0)
