@@ -87,14 +87,28 @@ class GroupCommitter(Generic[Item, Result]):
                 break
             except Exception as error:
                 if attempt == self._attempts:
-                    for _, loop, done in group:
-                        _settle(loop, done, error=error)
+                    self._one_by_one(group, error)
                     return
                 delay = self._backoff * 2 ** (attempt - 1)
                 logs.store_retry(log, attempt, error, delay, requests=len(group))
                 time.sleep(delay)
         for (_, loop, done), result in zip(group, results, strict=True):
             _settle(loop, done, result=result)
+
+    def _one_by_one(self, group: list, error: Exception) -> None:
+        """A group that keeps failing is tried once more an item at a time, so that one item
+        the database refuses does not fail the requests that came with it."""
+        if len(group) == 1:
+            _, loop, done = group[0]
+            _settle(loop, done, error=error)
+            return
+        for item, loop, done in group:
+            try:
+                [result] = self._write([item])
+            except Exception as own_error:
+                _settle(loop, done, error=own_error)
+            else:
+                _settle(loop, done, result=result)
 
 
 def _settle(loop: asyncio.AbstractEventLoop, done: asyncio.Future, *, result=None, error=None):

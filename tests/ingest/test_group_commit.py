@@ -72,3 +72,32 @@ def test_close_stores_what_is_queued_first():
 
     asyncio.run(main())
     assert sorted(stored) == [0, 1, 2]
+
+
+def test_an_item_the_database_refuses_does_not_fail_the_others_in_its_group():
+    held, release = threading.Event(), threading.Event()
+
+    def write(items):
+        if items == ["first"]:
+            held.set()
+            release.wait(10)
+        if "bad" in items:
+            raise ValueError("value too long for column")
+        return [f"stored {item}" for item in items]
+
+    committer = GroupCommitter(write, attempts=2, backoff=0.001)
+
+    async def main():
+        first = asyncio.ensure_future(committer.submit("first"))
+        await asyncio.to_thread(held.wait, 10)
+        group = [asyncio.ensure_future(committer.submit(i)) for i in ("a", "bad", "b")]
+        await asyncio.to_thread(wait_until, lambda: committer._queue.qsize() == 3)
+        release.set()
+        return await asyncio.gather(first, *group, return_exceptions=True)
+
+    try:
+        first, a, bad, b = asyncio.run(main())
+    finally:
+        committer.close()
+    assert (first, a, b) == ("stored first", "stored a", "stored b")
+    assert isinstance(bad, ValueError)
