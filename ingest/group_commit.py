@@ -63,21 +63,11 @@ class GroupCommitter(Generic[Item, Result]):
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            group = [first]
-            while len(group) < self._max_group:
-                try:
-                    waiting = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if waiting is _STOP:
-                    self._queue.put(_STOP)  # after this group
-                    break
-                group.append(waiting)
-            self._commit(group)
+        ended = False
+        while not ended:
+            group, ended = next_group(self._queue, self._max_group, _STOP)
+            if group:
+                self._commit(group)
 
     def _commit(self, group: list) -> None:
         items = [item for item, _, _ in group]
@@ -109,6 +99,24 @@ class GroupCommitter(Generic[Item, Result]):
                 _settle(loop, done, error=own_error)
             else:
                 _settle(loop, done, result=result)
+
+
+def next_group(
+    waiting: queue.Queue | queue.SimpleQueue, limit: int, end: object
+) -> tuple[list, bool]:
+    """Wait for one item, then take whatever else is waiting, up to `limit` in all; and
+    whether `end` was taken (nothing after it is)."""
+    group: list = []
+    item = waiting.get()
+    while item is not end:
+        group.append(item)
+        if len(group) == limit:
+            return group, False
+        try:
+            item = waiting.get_nowait()
+        except queue.Empty:
+            return group, False
+    return group, True
 
 
 def _settle(loop: asyncio.AbstractEventLoop, done: asyncio.Future, *, result=None, error=None):

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingest import logs
+from ingest.group_commit import next_group
 from ingest.reports import Report, ReportFormatError, parse_push_form
 from ingest.store import (
     MALFORMED,
@@ -114,15 +115,7 @@ class _PageWriter:
     def _run(self) -> None:
         closed = False
         while not closed:
-            group = [self._pages.get()]
-            while len(group) < QUEUED_PAGES and group[-1] is not None:
-                try:
-                    group.append(self._pages.get_nowait())
-                except queue.Empty:
-                    break
-            if group[-1] is None:
-                closed = True
-                group.pop()
+            group, closed = next_group(self._pages, QUEUED_PAGES, None)
             if not group or self._error is not None:
                 continue  # after an error: only emptied, so that put() never blocks
             try:

@@ -100,34 +100,33 @@ def keep_raw(
     truncated: bool = False,
 ) -> int:
     """Commit a body exactly as received, before anything tries to parse it."""
+    row = _raw_row(channel, body, content_type, status, error=error, truncated=truncated)
     with writing(engine) as connection:
-        return _insert_raw(connection, channel, body, content_type, status, error, truncated)
+        return connection.execute(
+            RawBody.__table__.insert().values(row).returning(RawBody.id)
+        ).scalar_one()
 
 
-def _insert_raw(
-    connection: Connection,
+def _raw_row(
     channel: str,
     body: bytes,
     content_type: str | None,
     status: str,
+    *,
     error: str | None = None,
     truncated: bool = False,
     report_count: int = 0,
-) -> int:
-    return connection.execute(
-        RawBody.__table__.insert()
-        .values(
-            received_at=utcnow(),
-            channel=channel,
-            content_type=content_type,
-            body=body,
-            truncated=truncated,
-            parse_status=status,
-            parse_error=error,
-            report_count=report_count,
-        )
-        .returning(RawBody.id)
-    ).scalar_one()
+) -> dict:
+    return {
+        "received_at": utcnow(),
+        "channel": channel,
+        "content_type": content_type,
+        "body": body,
+        "truncated": truncated,
+        "parse_status": status,
+        "parse_error": error,
+        "report_count": report_count,
+    }
 
 
 def mark_raw(engine: Engine, raw_id: int, status: str, error: str | None = None) -> None:
@@ -169,22 +168,16 @@ def store_reports(
     channel: str,
     *,
     raw_id: int | None = None,
-    raw_body: bytes | None = None,
-    content_type: str | None = None,
     now: datetime | None = None,
 ) -> StoreResult:
-    """Upsert reports by sid and mark their raw body processed, in one transaction.
-
-    `raw_id` names a body kept earlier; `raw_body` is kept in this same transaction instead
-    (for a push, whose sender retries until this commit is acknowledged).
+    """Upsert reports by sid and mark their raw body (`raw_id`, kept earlier) processed, in
+    one transaction.
 
     A later report (by `user_receive_time`) wins over an earlier one for the same sid; gaps
     (null fields) are filled from whichever report has them; first_seen is kept.
     """
     with writing(engine) as connection:
         result = _result(reports, _store(connection, reports, channel, now))
-        if raw_body is not None:
-            _insert_raw(connection, channel, raw_body, content_type, OK, report_count=len(reports))
         if raw_id is not None:
             _mark_stored(connection, [(raw_id, len(reports))])
     return result
@@ -209,19 +202,10 @@ def store_pushes(
     reports upserted and their bodies kept. Results are per push, as if stored in turn."""
     with writing(engine) as connection:
         seen = _store(connection, [r for reports, _, _ in pushes for r in reports], "push")
-        now = utcnow()
         connection.execute(
             RawBody.__table__.insert(),
             [
-                {
-                    "received_at": now,
-                    "channel": "push",
-                    "content_type": content_type,
-                    "body": body,
-                    "truncated": False,
-                    "parse_status": OK,
-                    "report_count": len(reports),
-                }
+                _raw_row("push", body, content_type, OK, report_count=len(reports))
                 for reports, body, content_type in pushes
             ],
         )

@@ -111,13 +111,7 @@ def carrier_group(column: ColumnElement = SENDS.c.carrier) -> ColumnElement[str]
 def filtered(stmt: Select, filters: Filters) -> Select:
     """`stmt` limited to the sends in `filters` (the statement must select from sends)."""
     stmt = stmt.where(SENDS.c.sent_at >= filters.start, SENDS.c.sent_at < filters.end)
-    if filters.carriers:
-        stmt = stmt.where(SENDS.c.carrier.in_(filters.carriers))
-    if filters.provinces:
-        stmt = stmt.where(SENDS.c.province.in_(filters.provinces))
-    if filters.sources:
-        stmt = stmt.where(SENDS.c.source.in_(filters.sources))
-    return stmt
+    return _narrowed(stmt, SENDS, filters)
 
 
 def with_reports(stmt: Select) -> Select:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, inspect, select, table, text
+
+from ingest import pull
+from ingest.yunpian import VoiceClient
 
 # A reply fit for each way an upstream can misbehave. "hang" never answers; "close" promises
 # 100 bytes and closes after 9; "echo" answers 500 with the request body in the HTML.
@@ -118,3 +123,25 @@ def metric(metrics_text: str, line_start: str) -> float:
         if line.startswith(line_start):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+@contextmanager
+def pulling(
+    simulator, engine: Engine, *, interval: float, max_backoff: float
+) -> Iterator[threading.Thread]:
+    """The pull loop (`pull.run`) from `simulator` into `engine` on a thread of its own,
+    stopped and joined on the way out."""
+    stop = threading.Event()
+    client = VoiceClient(simulator.url, simulator.apikey, backoff=0.01)
+    puller = threading.Thread(
+        target=pull.run,
+        args=(client, engine),
+        kwargs={"interval": interval, "stop": stop, "max_backoff": max_backoff},
+    )
+    puller.start()
+    try:
+        yield puller
+    finally:
+        stop.set()
+        puller.join(timeout=10)
+        client.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlencode
@@ -15,14 +14,13 @@ import httpx
 import pytest
 from sqlalchemy import Engine, event, func, select
 
-from ingest import pull
 from ingest.db import make_engine
 from ingest.models import PullRun, RawBody, Report, Send
 from ingest.service import create_app
 from ingest.settings import Settings
 from ingest.yunpian import VoiceClient
 from tests.ingest.test_reports import REFERENCE_EXAMPLE
-from tests.reliability.support import metric
+from tests.reliability.support import metric, pulling
 from tests.servers import ServerThread, wait_until
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -133,15 +131,7 @@ def test_pull_loop_holds_a_pulled_page_while_sqlite_is_locked(
         for i in range(30):
             client.send(f"138{i:08d}", "2468")
     wait_until(lambda: simulator.state()["pull_queue"]["1"] == 30, timeout=10)
-    stop = threading.Event()
-    puller_client = VoiceClient(simulator.url, simulator.apikey, backoff=0.01)
-    puller = threading.Thread(
-        target=pull.run,
-        args=(puller_client, engine),
-        kwargs={"interval": 0.05, "stop": stop, "max_backoff": 0.5},
-    )
-    puller.start()
-    try:
+    with pulling(simulator, engine, interval=0.05, max_backoff=0.5) as puller:
         # The pull run is recorded, its request is in flight (0.3 s): lock the database now.
         wait_until(lambda: count(engine, PullRun) >= 1, timeout=10, interval=0.005)
         lock = WriteLock(sqlite_path)
@@ -153,10 +143,6 @@ def test_pull_loop_holds_a_pulled_page_while_sqlite_is_locked(
             lock.release()
         truth = {call["sid"] for call in simulator.ground_truth()["calls"]}
         wait_until(lambda: stored_sids(engine) == truth, timeout=20)
-    finally:
-        stop.set()
-        puller.join(timeout=10)
-        puller_client.close()
 
 
 @pytest.mark.postgres
@@ -168,20 +154,14 @@ def test_postgres_restart_under_push_and_pull_loses_nothing(
     settings = Settings.from_env(
         {"VOICEWATCH_DB": url, "VOICEWATCH_DIGEST_KEY": "k"}, env_file=None
     )
-    stop = threading.Event()
     with service(settings, engine) as ingest:
         simulator = make_simulator(
             push_url=f"{ingest.url}/push/voice", push_max_attempts=60, push_retry_base=0.05
         )
-        puller_client = VoiceClient(simulator.url, simulator.apikey, backoff=0.01)
-        puller = threading.Thread(
-            target=pull.run,
-            args=(puller_client, engine),
-            kwargs={"interval": 0.2, "stop": stop, "max_backoff": 0.5},
-        )
-        puller.start()
-        sender = VoiceClient(simulator.url, simulator.apikey)
-        try:
+        with (
+            pulling(simulator, engine, interval=0.2, max_backoff=0.5) as puller,
+            VoiceClient(simulator.url, simulator.apikey) as sender,
+        ):
             for i in range(20):
                 sender.send(f"135{i:08d}", "2468")
             wait_until(lambda: len(stored_sids(engine)) == 20, timeout=20)
@@ -202,11 +182,6 @@ def test_postgres_restart_under_push_and_pull_loses_nothing(
             truth = {call["sid"] for call in simulator.ground_truth()["calls"]}
             wait_until(lambda: stored_sids(engine) == truth, timeout=60, interval=0.2)
             up = httpx.get(f"{ingest.url}/healthz")
-        finally:
-            stop.set()
-            puller.join(timeout=10)
-            puller_client.close()
-            sender.close()
     engine.dispose()
     assert down.status_code == 503 and down.json()["status"] == "degraded"
     assert up.status_code == 200 and up.json()["last_error"]["what"].startswith("store.")

@@ -16,11 +16,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from ingest import pull
 from ingest.db import make_engine
 from ingest.models import RawBody, Report, Send
-from ingest.yunpian import VoiceClient
-from tests.reliability.support import metric
+from tests.reliability.support import metric, pulling
 from tests.servers import free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -119,17 +117,9 @@ def test_store_equals_ground_truth_after_faults_and_a_restart_under_load(
         "VOICEWATCH_DIGEST_KEY": "soak",
     }
     engine = make_engine(sqlite_url)
-    stop = threading.Event()
-    puller_client = VoiceClient(simulator.url, simulator.apikey, backoff=0.01)
-    puller = threading.Thread(
-        target=pull.run,
-        args=(puller_client, engine),
-        kwargs={"interval": 0.2, "stop": stop, "max_backoff": 1.0},
-    )
     sender = Sender(ingest_url, simulator.apikey)
-    try:
+    with pulling(simulator, engine, interval=0.2, max_backoff=1.0):
         with ingest_service(env, port) as first:
-            puller.start()
             sender.start()
             wait_until(lambda: sender.done >= KILL_AFTER, timeout=60)
             first.send_signal(signal.SIGKILL)
@@ -141,10 +131,6 @@ def test_store_equals_ground_truth_after_faults_and_a_restart_under_load(
             truth = {call["sid"]: call for call in ground_truth["calls"]}
             wait_until(lambda: _stored(engine).keys() == truth.keys(), timeout=120, interval=0.5)
             metrics = httpx.get(f"{ingest_url}/metrics").text
-    finally:
-        stop.set()
-        puller.join(timeout=10)
-        puller_client.close()
 
     # One relayed send placed at most one call, and only to the number it was for.
     called = [call["mobile"] for call in truth.values()]
