@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -17,9 +18,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from ingest import logs
 from ingest.group_commit import next_group
 from ingest.reports import Report, ReportFormatError, parse_push_form
+from ingest.spool import PullSpool, Spooled, spool_for
 from ingest.store import (
+    JSON,
     MALFORMED,
     finish_pull_run,
+    inbox_holds,
     keep_raw,
     mark_raw,
     pending_raw,
@@ -27,6 +31,7 @@ from ingest.store import (
     start_pull_run,
     store_pages,
     store_reports,
+    utcnow,
 )
 from ingest.yunpian import (
     MalformedAnswer,
@@ -38,7 +43,9 @@ from ingest.yunpian import (
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100  # Yunpian's maximum
-QUEUED_PAGES = 32  # pulled and kept, waiting for the writer: the loop waits beyond that
+# Pulled and kept, waiting for the writer (the loop waits beyond that), and the most pages a
+# transaction stores: SQLite's cost per report falls as transactions grow (bench/README.md).
+QUEUED_PAGES = 512
 REPORT_TYPES = (1, 2)  # 1 = voice codes, 2 = voice notifications
 PURGE_EVERY = 3600.0  # seconds between retention purges
 T = TypeVar("T")
@@ -52,30 +59,31 @@ class DrainResult:
 
 
 def drain(client: VoiceClient, engine: Engine, stop: threading.Event | None = None) -> DrainResult:
-    """Pull pages of 100 until a short page, for each report type; store every body first.
+    """Pull pages of 100 until a short page, for each report type; commit every body first.
 
-    Each report is handed out once, so the body is committed to the raw inbox before it is
-    parsed: a crash after the answer leaves it `pending`, and `replay_pending` picks it up.
-    While the database refuses the body it is held and retried: pulling on would lose more.
-    The reports themselves are stored by a writer thread, several pages a transaction, while
-    the next pages are pulled.
+    Each report is handed out once, so the body is committed before it is parsed and before
+    the next page is asked for: to the spool beside a SQLite database (ingest/spool.py), to
+    the raw inbox on PostgreSQL. A crash leaves it there, and `replay_pending` and
+    `replay_spool` pick it up. While the body cannot be committed it is held and retried:
+    pulling on would lose more. A writer thread stores the reports, and moves spooled bodies
+    into the raw inbox, all the pages waiting a transaction, while the next pages are pulled.
     """
     stop = stop or threading.Event()
+    spool = spool_for(engine)
     pages = reports = 0
-    writer = _PageWriter(engine, stop)
+    writer = _PageWriter(engine, spool, stop)
     try:
         for report_type in REPORT_TYPES:
             while True:
                 status, body = client.pull_status_raw(PAGE_SIZE, report_type)
-                keep = partial(keep_raw, engine, "pull", body, content_type="application/json")
-                raw_id = _until_stored(keep, stop)
+                kept = _until_stored(partial(_keep, engine, spool, body), stop)
                 pages += 1
                 try:
                     page = interpret_pull_answer(status, body)
                 except MalformedAnswer as error:
-                    _until_stored(partial(mark_raw, engine, raw_id, MALFORMED, error.msg), stop)
+                    _until_stored(partial(_keep_malformed, engine, spool, kept, error.msg), stop)
                     raise
-                writer.put(raw_id, page)
+                writer.put(kept, page)
                 reports += len(page)
                 if len(page) < PAGE_SIZE:
                     break
@@ -85,23 +93,51 @@ def drain(client: VoiceClient, engine: Engine, stop: threading.Event | None = No
     return DrainResult(pages, reports, writer.close())
 
 
+def _keep(engine: Engine, spool: PullSpool | None, body: bytes) -> int | Spooled:
+    if spool is None:
+        return keep_raw(engine, "pull", body, content_type=JSON)
+    return spool.keep(body, utcnow())
+
+
+def _keep_malformed(
+    engine: Engine, spool: PullSpool | None, kept: int | Spooled, error: str
+) -> None:
+    """Keep a body that is not a pull answer in the raw inbox, as malformed."""
+    if isinstance(kept, int):
+        mark_raw(engine, kept, MALFORMED, error)
+        return
+    keep_raw(
+        engine,
+        "pull",
+        kept.body,
+        content_type=JSON,
+        status=MALFORMED,
+        error=error,
+        received_at=kept.received_at,
+    )
+    if spool is not None:
+        spool.forget([kept.id])
+
+
 class _PageWriter:
     """Stores pulled pages, already kept raw, on a thread of its own: whatever pages wait
     when it is free go into one transaction. A page it could not store stays `pending` in
     the raw inbox for `replay_pending`."""
 
-    def __init__(self, engine: Engine, stop: threading.Event) -> None:
-        self._engine, self._stop = engine, stop
-        self._pages: queue.Queue[tuple[int, list[Report]] | None] = queue.Queue(QUEUED_PAGES)
+    def __init__(self, engine: Engine, spool: PullSpool | None, stop: threading.Event) -> None:
+        self._engine, self._spool, self._stop = engine, spool, stop
+        self._pages: queue.Queue[tuple[int | Spooled, list[Report]] | None] = queue.Queue(
+            QUEUED_PAGES
+        )
         self._new = 0
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="pull-writer", daemon=True)
         self._thread.start()
 
-    def put(self, raw_id: int, page: list[Report]) -> None:
+    def put(self, kept: int | Spooled, page: list[Report]) -> None:
         if self._error is not None:
             raise self._error
-        self._pages.put((raw_id, page))
+        self._pages.put((kept, page))
 
     def close(self, *, quiet: bool = False) -> int:
         """Store what is queued; the new reports stored. Raises what stopped the writer,
@@ -121,6 +157,9 @@ class _PageWriter:
             try:
                 write = partial(store_pages, self._engine, group, "pull")
                 self._new += _until_stored(write, self._stop).new
+                spooled = [kept.id for kept, _ in group if isinstance(kept, Spooled)]
+                if spooled and self._spool is not None:
+                    _until_stored(partial(self._spool.forget, spooled), self._stop)
             except BaseException as error:
                 self._error = error
 
@@ -135,7 +174,7 @@ def _until_stored(write: Callable[[], T], stop: threading.Event, max_wait: float
     while True:
         try:
             return write()
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, sqlite3.Error) as error:  # the database, or the spool
             failures += 1
             delay = min(max_wait, 0.1 * 2**failures)
             logs.event(
@@ -179,6 +218,27 @@ def replay_pending(engine: Engine) -> int:
     return replayed
 
 
+def replay_spool(engine: Engine) -> int:
+    """Store what a crashed pull loop left in the spool (ingest/spool.py). Returns reports.
+
+    A body whose transaction committed just before the crash is in the raw inbox already,
+    received at the same instant: it is only forgotten, so nothing is counted twice."""
+    spool = spool_for(engine)
+    replayed = 0
+    for spooled in spool.waiting() if spool is not None else []:
+        if not inbox_holds(engine, "pull", spooled.received_at, spooled.body):
+            try:
+                page = interpret_pull_answer(200, spooled.body)
+            except YunpianError as error:
+                _keep_malformed(engine, spool, spooled, str(error))
+                continue
+            replayed += store_pages(engine, [(spooled, page)], "pull").received
+        spool.forget([spooled.id])
+    if replayed:
+        logs.event(log, "pull.replayed", reports=replayed, source="spool")
+    return replayed
+
+
 def run(
     client: VoiceClient,
     engine: Engine,
@@ -205,6 +265,7 @@ def run(
         error: Exception | None
         try:
             if not replayed:
+                replay_spool(engine)
                 replay_pending(engine)
                 replayed = True
             last_purge = purge_due(engine, retention_days, last_purge, clock(), purge_every)

@@ -36,7 +36,9 @@ from ingest.models import PullRun, RawBody, Report, Send
 from ingest.numbers import describe
 from ingest.reports import Report as ReportRecord
 from ingest.settings import Secret
+from ingest.spool import Spooled
 
+JSON = "application/json"  # what pull answers are
 # Statuses of a raw body in the inbox.
 PENDING, OK, MALFORMED, REJECTED = "pending", "ok", "malformed", "rejected"
 
@@ -98,9 +100,12 @@ def keep_raw(
     status: str = PENDING,
     error: str | None = None,
     truncated: bool = False,
+    received_at: datetime | None = None,
 ) -> int:
     """Commit a body exactly as received, before anything tries to parse it."""
-    row = _raw_row(channel, body, content_type, status, error=error, truncated=truncated)
+    row = _raw_row(
+        channel, body, content_type, status, error=error, truncated=truncated, at=received_at
+    )
     with writing(engine) as connection:
         return connection.execute(
             RawBody.__table__.insert().values(row).returning(RawBody.id)
@@ -116,9 +121,10 @@ def _raw_row(
     error: str | None = None,
     truncated: bool = False,
     report_count: int = 0,
+    at: datetime | None = None,
 ) -> dict:
     return {
-        "received_at": utcnow(),
+        "received_at": at or utcnow(),
         "channel": channel,
         "content_type": content_type,
         "body": body,
@@ -136,6 +142,20 @@ def mark_raw(engine: Engine, raw_id: int, status: str, error: str | None = None)
             .where(RawBody.id == raw_id)
             .values(parse_status=status, parse_error=error)
         )
+
+
+def inbox_holds(engine: Engine, channel: str, received_at: datetime, body: bytes) -> bool:
+    """Whether the raw inbox has this body, received at that instant (a spooled body whose
+    transaction committed just before a crash, ingest/spool.py)."""
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(RawBody.id).where(
+                RawBody.received_at == received_at,
+                RawBody.channel == channel,
+                RawBody.body == body,
+            )
+        )
+        return found.first() is not None
 
 
 def pending_raw(engine: Engine, limit: int = 1000) -> list[tuple[int, str, bytes]]:
@@ -184,14 +204,24 @@ def store_reports(
 
 
 def store_pages(
-    engine: Engine, pages: Sequence[tuple[int, Sequence[ReportRecord]]], channel: str
+    engine: Engine, pages: Sequence[tuple[int | Spooled, Sequence[ReportRecord]]], channel: str
 ) -> StoreResult:
-    """The reports of several raw bodies kept earlier, (raw id, reports) each, in one
-    transaction that also marks every body processed."""
+    """The reports of several bodies, (kept, reports) each, in one transaction that also
+    marks every body processed: `kept` is a raw inbox id, or a spooled body that goes into
+    the raw inbox now."""
     reports = [r for _, page in pages for r in page]
     with writing(engine) as connection:
         result = _result(reports, _store(connection, reports, channel))
-        _mark_stored(connection, [(raw_id, len(page)) for raw_id, page in pages])
+        kept = [(k, len(page)) for k, page in pages if isinstance(k, int)]
+        if kept:
+            _mark_stored(connection, kept)
+        spooled = [(k, len(page)) for k, page in pages if not isinstance(k, int)]
+        if spooled:
+            rows = [
+                _raw_row(channel, s.body, JSON, OK, report_count=count, at=s.received_at)
+                for s, count in spooled
+            ]
+            connection.execute(RawBody.__table__.insert(), rows)
     return result
 
 
