@@ -94,12 +94,14 @@ def pull_loop(url: str, db_url: str, count: int) -> tuple[float, int]:
 
 
 def store_alone(pulled_url: str, db_url: str) -> float:
-    """Seconds for the store alone to do what drain() does with the pages it pulled (keep each
-    body, parse it, upsert its reports ten pages to a transaction), with no HTTP and no
-    threads: the floor under the pull loop."""
+    """Seconds for the store alone to do what drain() does with the pages it pulled (spool
+    each body, parse it, store as many pages a transaction as drain's writer may, then forget
+    them), with no HTTP and no threads: the floor under the pull loop."""
     from ingest.db import make_engine
     from ingest.models import RawBody
-    from ingest.store import keep_raw, store_pages
+    from ingest.pull import QUEUED_PAGES
+    from ingest.spool import spool_for
+    from ingest.store import store_pages, utcnow
     from ingest.yunpian import interpret_pull_answer
 
     pulled = make_engine(pulled_url)
@@ -107,16 +109,12 @@ def store_alone(pulled_url: str, db_url: str) -> float:
         bodies = list(connection.scalars(select(RawBody.body).order_by(RawBody.id)))
     pulled.dispose()
     engine = make_engine(db_url)
+    spool = spool_for(engine)
     started = time.perf_counter()
-    kept = []
-    for body in bodies:
-        raw_id = keep_raw(engine, "pull", body, content_type="application/json")
-        kept.append((raw_id, interpret_pull_answer(200, body)))
-        if len(kept) == 10:
-            store_pages(engine, kept, "pull")
-            kept = []
-    if kept:
-        store_pages(engine, kept, "pull")
+    for start in range(0, len(bodies), QUEUED_PAGES):
+        kept = [spool.keep(body, utcnow()) for body in bodies[start : start + QUEUED_PAGES]]
+        store_pages(engine, [(k, interpret_pull_answer(200, k.body)) for k in kept], "pull")
+        spool.forget([k.id for k in kept])
     elapsed = time.perf_counter() - started
     engine.dispose()
     return elapsed

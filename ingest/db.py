@@ -34,10 +34,6 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
-    # Up to 64 MiB of pages per connection (default 2 MiB): report sids are random, so each
-    # stored report dirties an index page anywhere in the file, and a big write transaction
-    # pays for that once per page only if its pages stay cached. Allocated as used.
-    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 

@@ -211,6 +211,12 @@ def store_pages(
     the raw inbox now."""
     reports = [r for _, page in pages for r in page]
     with writing(engine) as connection:
+        if connection.dialect.name == "sqlite":
+            # Up to 64 MiB of pages for this connection (default 2 MiB), allocated as used:
+            # report sids are random, so each report dirties an index page anywhere in the
+            # file, and a transaction of many pages pays for each index page once only if it
+            # stays cached. Only here: the dashboard's connections keep the small default.
+            connection.exec_driver_sql("PRAGMA cache_size=-65536")
         result = _result(reports, _store(connection, reports, channel))
         kept = [(k, len(page)) for k, page in pages if isinstance(k, int)]
         if kept:
