@@ -120,9 +120,9 @@ def _keep_malformed(
 
 
 class _PageWriter:
-    """Stores pulled pages, already kept raw, on a thread of its own: whatever pages wait
-    when it is free go into one transaction. A page it could not store stays `pending` in
-    the raw inbox for `replay_pending`."""
+    """Stores pulled pages, already kept, on a thread of its own: whatever pages wait when
+    it is free go into one transaction. A page it could not store stays in the spool for
+    `replay_spool`, or `pending` in the raw inbox for `replay_pending`."""
 
     def __init__(self, engine: Engine, spool: PullSpool | None, stop: threading.Event) -> None:
         self._engine, self._spool, self._stop = engine, spool, stop
@@ -229,7 +229,7 @@ def replay_spool(engine: Engine) -> int:
         if not inbox_holds(engine, "pull", spooled.received_at, spooled.body):
             try:
                 page = interpret_pull_answer(200, spooled.body)
-            except YunpianError as error:
+            except (ReportFormatError, YunpianError) as error:
                 _keep_malformed(engine, spool, spooled, str(error))
                 continue
             replayed += store_pages(engine, [(spooled, page)], "pull").received
@@ -260,7 +260,7 @@ def run(
     stop = stop or threading.Event()
     failures = 0
     last_purge: float | None = None
-    replayed = False
+    replayed = False  # again after a failed run, which may have left pages unstored
     while not stop.is_set():
         error: Exception | None
         try:
@@ -277,6 +277,7 @@ def run(
                 raise error
             return
         failures = failures + 1 if error else 0
+        replayed = replayed and error is None
         delay = min(max_backoff, interval * 2**failures) if failures else interval
         if error is not None:
             logs.event(
