@@ -377,9 +377,9 @@ def _upsert_reports(
     channel: str,
     now: datetime,
 ) -> None:
-    """executemany of the compiled upsert straight to the driver, with values made as the
-    column types would make them: SQLAlchemy's per-row parameter processing cost more than
-    SQLite's whole upsert (bench/README.md)."""
+    """The compiled upsert straight to the driver, with values made as the column types
+    would make them: SQLAlchemy's per-row parameter processing cost more than SQLite's whole
+    upsert (bench/README.md). One statement on SQLite, executemany elsewhere."""
     dialect = connection.dialect
     rows = report_rows(merged, channel, now, TIME_TO_DB[dialect.name])
     if dialect.name == "sqlite":
