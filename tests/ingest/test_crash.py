@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from ingest.models import RawBody, Report
+from ingest.spool import SUFFIX
 from ingest.yunpian import VoiceClient, interpret_pull_answer
 from tests.servers import free_port, wait_until
 
@@ -90,9 +93,10 @@ def test_killed_ingest_service_loses_no_acknowledged_push(make_simulator, crash_
 
 
 def test_killed_pull_loop_loses_nothing_it_kept(simulator, crash_env, engine):
-    """Yunpian hands a pulled report out once: what the loop kept (raw body committed) must be
-    stored after a restart. A page in flight at the kill — received, not yet committed — is the
-    one thing pull cannot save; push delivery covers it in production."""
+    """Yunpian hands a pulled report out once: what the loop kept (body committed to the spool
+    beside SQLite, or to the raw inbox) must be stored after a restart. A page in flight at the
+    kill — received, not yet committed — is the one thing pull cannot save; push delivery
+    covers it in production."""
     send_many(simulator, 3000)
     wait_until(lambda: simulator.state()["pull_queue"]["1"] == 3000, timeout=30)
 
@@ -102,7 +106,7 @@ def test_killed_pull_loop_loses_nothing_it_kept(simulator, crash_env, engine):
         puller.wait(timeout=10)
     with voicewatch(crash_env, "pull", "--interval", "0.1"):
         wait_until(lambda: simulator.state()["pull_queue"]["1"] == 0, timeout=60)
-        # The last page handed out is stored once its raw body is processed.
+        # What the killed loop left in the spool is stored when the new one starts.
         wait_until(lambda: kept_sids(engine) <= stored_sids(engine), timeout=30)
 
     handed_out = {call["sid"] for call in simulator.ground_truth()["calls"] if call["pulled"]}
@@ -111,6 +115,11 @@ def test_killed_pull_loop_loses_nothing_it_kept(simulator, crash_env, engine):
 
 
 def kept_sids(engine) -> set[str]:
+    """Every report of a pull body committed: in the raw inbox, or still in the spool."""
     with engine.connect() as connection:
         bodies = list(connection.scalars(select(RawBody.body).where(RawBody.channel == "pull")))
+    spool = Path(f"{engine.url.database}{SUFFIX}")
+    if engine.dialect.name == "sqlite" and spool.exists():
+        with closing(sqlite3.connect(f"file:{spool}?mode=ro", uri=True)) as connection:
+            bodies += [body for (body,) in connection.execute("SELECT body FROM spooled")]
     return {report.sid for body in bodies for report in interpret_pull_answer(200, body)}

@@ -71,6 +71,14 @@ def test_body_left_in_the_spool_by_a_crash_is_stored_at_next_start(engine, spool
     assert spool.waiting() == []
 
 
+def test_pull_loop_stores_what_the_spool_holds_before_it_pulls(simulator, engine, spool):
+    spool.keep(BODY, RECEIVED)
+    with VoiceClient(simulator.url, simulator.apikey) as client:
+        pull.run(client, engine, once=True)
+    assert deliveries(engine) == {"abc": 1}
+    assert spool.waiting() == []
+
+
 def test_body_stored_just_before_a_crash_is_not_stored_twice(engine, spool):
     spooled = spool.keep(BODY, RECEIVED)
     # The writer committed it to the main database; the process died before `forget`.
