@@ -14,6 +14,7 @@ PostgreSQL takes concurrent writers, so pulls there keep their bodies in the raw
 from __future__ import annotations
 
 import fcntl
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -23,6 +24,10 @@ from pathlib import Path
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine
+
+from ingest import logs
+
+log = logging.getLogger(__name__)
 
 SUFFIX = "-pullspool"  # beside the database, like SQLite's own -wal and -shm
 
@@ -107,6 +112,6 @@ def spool_for(engine: Engine) -> PullSpool | None:
                 try:
                     spool = PullSpool(Path(database + SUFFIX))
                 except SpoolBusy:
-                    spool = None
+                    logs.event(log, "pull.spool_busy", logging.WARNING, database=database)
             _spools[engine] = spool
         return _spools[engine]

@@ -101,12 +101,13 @@ def test_malformed_body_in_the_spool_is_kept_as_malformed(engine, spool):
     assert spool.waiting() == []
 
 
-def test_second_process_on_the_same_database_pulls_without_the_spool(simulator, tmp_path):
+def test_second_process_on_the_same_database_pulls_without_the_spool(simulator, tmp_path, caplog):
     path = tmp_path / "voicewatch.db"
     other = PullSpool(path.with_name(path.name + SUFFIX))  # held, as by another pull loop
     engine = make_engine(f"sqlite:///{path}")
     try:
         assert spool_for(engine) is None
+        assert "event=pull.spool_busy" in caplog.text
         with VoiceClient(simulator.url, simulator.apikey) as client:
             sid = client.send("13900001234", "8642").sid
             simulator.clock.advance(120)
