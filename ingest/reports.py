@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -93,17 +94,26 @@ def _parse_china_time(value: Any, bad) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise bad(f"user_receive_time {value!r} is not a string")
+    try:
+        return _china_time(value)
+    except ValueError:
+        raise bad(f"user_receive_time {value!r} is not YYYY-MM-DD HH:MM:SS") from None
+
+
+@lru_cache(maxsize=4096)  # the reports of a page share a few seconds
+def _china_time(value: str) -> datetime:
+    """A report time in UTC; ValueError if `value` is not YYYY-MM-DD HH:MM:SS."""
     # fromisoformat is C-fast but lenient ("T", fractions, offsets): the shape is checked first.
     if len(value) != 19 or value[10] != " " or not _REPORT_TIME.fullmatch(value):
-        raise bad(f"user_receive_time {value!r} is not YYYY-MM-DD HH:MM:SS")
+        raise ValueError(value)
     try:
         local = datetime.fromisoformat(value)
         # China has kept UTC+8 without daylight saving since 1991; older times go the long way.
         zone = CHINA_SINCE_1991 if local.year > 1991 else CHINA
         # Year 1 in China is year 0 in UTC, which Python cannot represent.
         return local.replace(tzinfo=zone).astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise bad(f"user_receive_time {value!r} is not YYYY-MM-DD HH:MM:SS") from None
+    except OverflowError:
+        raise ValueError(value) from None
 
 
 def _parse_duration(value: Any, bad) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
@@ -364,9 +364,14 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+@lru_cache(maxsize=4096)  # the reports of a batch share a few seconds
+def _sqlite_text(moment: datetime) -> str:
+    return _naive_utc(moment).isoformat(" ", "microseconds")
+
+
 # What UTCDateTime (ingest/models.py) and the dialect's DateTime make of an aware datetime.
 TIME_TO_DB: dict[str, Callable[[datetime], object]] = {
-    "sqlite": lambda moment: _naive_utc(moment).isoformat(" ", "microseconds"),
+    "sqlite": _sqlite_text,
     "postgresql": _naive_utc,
 }
 
