@@ -22,6 +22,7 @@ from ingest.models import Send
 from ingest.sending import record_outcome
 from ingest.settings import Settings, redact
 from ingest.store import (
+    JSON,
     MALFORMED,
     code_digest,
     keep_raw,
@@ -189,7 +190,7 @@ class Relay:
         """A caller pulling through the relay takes reports voicewatch would not see again."""
         if status != 200 or answer.lstrip()[:1] != b"[":
             return
-        raw_id = keep_raw(self.engine, "pull", answer, content_type="application/json")
+        raw_id = keep_raw(self.engine, "pull", answer, content_type=JSON)
         try:
             reports = interpret_pull_answer(status, answer)
         except MalformedAnswer as error:

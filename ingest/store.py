@@ -105,7 +105,13 @@ def keep_raw(
 ) -> int:
     """Commit a body exactly as received, before anything tries to parse it."""
     row = _raw_row(
-        channel, body, content_type, status, error=error, truncated=truncated, at=received_at
+        channel,
+        body,
+        content_type,
+        status,
+        error=error,
+        truncated=truncated,
+        received_at=received_at,
     )
     with writing(engine) as connection:
         return connection.execute(
@@ -122,10 +128,10 @@ def _raw_row(
     error: str | None = None,
     truncated: bool = False,
     report_count: int = 0,
-    at: datetime | None = None,
+    received_at: datetime | None = None,
 ) -> dict:
     return {
-        "received_at": at or utcnow(),
+        "received_at": received_at or utcnow(),
         "channel": channel,
         "content_type": content_type,
         "body": body,
@@ -225,7 +231,7 @@ def store_pages(
         spooled = [(k, len(page)) for k, page in pages if not isinstance(k, int)]
         if spooled:
             rows = [
-                _raw_row(channel, s.body, JSON, OK, report_count=count, at=s.received_at)
+                _raw_row(channel, s.body, JSON, OK, report_count=count, received_at=s.received_at)
                 for s, count in spooled
             ]
             connection.execute(RawBody.__table__.insert(), rows)
