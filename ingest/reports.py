@@ -11,8 +11,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
+
+import msgspec
 
 from ingest.forms import FormError, parse_form
 
@@ -53,6 +55,55 @@ def parse_reports(items: Any) -> list[Report]:
     if not isinstance(items, list):
         raise ReportFormatError(f"expected a JSON array of reports, got {type(items).__name__}")
     return [_parse_report(i, item) for i, item in enumerate(items)]
+
+
+class _UsualReport(msgspec.Struct):
+    """A report in the shape Yunpian sends, checked by msgspec in C (parse_usual_reports)."""
+
+    sid: Annotated[str, msgspec.Meta(max_length=MAX_SID)]
+    mobile: Annotated[str, msgspec.Meta(max_length=MAX_MOBILE)]
+    report_status: Literal["SUCCESS", "FAIL"]
+    user_receive_time: str | None = None
+    duration: Annotated[int, msgspec.Meta(ge=0, le=MAX_DURATION)] | None = 0
+    error_msg: str | None = None
+    uid: Annotated[str, msgspec.Meta(max_length=MAX_UID)] | None = None
+
+
+_decode_usual = msgspec.json.Decoder(list[_UsualReport]).decode
+
+
+def parse_usual_reports(text: bytes | str) -> list[Report] | None:
+    """The reports of a JSON array in the usual shape, as parse_reports would make them, at a
+    third of its cost (a pull page or push is hundreds of them); None for anything else: a
+    number as a sid, a blank mobile, a bad time, not an array, not JSON... The caller then
+    takes the long way, parse_reports, which makes the same reports or names the fault."""
+    try:
+        usual = _decode_usual(text)
+    except msgspec.DecodeError:  # also its ValidationError
+        return None
+    reports = []
+    for item in usual:
+        sid, mobile, uid, error_msg = item.sid, item.mobile.strip(), item.uid, item.error_msg
+        if not sid.strip() or not mobile or "\x00" in f"{sid}{mobile}{uid}{error_msg}":
+            return None
+        received = item.user_receive_time
+        if received:
+            try:
+                received = _china_time(received)
+            except ValueError:
+                return None
+        reports.append(
+            Report(
+                sid,
+                mobile,
+                item.report_status,
+                received or None,
+                item.duration or 0,
+                error_msg,
+                uid,
+            )
+        )
+    return reports
 
 
 def _parse_report(index: int, item: Any) -> Report:
@@ -158,6 +209,9 @@ def parse_push_form(body: bytes) -> list[Report]:
         raise ReportFormatError(f"no voice_status field (fields: {sorted(fields)[:5]})")
     if len(values) > 1:
         raise ReportFormatError("voice_status given more than once")
+    usual = parse_usual_reports(values[0])
+    if usual is not None:
+        return usual
     try:
         items = json.loads(values[0])
     except (ValueError, RecursionError) as exc:  # ValueError: also over-long integers

@@ -18,7 +18,7 @@ import httpx
 
 from ingest.codes import Category, lookup
 from ingest.numbers import mask
-from ingest.reports import Report, ReportFormatError, parse_reports
+from ingest.reports import Report, ReportFormatError, parse_reports, parse_usual_reports
 from ingest.settings import REGION_URLS, Secret, redact
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,9 @@ def interpret_send_answer(http_status: int, body: bytes) -> SendResult:
 
 def interpret_pull_answer(http_status: int, body: bytes) -> list[Report]:
     """A pull_status answer as reports, or the YunpianError it carries."""
+    usual = parse_usual_reports(body)
+    if usual is not None:
+        return usual
     answer = _decode_json(http_status, body)
     if isinstance(answer, dict):
         _raise_if_error(answer, http_status)

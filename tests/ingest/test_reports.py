@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.reports import ReportFormatError, parse_push_form, parse_reports
+from ingest.reports import (
+    ReportFormatError,
+    parse_push_form,
+    parse_reports,
+    parse_usual_reports,
+)
 from ingest.yunpian import (
     MalformedAnswer,
     YunpianError,
@@ -127,3 +132,59 @@ def test_any_decoded_report_list_parses_or_is_refused(items):
         parse_reports(items)
     except ReportFormatError as error:
         assert str(error).startswith("report #")
+
+
+# ------------------------------------------------------------- the fast way for the usual shape
+
+
+def test_the_usual_shape_takes_the_fast_way_to_the_same_reports():
+    assert parse_usual_reports(REFERENCE_EXAMPLE) == parse_reports(json.loads(REFERENCE_EXAMPLE))
+    assert parse_usual_reports(REFERENCE_EXAMPLE.encode()) is not None
+
+
+def _slow_way(text: str):
+    try:
+        return parse_reports(json.loads(text))
+    except (ReportFormatError, ValueError, RecursionError):
+        return "refused"
+
+
+awkward_text = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(["", " ", " 15205201314 ", "a\x00b", "x" * 64, "x" * 65, "y" * 33]),
+)
+awkward_reports = st.dictionaries(
+    st.sampled_from(
+        ["sid", "mobile", "report_status", "duration", "user_receive_time", "error_msg", "uid", "x"]
+    ),
+    st.one_of(
+        awkward_text,
+        st.sampled_from(["SUCCESS", "FAIL", "2020-07-01 14:33:23", "2020-07-01T14:33:23"]),
+        st.sampled_from(["1990-06-01 12:00:00", "0001-01-01 00:00:00", "9999-12-31 23:59:59"]),
+        st.integers(-(2**70), 2**70),
+        st.sampled_from([0, 1, 604800, 604801, -1, True, False, 1.0, 2.5, None, [], {}]),
+    ),
+)
+
+
+@given(st.lists(st.one_of(awkward_reports, report_dicts), max_size=4), st.booleans())
+def test_the_fast_way_agrees_with_the_long_way_or_steps_aside(items, ascii_only):
+    text = json.dumps(items, ensure_ascii=ascii_only)
+    usual = parse_usual_reports(text)
+    assert usual is None or usual == _slow_way(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"sid":"a","sid":"b","mobile":"1","report_status":"FAIL"}]',  # the last one counts
+        '[{"sid":"a","mobile":"1","report_status":"FAIL","duration":20.0}]',
+        '[{"sid":"a","mobile":"1","report_status":"FAIL","uid":"\\ud800"}]',
+        '{"code": 0}',
+        "[] trailing",
+        '[{"sid":"a","mobile":"1","report_status":"FAIL"}',
+    ],
+)
+def test_the_fast_way_agrees_on_edge_cases_of_json(text):
+    usual = parse_usual_reports(text)
+    assert usual is None or usual == _slow_way(text)
