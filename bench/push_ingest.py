@@ -20,7 +20,7 @@ from bench.harness import Result, fresh_dir, served
 from ingest.models import Report, Send
 from ingest.reports import Report as ReportRecord
 from ingest.reports import format_china_time
-from ingest.store import REPORT_COLUMNS, TIME_TO_DB, report_rows
+from ingest.store import ROW_COLUMNS, TIME_TO_DB, batch_values, report_values
 
 BATCH = 100
 CLIENTS = 8
@@ -161,10 +161,11 @@ def verify(db_url: str, reports: list[ReportRecord]) -> int:
 
 def raw_executemany(path: str, reports: list[ReportRecord]) -> float:
     """Seconds for plain sqlite3 to insert the rows the store would write, a commit a batch."""
-    columns = REPORT_COLUMNS
+    now, to_db = datetime.now(UTC), TIME_TO_DB["sqlite"]
+    batch = batch_values("push", now, to_db)
+    columns = (*ROW_COLUMNS, *batch)
     sql = f"INSERT INTO reports ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    now = datetime.now(UTC)
-    rows = report_rows(((r, 1) for r in reports), "push", now, TIME_TO_DB["sqlite"])
+    rows = [(*row, *batch.values()) for row in report_values(((r, 1) for r in reports), to_db)]
     connection = sqlite3.connect(path, timeout=30)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")

@@ -14,6 +14,7 @@ PostgreSQL takes concurrent writers, so pulls there keep their bodies in the raw
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import sqlite3
 import threading
@@ -79,9 +80,10 @@ class PullSpool:
     def forget(self, ids: Iterable[int]) -> None:
         """Drop bodies that are in the raw inbox now."""
         with self._mutex:
-            self._db.execute("BEGIN")
-            self._db.executemany("DELETE FROM spooled WHERE id = ?", [(i,) for i in ids])
-            self._db.execute("COMMIT")
+            self._db.execute(
+                "DELETE FROM spooled WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(ids)),),
+            )
 
     def waiting(self) -> list[Spooled]:
         """Bodies kept and never forgotten, oldest first."""

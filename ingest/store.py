@@ -224,7 +224,8 @@ def store_pages(
             # file, and a transaction of many pages pays for each index page once only if it
             # stays cached. Only here: the dashboard's connections keep the small default.
             connection.exec_driver_sql("PRAGMA cache_size=-65536")
-        result = _result(reports, _store(connection, reports, channel))
+        new = _store_counting_new(connection, reports, channel)
+        result = StoreResult(len(reports), new, len(reports) - new)
         kept = [(k, len(page)) for k, page in pages if isinstance(k, int)]
         if kept:
             _mark_stored(connection, kept)
@@ -277,6 +278,26 @@ def _store(
     return existing
 
 
+def _store_counting_new(
+    connection: Connection, reports: Sequence[ReportRecord], channel: str
+) -> int:
+    """Upsert `reports`; how many of their sids were not stored before.
+
+    On SQLite, counted from the rowids the upsert took rather than by asking first which
+    sids exist (which cost a pull as much as SQLite's own upsert work, bench/README.md): the
+    transaction is the only writer, and each new row takes the largest rowid + 1."""
+    if connection.dialect.name != "sqlite":
+        return _result(reports, _store(connection, reports, channel)).new
+    merged = _merge_by_sid(reports)
+    before = connection.scalar(_LAST_REPORT_ID)
+    if merged:  # the rollup triggers run in this same transaction
+        _upsert_reports(connection, merged.values(), channel, utcnow())
+    return connection.scalar(_LAST_REPORT_ID) - before
+
+
+_LAST_REPORT_ID = select(func.coalesce(func.max(Report.id), 0))
+
+
 def _result(reports: Sequence[ReportRecord], existing: set[str]) -> StoreResult:
     new = len({report.sid for report in reports} - existing)
     return StoreResult(received=len(reports), new=new, duplicates=len(reports) - new)
@@ -296,9 +317,12 @@ def _mark_stored(connection: Connection, bodies: list[tuple[int, int]]) -> None:
     )
 
 
-def _merge_by_sid(reports: Iterable[ReportRecord]) -> dict[str, tuple[ReportRecord, int]]:
+def _merge_by_sid(reports: Sequence[ReportRecord]) -> dict[str, tuple[ReportRecord, int]]:
     """One report per sid (ON CONFLICT cannot touch a row twice in one statement)."""
-    merged: dict[str, tuple[ReportRecord, int]] = {}
+    merged = {report.sid: (report, 1) for report in reports}
+    if len(merged) == len(reports):  # the usual case: each sid once
+        return merged
+    merged = {}
     for report in reports:
         if report.sid in merged:
             kept, deliveries = merged[report.sid]
@@ -314,7 +338,7 @@ def _later(a: ReportRecord, b: ReportRecord) -> ReportRecord:
     return b if b_time >= a_time else a
 
 
-# The upsert's columns, in the order of the tuples report_rows() makes.
+# The upsert's columns, in the table's order (the compiled statement's).
 REPORT_COLUMNS = (
     "sid",
     "mobile",
@@ -331,16 +355,27 @@ REPORT_COLUMNS = (
     "carrier",
     "province",
 )
+# Those that differ from report to report, in the order of report_values()' tuples; the
+# others are the same for a whole batch (batch_values()).
+ROW_COLUMNS = (
+    "sid",
+    "mobile",
+    "uid",
+    "status",
+    "error_msg",
+    "user_receive_time",
+    "duration",
+    "deliveries",
+    "carrier",
+    "province",
+)
+BATCH_COLUMNS = tuple(c for c in REPORT_COLUMNS if c not in ROW_COLUMNS)
 
 
-def report_rows(
-    merged: Iterable[tuple[ReportRecord, int]],
-    channel: str,
-    now: datetime,
-    to_db: Callable[[datetime], object],
+def report_values(
+    merged: Iterable[tuple[ReportRecord, int]], to_db: Callable[[datetime], object]
 ) -> list[tuple]:
-    """(report, deliveries) pairs as tuples of REPORT_COLUMNS, times made by `to_db`."""
-    via_push, via_pull, seen = channel == "push", channel == "pull", to_db(now)
+    """(report, deliveries) pairs as tuples of ROW_COLUMNS, times made by `to_db`."""
     rows = []
     for report, deliveries in merged:
         info = describe(report.mobile)
@@ -354,16 +389,23 @@ def report_rows(
                 report.error_msg,
                 None if received is None else to_db(received),
                 report.duration,
-                via_push,
-                via_pull,
                 deliveries,
-                seen,
-                seen,
                 info.carrier,
                 info.province,
             )
         )
     return rows
+
+
+def batch_values(channel: str, now: datetime, to_db: Callable[[datetime], object]) -> dict:
+    """The rest of REPORT_COLUMNS, for every report a batch stores at `now`."""
+    seen = to_db(now)
+    return {
+        "via_push": channel == "push",
+        "via_pull": channel == "pull",
+        "first_seen": seen,
+        "last_seen": seen,
+    }
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -392,17 +434,20 @@ def _upsert_reports(
     would make them: SQLAlchemy's per-row parameter processing cost more than SQLite's whole
     upsert (bench/README.md). One statement on SQLite, executemany elsewhere."""
     dialect = connection.dialect
-    rows = report_rows(merged, channel, now, TIME_TO_DB[dialect.name])
+    to_db = TIME_TO_DB[dialect.name]
+    rows, batch = report_values(merged, to_db), batch_values(channel, now, to_db)
     if dialect.name == "sqlite":
         # All the rows in one statement, as one JSON array: SQLite stores them without
         # taking Python's GIL back between rows. executemany takes it back after every row,
         # each time waiting for whichever thread holds it (the pull loop fetching and parsing
         # the next pages), which made it three times slower than SQLite's own work.
-        batch = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-        connection.exec_driver_sql(_sqlite_batch_upsert(dialect), (batch,))
+        array = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+        connection.exec_driver_sql(
+            _sqlite_batch_upsert(dialect), (array, *(batch[c] for c in BATCH_COLUMNS))
+        )
         return
     connection.exec_driver_sql(
-        _compiled_upsert(dialect), [dict(zip(REPORT_COLUMNS, r, strict=True)) for r in rows]
+        _compiled_upsert(dialect), [batch | dict(zip(ROW_COLUMNS, r, strict=True)) for r in rows]
     )
 
 
@@ -416,14 +461,21 @@ def _compiled_upsert(dialect: Dialect) -> str:
 
 @cache
 def _sqlite_batch_upsert(dialect: Dialect) -> str:
-    """The upsert taking its rows from one JSON array of REPORT_COLUMNS tuples."""
+    """The upsert taking its rows from one JSON array of ROW_COLUMNS tuples (parameter 1)
+    and the batch_values() of BATCH_COLUMNS (parameters 2 on): SQLite pays for each value it
+    takes out of the JSON, so only what differs between reports is in it."""
     values = f"VALUES ({', '.join('?' * len(REPORT_COLUMNS))})"
     sql = _compiled_upsert(dialect)
     if sql.count(values) != 1:
         raise AssertionError(f"unexpected upsert: {sql}")
-    columns = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(REPORT_COLUMNS)))
+    columns = ", ".join(
+        f"?{BATCH_COLUMNS.index(c) + 2}"
+        if c in BATCH_COLUMNS
+        else f"json_extract(value, '$[{ROW_COLUMNS.index(c)}]')"
+        for c in REPORT_COLUMNS
+    )
     # WHERE true: without it SQLite would read ON CONFLICT as a join's ON.
-    return sql.replace(values, f"SELECT {columns} FROM json_each(?) WHERE true")
+    return sql.replace(values, f"SELECT {columns} FROM json_each(?1) WHERE true")
 
 
 @cache

@@ -168,3 +168,14 @@ def test_pages_kept_earlier_are_stored_and_marked_in_one_go(engine):
         counts = connection.execute(select(RawBody.report_count).order_by(RawBody.id)).scalars()
         assert list(counts) == [1, 2]
     assert stored(engine)["a"].via_pull and stored(engine)["a"].deliveries == 2
+
+
+def test_pages_count_new_sids_after_the_newest_row_was_deleted(engine):
+    # SQLite counts new reports by the rowids they take: a deleted last row frees its rowid.
+    store_reports(engine, [report("x"), report("y")], "push")
+    with engine.begin() as connection:
+        connection.execute(Report.__table__.delete().where(Report.sid == "y"))
+    page = [report("y"), report("z"), report("x"), report("z", at=T0 + timedelta(seconds=1))]
+    result = store_pages(engine, [(keep_raw(engine, "pull", b"[page]"), page)], "pull")
+    assert (result.received, result.new, result.duplicates) == (4, 2, 2)
+    assert set(stored(engine)) == {"x", "y", "z"}
