@@ -338,25 +338,8 @@ def _later(a: ReportRecord, b: ReportRecord) -> ReportRecord:
     return b if b_time >= a_time else a
 
 
-# The upsert's columns, in the table's order (the compiled statement's).
-REPORT_COLUMNS = (
-    "sid",
-    "mobile",
-    "uid",
-    "status",
-    "error_msg",
-    "user_receive_time",
-    "duration",
-    "via_push",
-    "via_pull",
-    "deliveries",
-    "first_seen",
-    "last_seen",
-    "carrier",
-    "province",
-)
-# Those that differ from report to report, in the order of report_values()' tuples; the
-# others are the same for a whole batch (batch_values()).
+# The upsert's columns: those that differ from report to report, in the order of
+# report_values()' tuples, and those the same for a whole batch (batch_values()).
 ROW_COLUMNS = (
     "sid",
     "mobile",
@@ -369,7 +352,11 @@ ROW_COLUMNS = (
     "carrier",
     "province",
 )
-BATCH_COLUMNS = tuple(c for c in REPORT_COLUMNS if c not in ROW_COLUMNS)
+BATCH_COLUMNS = ("via_push", "via_pull", "first_seen", "last_seen")
+# All of them in the table's order, which the compiled statement's parameters follow.
+REPORT_COLUMNS = tuple(
+    c.key for c in Report.__table__.columns if c.key in ROW_COLUMNS + BATCH_COLUMNS
+)
 
 
 def report_values(
