@@ -50,13 +50,19 @@ _sqlite_writers: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """A write transaction. SQLite has one writer at a time: threads of this process queue on
-    a lock instead of sleeping in SQLite's busy handler (other processes still use that)."""
+    a lock instead of sleeping in SQLite's busy handler (other processes still use that), and
+    the transaction holds SQLite's write lock from its first statement."""
     if engine.dialect.name != "sqlite":
         with engine.begin() as connection:
             yield connection
         return
     lock = _sqlite_writers.setdefault(engine, threading.Lock())
     with lock, engine.begin() as connection:
+        # The write lock from the start (the driver would take it at the first write): what
+        # the transaction reads first, such as the largest report id, no other process can
+        # change before it commits, and a busy database is waited for (busy_timeout) rather
+        # than refused when a read snapshot turns out stale at the first write.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
         yield connection
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from ingest.db import make_engine
 from ingest.models import RawBody, Report, Send
 from ingest.reports import Report as ReportRecord
 from ingest.store import (
@@ -179,3 +182,41 @@ def test_pages_count_new_sids_after_the_newest_row_was_deleted(engine):
     result = store_pages(engine, [(keep_raw(engine, "pull", b"[page]"), page)], "pull")
     assert (result.received, result.new, result.duplicates) == (4, 2, 2)
     assert set(stored(engine)) == {"x", "y", "z"}
+
+
+def test_pages_do_not_count_what_another_process_commits_meanwhile(sqlite_url):
+    # Another process (a push receiver of its own) commits a report while a pull batch is
+    # being stored: that report is not one of the batch's new ones.
+    engine = make_engine(sqlite_url)
+    store_reports(engine, [report("old")], "push")
+    kept = keep_raw(engine, "pull", b"[]")
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute(
+        "INSERT INTO reports (sid, mobile, status, duration, via_push, via_pull, deliveries, "
+        "first_seen, last_seen, carrier, province) VALUES ('theirs', '15205201314', 'FAIL', "
+        "0, 1, 0, 1, '2026-11-20 06:00:00.000000', '2026-11-20 06:00:00.000000', '?', '?')"
+    )
+    started = threading.Event()
+
+    def signal(conn, cursor, statement, *args) -> None:
+        # The batch is under way (about to wait for the write lock, or, were it not taken
+        # first, having read the largest id): let the other process commit now.
+        if statement.startswith(("BEGIN", "SELECT coalesce(max(reports.id)")):
+            started.set()
+
+    event.listen(engine, "after_cursor_execute", signal)
+    event.listen(engine, "before_cursor_execute", signal)
+    results = []
+    page = [report("old"), report("x")]
+    batch = threading.Thread(
+        target=lambda: results.append(store_pages(engine, [(kept, page)], "pull"))
+    )
+    batch.start()
+    assert started.wait(10)
+    other.execute("COMMIT")
+    batch.join(30)
+    assert [(r.received, r.new, r.duplicates) for r in results] == [(2, 1, 1)]
+    assert set(stored(engine)) == {"old", "theirs", "x"}
+    other.close()
+    engine.dispose()
