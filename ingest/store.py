@@ -210,7 +210,8 @@ def store_reports(
     (null fields) are filled from whichever report has them; first_seen is kept.
     """
     with writing(engine) as connection:
-        result = _result(reports, _store(connection, reports, channel, now))
+        new = _store_counting_new(connection, reports, channel, now)
+        result = StoreResult(len(reports), new, len(reports) - new)
         if raw_id is not None:
             _mark_stored(connection, [(raw_id, len(reports))])
     return result
@@ -285,7 +286,10 @@ def _store(
 
 
 def _store_counting_new(
-    connection: Connection, reports: Sequence[ReportRecord], channel: str
+    connection: Connection,
+    reports: Sequence[ReportRecord],
+    channel: str,
+    now: datetime | None = None,
 ) -> int:
     """Upsert `reports`; how many of their sids were not stored before.
 
@@ -293,11 +297,11 @@ def _store_counting_new(
     sids exist (which cost a pull as much as SQLite's own upsert work, bench/README.md): the
     transaction is the only writer, and each new row takes the largest rowid + 1."""
     if connection.dialect.name != "sqlite":
-        return _result(reports, _store(connection, reports, channel)).new
+        return _result(reports, _store(connection, reports, channel, now)).new
     merged = _merge_by_sid(reports)
     before = connection.scalar(_LAST_REPORT_ID)
     if merged:  # the rollup triggers run in this same transaction
-        _upsert_reports(connection, merged.values(), channel, utcnow())
+        _upsert_reports(connection, merged.values(), channel, now or utcnow())
     return connection.scalar(_LAST_REPORT_ID) - before
 
 
