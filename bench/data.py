@@ -3,7 +3,7 @@ ending now, written by INSERT … SELECT in the database itself (a recursive CTE
 generate_series on PostgreSQL), a million rows per statement.
 
 The rollup triggers are dropped for the load and the rollups rebuilt from scratch afterwards
-(`ingest.rollups.rebuild_rollups`, the function tests/ingest/test_rollups.py proves equal to
+(`ingest.store.rollups.rebuild_rollups`, the function tests/ingest/test_rollups.py proves equal to
 what the triggers keep); then the triggers are put back, so the database is as ingest leaves it,
 and on PostgreSQL vacuumed and analyzed, as autovacuum leaves it.
 """
@@ -19,8 +19,8 @@ from sqlalchemy import Connection, Engine, text
 from tqdm import tqdm
 
 from ingest.numbers import describe
-from ingest.rollups import drop_triggers, install_triggers, rebuild_rollups
 from ingest.seed import CARRIER_SHARE, PREFIXES, SOURCES
+from ingest.store.rollups import drop_triggers, install_triggers, rebuild_rollups
 
 DAYS = 30
 CHUNK = 1_000_000

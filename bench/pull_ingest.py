@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from bench.data import numbers
 from bench.harness import WORK, Result, fresh_dir, served
-from ingest.models import Report
+from ingest.store.models import Report
 
 APIKEY = "b3nchb3nchb3nchb3nchb3nchb3nch00"
 GOAL = 0.5
@@ -76,9 +76,9 @@ def bare_loop(url: str, count: int) -> float:
 
 def pull_loop(url: str, db_url: str, count: int) -> tuple[float, int]:
     """Seconds for ingest's drain() to pull and store everything; reports stored."""
-    from ingest.db import make_engine
     from ingest.pull import drain
-    from ingest.yunpian import VoiceClient
+    from ingest.store.engine import make_engine
+    from ingest.yunpian.client import VoiceClient
 
     engine = make_engine(db_url)
     client = VoiceClient(url, APIKEY)
@@ -97,12 +97,12 @@ def store_alone(pulled_url: str, db_url: str) -> float:
     """Seconds for the store alone to do what drain() does with the pages it pulled (spool
     each body, parse it, store as many pages a transaction as drain's writer may, then forget
     them), with no HTTP and no threads: the floor under the pull loop."""
-    from ingest.db import make_engine
-    from ingest.models import RawBody
     from ingest.pull import QUEUED_PAGES
-    from ingest.spool import spool_for
-    from ingest.store import store_pages, utcnow
-    from ingest.yunpian import interpret_pull_answer
+    from ingest.store.engine import make_engine
+    from ingest.store.models import RawBody
+    from ingest.store.spool import spool_for
+    from ingest.store.writes import store_pages, utcnow
+    from ingest.yunpian.client import interpret_pull_answer
 
     pulled = make_engine(pulled_url)
     with pulled.connect() as connection:

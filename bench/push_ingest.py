@@ -17,10 +17,10 @@ from tqdm import tqdm
 
 from bench.data import numbers
 from bench.harness import Result, fresh_dir, served
-from ingest.models import Report, Send
-from ingest.reports import Report as ReportRecord
-from ingest.reports import format_china_time
-from ingest.store import ROW_COLUMNS, TIME_TO_DB, batch_values, report_values
+from ingest.store.models import Report, Send
+from ingest.store.writes import ROW_COLUMNS, TIME_TO_DB, batch_values, report_values
+from ingest.yunpian.reports import Report as ReportRecord
+from ingest.yunpian.reports import format_china_time
 
 BATCH = 100
 CLIENTS = 8
@@ -32,9 +32,9 @@ def serve_ingest(port: int, db_url: str) -> None:
     """The ingest service on 127.0.0.1:`port` over `db_url` (runs in a child process)."""
     import uvicorn
 
-    from ingest.db import make_engine
-    from ingest.service import create_app
+    from ingest.service.app import create_app
     from ingest.settings import Settings
+    from ingest.store.engine import make_engine
 
     settings = Settings.from_env(
         {"VOICEWATCH_DB": db_url, "VOICEWATCH_DIGEST_KEY": "bench"}, env_file=None
@@ -65,7 +65,7 @@ def make_reports(count: int) -> list[ReportRecord]:
 
 def prepare(db_url: str, reports: list[ReportRecord]) -> None:
     """A database holding the sends the reports answer (so the rollups do their full work)."""
-    from ingest.db import make_engine
+    from ingest.store.engine import make_engine
 
     engine = make_engine(db_url)
     pool = {mobile: (carrier, province) for _, mobile, carrier, province, _ in numbers()}
@@ -132,7 +132,7 @@ async def push_all(url: str, bodies: list[bytes]) -> float:
 
 def verify(db_url: str, reports: list[ReportRecord]) -> int:
     """How many reports are stored exactly as pushed (sid, status, duration, time, once)."""
-    from ingest.db import make_engine
+    from ingest.store.engine import make_engine
 
     engine = make_engine(db_url)
     expected = {r.sid: r for r in reports}

@@ -13,7 +13,7 @@ from bench.data import generate
 from bench.harness import WORK, Result, median_seconds, postgres
 from dashboard import queries
 from dashboard.queries import Filters
-from ingest.db import make_engine
+from ingest.store.engine import make_engine
 
 SMALL = 100_000
 GOAL_SECONDS = 0.3

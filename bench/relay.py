@@ -28,9 +28,9 @@ def serve_simulator(port: int) -> None:
 def serve_relay(port: int, db_url: str, voice_url: str) -> None:
     import uvicorn
 
-    from ingest.db import make_engine
-    from ingest.service import create_app
+    from ingest.service.app import create_app
     from ingest.settings import Settings
+    from ingest.store.engine import make_engine
 
     settings = Settings.from_env(
         {"VOICEWATCH_DB": db_url, "VOICEWATCH_DIGEST_KEY": "bench", "YUNPIAN_VOICE_URL": voice_url},

@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 
 from dashboard import queries
 from dashboard.privacy import mask_numbers
-from ingest.db import make_engine
 from ingest.settings import Settings
+from ingest.store.engine import make_engine
 from ingest.throttle import CHINA
 
 RANGES = {

@@ -25,7 +25,7 @@ def _settings() -> Settings:
 
 
 def _engine(settings: Settings):
-    from ingest.db import make_engine
+    from ingest.store.engine import make_engine
 
     return make_engine(settings.db_url)
 
@@ -75,7 +75,7 @@ def send(
     elif outcome.accepted:
         click.echo(f"accepted: calling {mask(mobile)} — sid {outcome.sid}, fee {outcome.fee:g}")
     else:
-        from ingest.codes import lookup
+        from ingest.yunpian.codes import lookup
 
         meaning = lookup(outcome.result_code)
         click.echo(
@@ -97,7 +97,7 @@ def pull(once: bool, interval: float | None) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from ingest import pull as pull_loop
-    from ingest.yunpian import VoiceClient, YunpianError
+    from ingest.yunpian.client import VoiceClient, YunpianError
 
     settings = _settings()
     with VoiceClient(settings.voice_url, settings.apikey_or_demo) as client:
@@ -124,7 +124,7 @@ def serve(host: str, port: int) -> None:
     """Run the ingest service: push receiver, relay, /healthz and /metrics."""
     import uvicorn
 
-    from ingest.service import create_app
+    from ingest.service.app import create_app
 
     settings = _settings()
     app = create_app(settings, _engine(settings))
@@ -155,7 +155,7 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Migrate the database in VOICEWATCH_DB to the newest schema."""
-    from ingest.db import current_revision, make_engine
+    from ingest.store.engine import current_revision, make_engine
 
     settings = _settings()
     engine = make_engine(settings.db_url)
@@ -166,7 +166,7 @@ def upgrade() -> None:
 @click.option("--days", type=int, help="delete older than this [VOICEWATCH_RETENTION_DAYS]")
 def purge(days: int | None) -> None:
     """Delete raw bodies, reports and pull runs older than the retention period."""
-    from ingest.store import purge_older_than
+    from ingest.store.writes import purge_older_than
 
     settings = _settings()
     days = days or settings.retention_days

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from ingest.codes import lookup as code_meaning
-from ingest.lookup import lookup
 from ingest.numbers import describe, looks_like_mobile, mask
+from ingest.store.lookup import lookup
+from ingest.yunpian.codes import lookup as code_meaning
 
 CHINA = ZoneInfo("Asia/Shanghai")
 

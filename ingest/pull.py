@@ -16,10 +16,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingest import logs
-from ingest.group_commit import next_group
-from ingest.reports import Report, ReportFormatError, parse_push_form
-from ingest.spool import PullSpool, Spooled, spool_for
-from ingest.store import (
+from ingest.store.group_commit import next_group
+from ingest.store.spool import PullSpool, Spooled, spool_for
+from ingest.store.writes import (
     JSON,
     MALFORMED,
     finish_pull_run,
@@ -33,12 +32,13 @@ from ingest.store import (
     store_reports,
     utcnow,
 )
-from ingest.yunpian import (
+from ingest.yunpian.client import (
     MalformedAnswer,
     VoiceClient,
     YunpianError,
     interpret_pull_answer,
 )
+from ingest.yunpian.reports import Report, ReportFormatError, parse_push_form
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def drain(client: VoiceClient, engine: Engine, stop: threading.Event | None = No
     """Pull pages of 100 until a short page, for each report type; commit every body first.
 
     Each report is handed out once, so the body is committed before it is parsed and before
-    the next page is asked for: to the spool beside a SQLite database (ingest/spool.py), to
+    the next page is asked for: to the spool beside a SQLite database (ingest/store/spool.py), to
     the raw inbox on PostgreSQL. A crash leaves it there, and `replay_pending` and
     `replay_spool` pick it up. While the body cannot be committed it is held and retried:
     pulling on would lose more. A writer thread stores the reports, and moves spooled bodies
@@ -219,7 +219,7 @@ def replay_pending(engine: Engine) -> int:
 
 
 def replay_spool(engine: Engine) -> int:
-    """Store what a crashed pull loop left in the spool (ingest/spool.py). Returns reports.
+    """Store what a crashed pull loop left in the spool (ingest/store/spool.py). Returns reports.
 
     A body whose transaction committed just before the crash is in the raw inbox already,
     received at the same instant: it is only forgotten, so nothing is counted twice."""

@@ -18,12 +18,12 @@ import click
 from sqlalchemy import Engine, insert
 from tqdm import tqdm
 
-from ingest.codes import lookup
-from ingest.models import PullRun, RawBody, Report, Send
 from ingest.numbers import describe
 from ingest.settings import Secret
-from ingest.store import code_digest
+from ingest.store.models import PullRun, RawBody, Report, Send
+from ingest.store.writes import code_digest
 from ingest.throttle import CHINA, AcceptedSend, in_quiet_hours, rejection_code
+from ingest.yunpian.codes import lookup
 
 # Real Chinese mobile prefixes per carrier, weighted roughly by subscriber share.
 PREFIXES = {
@@ -442,8 +442,8 @@ def _chunks(rows: list[dict], size: int) -> Iterator[list[dict]]:
 @click.option("--seed", "seed_value", default=1, show_default=True, help="Random seed.")
 def seed_command(days: int, per_day: int, seed_value: int) -> None:
     """Backfill realistic send and report history into VOICEWATCH_DB."""
-    from ingest.db import make_engine
     from ingest.settings import Settings
+    from ingest.store.engine import make_engine
 
     settings = Settings.from_env()
     engine = make_engine(settings.db_url)

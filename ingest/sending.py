@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from ingest.models import Send
 from ingest.settings import Settings, redact
-from ingest.store import code_digest, record_send, utcnow
-from ingest.yunpian import SendResult, VoiceClient, YunpianError
+from ingest.store.models import Send
+from ingest.store.writes import code_digest, record_send, utcnow
+from ingest.yunpian.client import SendResult, VoiceClient, YunpianError
 
 UNANSWERED_CODE = -50
 

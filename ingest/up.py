@@ -20,9 +20,9 @@ import click
 import httpx
 from sqlalchemy import func, select
 
-from ingest.db import make_engine
-from ingest.models import Send
 from ingest.settings import DEMO_APIKEY, Settings
+from ingest.store.engine import make_engine
+from ingest.store.models import Send
 
 
 @dataclass

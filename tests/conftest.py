@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.db import make_engine
 from ingest.settings import Settings
+from ingest.store.engine import make_engine
 
 pytest_plugins = [
     "tests.fixtures.postgres",

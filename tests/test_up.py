@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from ingest.models import Report, Send
+from ingest.store.models import Report, Send
 from tests.servers import free_port, wait_until
 
 pytestmark = pytest.mark.slow

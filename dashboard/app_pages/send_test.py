@@ -13,7 +13,7 @@ from dashboard import queries, state
 from dashboard.privacy import show_number
 from dashboard.queries.health import manual_send_audit
 from ingest.numbers import describe, looks_like_mobile
-from ingest.store import code_digest
+from ingest.store.writes import code_digest
 from ingest.throttle import in_quiet_hours
 
 REPORT_WAIT = timedelta(minutes=5)

@@ -24,8 +24,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from ingest.codes import NUMBER_THROTTLE_CODES
-from ingest.models import (
+from ingest.store.models import (
     AnswerDelayDay,
     AnswerDelayHour,
     RawBody,
@@ -35,13 +34,14 @@ from ingest.models import (
     TrafficHour,
     TrafficMinute,
 )
-from ingest.rollups import (
+from ingest.store.rollups import (
     CHINA_OFFSET_HOURS,
     MEASURES,
     TRAFFIC_KEYS,
     delay_ds_sql,
     traffic_measures,
 )
+from ingest.yunpian.codes import NUMBER_THROTTLE_CODES
 
 SENDS = Send.__table__
 REPORTS = Report.__table__

@@ -19,7 +19,7 @@ from dashboard.queries._sql import (
     to_china,
     with_reports,
 )
-from ingest.codes import lookup
+from ingest.yunpian.codes import lookup
 
 NO_REASON = "(no error_msg)"
 

@@ -18,7 +18,7 @@ from dashboard.queries._sql import (
     seconds_between,
     to_china,
 )
-from ingest.models import PullRun
+from ingest.store.models import PullRun
 
 PULLS = PullRun.__table__
 

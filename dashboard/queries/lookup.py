@@ -10,7 +10,7 @@ from sqlalchemy import Engine, and_, func, select
 
 from dashboard.queries._sql import REPORTS, SENDS, to_china
 from dashboard.queries.failures import code_reason
-from ingest.lookup import Call, lookup
+from ingest.store.lookup import Call, lookup
 from ingest.throttle import DEFAULT_LIMITS, AcceptedSend, NextSend, ThrottleLimits, next_send
 
 TIMELINE_TIMES = ("sent_at", "user_receive_time", "first_seen")
@@ -62,7 +62,7 @@ class ReportView:
 
 def lookup_timeline(engine: Engine, query: str, limit: int = 200) -> pd.DataFrame:
     """Sends (with their report joined by sid) and reports with no send found, for a number
-    or a sid, newest first (ingest.lookup), one row each. Times in China time."""
+    or a sid, newest first (ingest.store.lookup), one row each. Times in China time."""
     rows = [_timeline_row(call) for call in lookup(engine, query, limit)]
     df = pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
     df["result"] = [

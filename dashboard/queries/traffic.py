@@ -1,6 +1,6 @@
 """Traffic: KPI tiles, volume by outcome, answer rates, fees — the Overview page.
 
-Read from the rollups (ingest/rollups.py) plus raw rows at a range's sub-minute edges, so they
+Read from the rollups (ingest/store/rollups.py) plus raw rows at a range's sub-minute edges, so they
 cost the same at ten million reports as at a hundred thousand."""
 
 from __future__ import annotations

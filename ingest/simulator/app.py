@@ -21,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ingest.codes import lookup
 from ingest.simulator.clock import Clock
 from ingest.simulator.config import SimulatorConfig, seeded_random
 from ingest.simulator.push import PushWorker
 from ingest.simulator.records import Accepted, Rejection
 from ingest.simulator.world import World
+from ingest.yunpian.codes import lookup
 
 JSON_TYPE = "application/json;charset=utf-8"
 API_PATHS = ("send", "pull_status", "tpl_notify")
@@ -41,7 +41,7 @@ def json_response(body: object, status: int = 200) -> Response:
 
 
 def error_response(rejection: Rejection) -> Response:
-    """Yunpian's v2 error shape, with msg and HTTP status from ingest/codes.py."""
+    """Yunpian's v2 error shape, with msg and HTTP status from ingest/yunpian/codes.py."""
     known = lookup(rejection.code)
     status = rejection.http_status or known.http_status
     body = {

@@ -26,7 +26,7 @@ def china_time(moment: datetime) -> str:
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """A refused request: Yunpian return code, its detail text, and the HTTP status when it
-    differs from the one ingest/codes.py gives the code."""
+    differs from the one ingest/yunpian/codes.py gives the code."""
 
     code: int
     detail: str

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ingest.models import Report
+from ingest.store.models import Report
 from tests.servers import wait_until
 
 pytestmark = pytest.mark.browser

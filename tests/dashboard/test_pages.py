@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from ingest.db import make_engine
-from ingest.models import Send
 from ingest.settings import Secret
-from ingest.store import code_digest
+from ingest.store.engine import make_engine
+from ingest.store.models import Send
+from ingest.store.writes import code_digest
 from tests.fixtures.dashboard import add_rows, report_row, send_row
 
 APP = Path(__file__).parents[2] / "dashboard" / "app.py"

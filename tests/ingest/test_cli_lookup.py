@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.cli import main
-from ingest.models import Send
-from ingest.reports import Report as ReportRecord
-from ingest.store import record_send, store_reports
+from ingest.store.models import Send
+from ingest.store.writes import record_send, store_reports
+from ingest.yunpian.reports import Report as ReportRecord
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # 14:00 in China
 MOBILE = "15205201314"

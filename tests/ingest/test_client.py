@@ -9,9 +9,9 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from ingest.codes import Category
-from ingest.reports import CHINA
-from ingest.yunpian import MalformedAnswer, Unreachable, VoiceClient, YunpianError
+from ingest.yunpian.client import MalformedAnswer, Unreachable, VoiceClient, YunpianError
+from ingest.yunpian.codes import Category
+from ingest.yunpian.reports import CHINA
 from tests.servers import free_port
 
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from ingest.models import RawBody, Report
-from ingest.spool import SUFFIX
-from ingest.yunpian import VoiceClient, interpret_pull_answer
+from ingest.store.models import RawBody, Report
+from ingest.store.spool import SUFFIX
+from ingest.yunpian.client import VoiceClient, interpret_pull_answer
 from tests.servers import free_port, wait_until
 
 pytestmark = pytest.mark.slow

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import insert, select, text
 
-from ingest.models import Report
-from ingest.reports import Report as ReportRecord
-from ingest.store import store_reports
+from ingest.store.models import Report
+from ingest.store.writes import store_reports
+from ingest.yunpian.reports import Report as ReportRecord
 
 AT = datetime(2026, 11, 20, 6, 0, 7, 250_000, tzinfo=timezone(timedelta(hours=8)))
 SEEN = datetime(2026, 11, 20, 0, 0, 0, tzinfo=UTC)  # no microseconds: still written in full

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.forms import FormError, parse_form, percent_decode
+from ingest.yunpian.forms import FormError, parse_form, percent_decode
 
 # Bytes a form body is made of, weighted towards the ones with a meaning.
 form_bytes = st.lists(

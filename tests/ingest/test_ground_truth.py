@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from ingest import pull
-from ingest.models import Report
-from ingest.reports import CHINA
-from ingest.yunpian import VoiceClient, YunpianError
+from ingest.store.models import Report
+from ingest.yunpian.client import VoiceClient, YunpianError
+from ingest.yunpian.reports import CHINA
 from tests.servers import wait_until
 
 CALLS = 2000

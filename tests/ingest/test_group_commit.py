@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from ingest.group_commit import GroupCommitter
+from ingest.store.group_commit import GroupCommitter
 from tests.servers import wait_until
 
 

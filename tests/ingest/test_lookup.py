@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ingest.lookup import lookup
-from ingest.models import Send
-from ingest.reports import Report as ReportRecord
-from ingest.store import record_send, store_reports
+from ingest.store.lookup import lookup
+from ingest.store.models import Send
+from ingest.store.writes import record_send, store_reports
+from ingest.yunpian.reports import Report as ReportRecord
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 MOBILE = "15205201314"

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select
 
 from ingest import pull
-from ingest.models import PullRun, RawBody, Report
-from ingest.store import keep_raw
-from ingest.yunpian import MalformedAnswer, VoiceClient
+from ingest.store.models import PullRun, RawBody, Report
+from ingest.store.writes import keep_raw
+from ingest.yunpian.client import MalformedAnswer, VoiceClient
 
 
 def count(engine, model) -> int:

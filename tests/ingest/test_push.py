@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from ingest.models import RawBody, Report
+from ingest.store.models import RawBody, Report
 from tests.ingest.test_reports import REFERENCE_EXAMPLE
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}

@@ -6,8 +6,8 @@ import httpx
 from sqlalchemy import select
 from yunpian_python_sdk.ypclient import YunpianClient
 
-from ingest.models import Report, Send
-from ingest.store import code_digest
+from ingest.store.models import Report, Send
+from ingest.store.writes import code_digest
 from tests.servers import free_port
 
 

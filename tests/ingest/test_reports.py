@@ -10,17 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.reports import (
-    ReportFormatError,
-    parse_push_form,
-    parse_reports,
-    parse_usual_reports,
-)
-from ingest.yunpian import (
+from ingest.yunpian.client import (
     MalformedAnswer,
     YunpianError,
     interpret_pull_answer,
     interpret_send_answer,
+)
+from ingest.yunpian.reports import (
+    ReportFormatError,
+    parse_push_form,
+    parse_reports,
+    parse_usual_reports,
 )
 
 # The reference's own example, byte for byte.

@@ -13,8 +13,8 @@ from sqlalchemy import case, delete, func, literal_column, select, text, update
 from dashboard import queries
 from dashboard.queries import Filters
 from dashboard.queries._sql import filtered, with_reports
-from ingest.codes import NUMBER_THROTTLE_CODES
-from ingest.models import (
+from ingest.seed import seed
+from ingest.store.models import (
     AnswerDelayDay,
     AnswerDelayHour,
     Report,
@@ -23,10 +23,10 @@ from ingest.models import (
     TrafficHour,
     TrafficMinute,
 )
-from ingest.reports import Report as ReportRecord
-from ingest.rollups import MEASURES, delay_ds_sql, rebuild_rollups
-from ingest.seed import seed
-from ingest.store import purge_older_than, record_send, store_reports
+from ingest.store.rollups import MEASURES, delay_ds_sql, rebuild_rollups
+from ingest.store.writes import purge_older_than, record_send, store_reports
+from ingest.yunpian.codes import NUMBER_THROTTLE_CODES
+from ingest.yunpian.reports import Report as ReportRecord
 
 T0 = datetime(2026, 11, 20, 15, 58, tzinfo=UTC)  # 23:58 in China: sends straddle a China day
 MOBILES = ["15205201314", "13012345678", "18912345678", "+14155550123"]

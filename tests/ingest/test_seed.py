@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from ingest.db import make_engine
-from ingest.models import PullRun, RawBody, Report, Send
 from ingest.seed import seed, seed_command
+from ingest.store.engine import make_engine
+from ingest.store.models import PullRun, RawBody, Report, Send
 from ingest.throttle import in_quiet_hours
 
 NOW = datetime(2025, 11, 20, 6, 0, tzinfo=UTC)  # a Thursday, 14:00 in China

@@ -6,9 +6,9 @@ import dataclasses
 
 from sqlalchemy import select
 
-from ingest.models import Send
 from ingest.sending import send_test_call
 from ingest.settings import Secret
+from ingest.store.models import Send
 from tests.servers import free_port
 
 

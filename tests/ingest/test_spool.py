@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from ingest import pull
-from ingest.db import make_engine
-from ingest.models import RawBody, Report
-from ingest.spool import SUFFIX, PullSpool, spool_for
-from ingest.store import store_pages
-from ingest.yunpian import VoiceClient, interpret_pull_answer
+from ingest.store.engine import make_engine
+from ingest.store.models import RawBody, Report
+from ingest.store.spool import SUFFIX, PullSpool, spool_for
+from ingest.store.writes import store_pages
+from ingest.yunpian.client import VoiceClient, interpret_pull_answer
 
 BODY = (
     b'[{"sid":"abc","uid":null,"user_receive_time":"2026-11-20 14:29:12","duration":10,'

@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event, func, select
 
-from ingest.db import make_engine
-from ingest.models import RawBody, Report, Send
-from ingest.reports import Report as ReportRecord
-from ingest.store import (
+from ingest.store.engine import make_engine
+from ingest.store.models import RawBody, Report, Send
+from ingest.store.writes import (
     OK,
     PENDING,
     code_digest,
@@ -23,6 +22,7 @@ from ingest.store import (
     store_pushes,
     store_reports,
 )
+from ingest.yunpian.reports import Report as ReportRecord
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 

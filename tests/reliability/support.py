@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, inspect, select, table, text
 
 from ingest import pull
-from ingest.yunpian import VoiceClient
+from ingest.yunpian.client import VoiceClient
 
 # A reply fit for each way an upstream can misbehave. "hang" never answers; "close" promises
 # 100 bytes and closes after 9; "echo" answers 500 with the request body in the HTML.

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ingest.db import make_engine
+from ingest.store.engine import make_engine
 from tests.fixtures.dashboard import add_rows, send_row
 
 APP = Path(__file__).parents[2] / "dashboard" / "app.py"

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from ingest.models import RawBody, Report, Send
-from ingest.relay import MAX_RELAY_BODY
-from ingest.reports import parse_push_form
-from ingest.service import MAX_PUSH_REPORTS
+from ingest.service.app import MAX_PUSH_REPORTS
+from ingest.service.relay import MAX_RELAY_BODY
+from ingest.store.models import RawBody, Report, Send
+from ingest.yunpian.reports import parse_push_form
 from tests.reliability.support import metric
 
 FORM_TYPE = "application/x-www-form-urlencoded"

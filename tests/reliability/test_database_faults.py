@@ -14,11 +14,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine, event, func, select
 
-from ingest.db import make_engine
-from ingest.models import PullRun, RawBody, Report, Send
-from ingest.service import create_app
+from ingest.service.app import create_app
 from ingest.settings import Settings
-from ingest.yunpian import VoiceClient
+from ingest.store.engine import make_engine
+from ingest.store.models import PullRun, RawBody, Report, Send
+from ingest.yunpian.client import VoiceClient
 from tests.ingest.test_reports import REFERENCE_EXAMPLE
 from tests.reliability.support import metric, pulling
 from tests.servers import ServerThread, wait_until

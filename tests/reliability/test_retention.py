@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from ingest import pull
-from ingest.models import PullRun, RawBody, Report
-from ingest.yunpian import VoiceClient
+from ingest.store.models import PullRun, RawBody, Report
+from ingest.yunpian.client import VoiceClient
 from tests.fixtures.dashboard import add_rows, report_row, send_row
 from tests.servers import wait_until
 

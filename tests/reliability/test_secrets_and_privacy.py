@@ -16,10 +16,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ingest import pull
-from ingest.db import make_engine
-from ingest.service import create_app
+from ingest.service.app import create_app
 from ingest.settings import Secret, Settings
-from ingest.yunpian import VoiceClient, YunpianError
+from ingest.store.engine import make_engine
+from ingest.yunpian.client import VoiceClient, YunpianError
 from tests.reliability.support import dump_database, values_containing
 from tests.servers import ServerThread, wait_until
 
@@ -199,7 +199,7 @@ def test_no_secret_code_or_full_number_leaks_anywhere(flow_env, caplog, monkeypa
 def _reports(engine):
     from sqlalchemy import select
 
-    from ingest.models import Report
+    from ingest.store.models import Report
 
     with engine.connect() as connection:
         return list(connection.execute(select(Report)))

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from ingest.db import make_engine
-from ingest.models import RawBody, Report, Send
+from ingest.store.engine import make_engine
+from ingest.store.models import RawBody, Report, Send
 from tests.reliability.support import metric, pulling
 from tests.servers import free_port, wait_until
 

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-import ingest.http_edge
+import ingest.service.http_edge
 from tests.ingest.test_reports import REFERENCE_EXAMPLE
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -44,7 +44,7 @@ def test_push_token_is_compared_in_constant_time(make_ingest, monkeypatch):
         compared.append((a, b))
         return compare_digest(a, b)
 
-    monkeypatch.setattr(ingest.http_edge.secrets, "compare_digest", spy)
+    monkeypatch.setattr(ingest.service.http_edge.secrets, "compare_digest", spy)
     service = make_ingest(push_token=TOKEN)
     wrong = httpx.post(f"{service.url}/push/voice?token=guess", content=GOOD_BODY, headers=FORM)
     right = httpx.post(f"{service.url}/push/voice?token={TOKEN}", content=GOOD_BODY, headers=FORM)

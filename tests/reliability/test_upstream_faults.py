@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from ingest.models import Send
-from ingest.yunpian import MalformedAnswer, VoiceClient, YunpianError
+from ingest.store.models import Send
+from ingest.yunpian.client import MalformedAnswer, VoiceClient, YunpianError
 from tests.reliability.support import MODES, metric
 
 MOBILE = "15205201314"

@@ -8,8 +8,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from ingest.codes import lookup
 from ingest.simulator.records import CHINA
+from ingest.yunpian.codes import lookup
 
 SEND = {"mobile": "15205201314", "code": "1234"}
 NOTIFY = {"mobile": "15205201314", "tpl_id": "1136", "tpl_value": "name=a&time=b"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ingest import rollups
+from ingest.store import rollups
 
 
 revision = '0002'

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Engine, Row, Select, Table, func, or_, select, union_all
 
-from ingest.models import Report, Send
+from ingest.store.models import Report, Send
 
 SENDS = Send.__table__
 REPORTS = Report.__table__

@@ -136,7 +136,7 @@ class PullRun(Base):
 class _TrafficRollup:
     """Sends (joined with their report by sid) summed per bucket × carrier × province × source.
 
-    Kept exact by database triggers (see ingest/rollups.py) on every write to sends or reports,
+    Kept exact by database triggers (see ingest/store/rollups.py) on every write to sends or reports,
     in the writing transaction. `at` is the bucket's start, naive UTC."""
 
     # Clustered by the key on SQLite too, so a time range is one contiguous read.

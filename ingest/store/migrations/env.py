@@ -1,10 +1,10 @@
-"""Alembic environment: runs against the engine voicewatch hands in (see ingest/db.py)."""
+"""Alembic environment: runs against the engine voicewatch hands in (see ingest/store/engine.py)."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from ingest.models import Base
+from ingest.store.models import Base
 
 engine = context.config.attributes["engine"]
 

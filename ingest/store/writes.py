@@ -1,8 +1,8 @@
-"""Writing what ingest receives: sends, reports and raw bodies (ingest/lookup.py reads them back).
+"""Writing what ingest receives: sends, reports and raw bodies (ingest/store/lookup.py reads them back).
 
 Every write is idempotent where the world may repeat itself: the same report delivered by
 push and by pull, or pushed twice, is one row, upserted with the dialect's ON CONFLICT.
-The rollups the dashboard reads are kept by triggers in the database (ingest/rollups.py), so
+The rollups the dashboard reads are kept by triggers in the database (ingest/store/rollups.py), so
 each write here updates them in its own transaction.
 """
 
@@ -33,11 +33,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ingest.models import PullRun, RawBody, Report, Send
 from ingest.numbers import describe
-from ingest.reports import Report as ReportRecord
 from ingest.settings import Secret
-from ingest.spool import Spooled
+from ingest.store.models import PullRun, RawBody, Report, Send
+from ingest.store.spool import Spooled
+from ingest.yunpian.reports import Report as ReportRecord
 
 JSON = "application/json"  # what pull answers are
 # Statuses of a raw body in the inbox.
@@ -159,7 +159,7 @@ def mark_raw(engine: Engine, raw_id: int, status: str, error: str | None = None)
 
 def inbox_holds(engine: Engine, channel: str, received_at: datetime, body: bytes) -> bool:
     """Whether the raw inbox has this body, received at that instant (a spooled body whose
-    transaction committed just before a crash, ingest/spool.py)."""
+    transaction committed just before a crash, ingest/store/spool.py)."""
     with engine.connect() as connection:
         found = connection.execute(
             select(RawBody.id).where(
@@ -414,7 +414,7 @@ def _sqlite_text(moment: datetime) -> str:
     return _naive_utc(moment).isoformat(" ", "microseconds")
 
 
-# What UTCDateTime (ingest/models.py) and the dialect's DateTime make of an aware datetime.
+# What UTCDateTime (ingest/store/models.py) and the dialect's DateTime make of an aware datetime.
 TIME_TO_DB: dict[str, Callable[[datetime], object]] = {
     "sqlite": _sqlite_text,
     "postgresql": _naive_utc,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
-from ingest.codes import NUMBER_THROTTLE_CODES
+from ingest.yunpian.codes import NUMBER_THROTTLE_CODES
 
 TRAFFIC_TABLES = {"minute": "traffic_minutes", "hour": "traffic_hours", "day": "traffic_days"}
 DELAY_TABLES = {"hour": "answer_delay_hours", "day": "answer_delay_days"}

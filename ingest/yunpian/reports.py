@@ -15,14 +15,14 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from ingest.forms import FormError, parse_form
+from ingest.yunpian.forms import FormError, parse_form
 
 CHINA = ZoneInfo("Asia/Shanghai")
 REPORT_STATUSES = ("SUCCESS", "FAIL")
 REPORT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _REPORT_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", re.ASCII)
 CHINA_SINCE_1991 = timezone(timedelta(hours=8))
-# Column widths of the store (ingest/models.py): longer values are refused at the edge, so a
+# Column widths of the store (ingest/store/models.py): longer values are refused at the edge, so a
 # hostile report is a 400, never a write that fails halfway on PostgreSQL.
 MAX_SID, MAX_MOBILE, MAX_UID = 64, 32, 64
 MAX_DURATION = 7 * 24 * 3600  # a call is not longer than a week; also fits a 32-bit column

@@ -60,7 +60,7 @@ class PullSpool:
             raise SpoolBusy(f"{path} is in use by another process") from None
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        # As durable as the main database's commits (ingest/db.py).
+        # As durable as the main database's commits (ingest/store/engine.py).
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS spooled "

@@ -1,4 +1,4 @@
-"""Client for Yunpian's voice API (v2) and its errors; reports are parsed in ingest.reports.
+"""Client for Yunpian's voice API (v2) and its errors; reports are parsed in ingest.yunpian.reports.
 
 Wire reference: ../shared/yunpian-voice-api.md. Works unchanged against the real service
 (`cn`/`us` regions) and against voicewatch's simulator (any base URL).
@@ -16,10 +16,10 @@ from urllib.parse import urlencode
 
 import httpx
 
-from ingest.codes import Category, lookup
 from ingest.numbers import mask
-from ingest.reports import Report, ReportFormatError, parse_reports, parse_usual_reports
 from ingest.settings import REGION_URLS, Secret, redact
+from ingest.yunpian.codes import Category, lookup
+from ingest.yunpian.reports import Report, ReportFormatError, parse_reports, parse_usual_reports
 
 log = logging.getLogger(__name__)
 

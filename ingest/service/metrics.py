@@ -9,8 +9,8 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import Engine, func, select
 
-from ingest.models import PullRun
-from ingest.store import utcnow
+from ingest.store.models import PullRun
+from ingest.store.writes import utcnow
 
 
 @dataclass(frozen=True, slots=True)

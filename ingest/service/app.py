@@ -17,15 +17,22 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ingest import logs
-from ingest.group_commit import GroupCommitter
-from ingest.http_edge import STORE_ATTEMPTS, BodyTooLarge, clip, read_body, retrying, token_ok
-from ingest.metrics import IngestMetrics
 from ingest.numbers import describe
 from ingest.pull import replay_pending
-from ingest.relay import Relay
-from ingest.reports import ReportFormatError, parse_push_form
+from ingest.service.http_edge import (
+    STORE_ATTEMPTS,
+    BodyTooLarge,
+    clip,
+    read_body,
+    retrying,
+    token_ok,
+)
+from ingest.service.metrics import IngestMetrics
+from ingest.service.relay import Relay
 from ingest.settings import Settings
-from ingest.store import MALFORMED, REJECTED, keep_raw, store_pushes
+from ingest.store.group_commit import GroupCommitter
+from ingest.store.writes import MALFORMED, REJECTED, keep_raw, store_pushes
+from ingest.yunpian.reports import ReportFormatError, parse_push_form
 
 log = logging.getLogger(__name__)
 

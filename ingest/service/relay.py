@@ -15,13 +15,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ingest import logs
-from ingest.codes import lookup
-from ingest.http_edge import BodyTooLarge, clip, read_body, retrying, token_ok
-from ingest.metrics import IngestMetrics
-from ingest.models import Send
 from ingest.sending import record_outcome
+from ingest.service.http_edge import BodyTooLarge, clip, read_body, retrying, token_ok
+from ingest.service.metrics import IngestMetrics
 from ingest.settings import Settings, redact
-from ingest.store import (
+from ingest.store.models import Send
+from ingest.store.writes import (
     JSON,
     MALFORMED,
     code_digest,
@@ -31,7 +30,7 @@ from ingest.store import (
     store_reports,
     utcnow,
 )
-from ingest.yunpian import (
+from ingest.yunpian.client import (
     HEADERS,
     MalformedAnswer,
     SendResult,
@@ -40,6 +39,7 @@ from ingest.yunpian import (
     interpret_send_answer,
     scrub_request,
 )
+from ingest.yunpian.codes import lookup
 
 log = logging.getLogger(__name__)
 
