@@ -101,7 +101,8 @@ def store_alone(pulled_url: str, db_url: str) -> float:
     from ingest.store.engine import make_engine
     from ingest.store.models import RawBody
     from ingest.store.spool import spool_for
-    from ingest.store.writes import store_pages, utcnow
+    from ingest.store.upserts import store_pages
+    from ingest.store.writes import utcnow
     from ingest.yunpian.client import interpret_pull_answer
 
     pulled = make_engine(pulled_url)

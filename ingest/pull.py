@@ -17,21 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ingest import logs
 from ingest.store.group_commit import next_group
+from ingest.store.inbox import JSON, MALFORMED, inbox_holds, keep_raw, mark_raw, pending_raw
 from ingest.store.spool import PullSpool, Spooled, spool_for
-from ingest.store.writes import (
-    JSON,
-    MALFORMED,
-    finish_pull_run,
-    inbox_holds,
-    keep_raw,
-    mark_raw,
-    pending_raw,
-    purge_older_than,
-    start_pull_run,
-    store_pages,
-    store_reports,
-    utcnow,
-)
+from ingest.store.upserts import store_pages, store_reports
+from ingest.store.writes import finish_pull_run, purge_older_than, start_pull_run, utcnow
 from ingest.yunpian.client import (
     MalformedAnswer,
     VoiceClient,

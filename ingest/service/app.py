@@ -31,7 +31,8 @@ from ingest.service.metrics import IngestMetrics
 from ingest.service.relay import Relay
 from ingest.settings import Settings
 from ingest.store.group_commit import GroupCommitter
-from ingest.store.writes import MALFORMED, REJECTED, keep_raw, store_pushes
+from ingest.store.inbox import MALFORMED, REJECTED, keep_raw
+from ingest.store.upserts import store_pushes
 from ingest.yunpian.reports import ReportFormatError, parse_push_form
 
 log = logging.getLogger(__name__)

@@ -19,17 +19,10 @@ from ingest.sending import record_outcome
 from ingest.service.http_edge import BodyTooLarge, clip, read_body, retrying, token_ok
 from ingest.service.metrics import IngestMetrics
 from ingest.settings import Settings, redact
+from ingest.store.inbox import JSON, MALFORMED, keep_raw, mark_raw
 from ingest.store.models import Send
-from ingest.store.writes import (
-    JSON,
-    MALFORMED,
-    code_digest,
-    keep_raw,
-    mark_raw,
-    record_send,
-    store_reports,
-    utcnow,
-)
+from ingest.store.upserts import store_reports
+from ingest.store.writes import code_digest, record_send, utcnow
 from ingest.yunpian.client import (
     HEADERS,
     MalformedAnswer,

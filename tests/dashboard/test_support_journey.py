@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from dashboard.cli import run_dashboard
 from ingest.store.models import Send
-from ingest.store.writes import record_send, store_reports, utcnow
+from ingest.store.upserts import store_reports
+from ingest.store.writes import record_send, utcnow
 from ingest.yunpian.reports import Report as ReportRecord
 from tests.fixtures.browser import _healthy
 from tests.servers import free_port, wait_until

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from ingest.cli import main
 from ingest.store.models import Send
-from ingest.store.writes import record_send, store_reports
+from ingest.store.upserts import store_reports
+from ingest.store.writes import record_send
 from ingest.yunpian.reports import Report as ReportRecord
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # 14:00 in China

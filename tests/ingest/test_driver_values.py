@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from sqlalchemy import insert, select, text
 
 from ingest.store.models import Report
-from ingest.store.writes import store_reports
+from ingest.store.upserts import store_reports
 from ingest.yunpian.reports import Report as ReportRecord
 
 AT = datetime(2026, 11, 20, 6, 0, 7, 250_000, tzinfo=timezone(timedelta(hours=8)))

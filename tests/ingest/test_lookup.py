@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from ingest.store.lookup import lookup
 from ingest.store.models import Send
-from ingest.store.writes import record_send, store_reports
+from ingest.store.upserts import store_reports
+from ingest.store.writes import record_send
 from ingest.yunpian.reports import Report as ReportRecord
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)

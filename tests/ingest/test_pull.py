@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from ingest import pull
+from ingest.store.inbox import keep_raw
 from ingest.store.models import PullRun, RawBody, Report
-from ingest.store.writes import keep_raw
 from ingest.yunpian.client import MalformedAnswer, VoiceClient
 
 

@@ -24,7 +24,8 @@ from ingest.store.models import (
     TrafficMinute,
 )
 from ingest.store.rollups import MEASURES, delay_ds_sql, rebuild_rollups
-from ingest.store.writes import purge_older_than, record_send, store_reports
+from ingest.store.upserts import store_reports
+from ingest.store.writes import purge_older_than, record_send
 from ingest.yunpian.codes import NUMBER_THROTTLE_CODES
 from ingest.yunpian.reports import Report as ReportRecord
 

@@ -13,7 +13,7 @@ from ingest import pull
 from ingest.store.engine import make_engine
 from ingest.store.models import RawBody, Report
 from ingest.store.spool import SUFFIX, PullSpool, spool_for
-from ingest.store.writes import store_pages
+from ingest.store.upserts import store_pages
 from ingest.yunpian.client import VoiceClient, interpret_pull_answer
 
 BODY = (

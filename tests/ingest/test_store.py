@@ -9,19 +9,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import event, func, select
 
 from ingest.store.engine import make_engine
+from ingest.store.inbox import OK, PENDING, keep_raw, pending_raw
 from ingest.store.models import RawBody, Report, Send
-from ingest.store.writes import (
-    OK,
-    PENDING,
-    code_digest,
-    keep_raw,
-    pending_raw,
-    purge_older_than,
-    record_send,
-    store_pages,
-    store_pushes,
-    store_reports,
-)
+from ingest.store.upserts import store_pages, store_pushes, store_reports
+from ingest.store.writes import code_digest, purge_older_than, record_send
 from ingest.yunpian.reports import Report as ReportRecord
 
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)

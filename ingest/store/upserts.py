@@ -1,0 +1,358 @@
+"""Storing reports: one row per sid whatever the deliveries, the later report wins.
+
+The same report delivered by push and by pull, or pushed twice, is one row, upserted with the
+dialect's ON CONFLICT. A batch of pushes or pull pages is stored with its raw bodies marked
+done in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache, lru_cache
+
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Engine,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ingest.numbers import describe
+from ingest.store.inbox import JSON, OK, raw_row
+from ingest.store.models import RawBody, Report
+from ingest.store.spool import Spooled
+from ingest.store.writes import utcnow, writing
+from ingest.yunpian.reports import Report as ReportRecord
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What a batch of reports did to the store."""
+
+    received: int
+    new: int
+    duplicates: int  # sids already stored (counted once per delivery)
+
+
+def store_reports(
+    engine: Engine,
+    reports: Sequence[ReportRecord],
+    channel: str,
+    *,
+    raw_id: int | None = None,
+    now: datetime | None = None,
+) -> StoreResult:
+    """Upsert reports by sid and mark their raw body (`raw_id`, kept earlier) processed, in
+    one transaction.
+
+    A later report (by `user_receive_time`) wins over an earlier one for the same sid; gaps
+    (null fields) are filled from whichever report has them; first_seen is kept.
+    """
+    with writing(engine) as connection:
+        new = _store_counting_new(connection, reports, channel, now)
+        result = StoreResult(len(reports), new, len(reports) - new)
+        if raw_id is not None:
+            _mark_stored(connection, [(raw_id, len(reports))])
+    return result
+
+
+def store_pages(
+    engine: Engine, pages: Sequence[tuple[int | Spooled, Sequence[ReportRecord]]], channel: str
+) -> StoreResult:
+    """The reports of several bodies, (kept, reports) each, in one transaction that also
+    marks every body processed: `kept` is a raw inbox id, or a spooled body that goes into
+    the raw inbox now."""
+    reports = [r for _, page in pages for r in page]
+    with writing(engine) as connection:
+        if connection.dialect.name == "sqlite":
+            # Up to 64 MiB of pages for this connection (default 2 MiB), allocated as used:
+            # report sids are random, so each report dirties an index page anywhere in the
+            # file, and a transaction of many pages pays for each index page once only if it
+            # stays cached. Only here: the dashboard's connections keep the small default.
+            connection.exec_driver_sql("PRAGMA cache_size=-65536")
+        new = _store_counting_new(connection, reports, channel)
+        result = StoreResult(len(reports), new, len(reports) - new)
+        kept = [(k, len(page)) for k, page in pages if isinstance(k, int)]
+        if kept:
+            _mark_stored(connection, kept)
+        spooled = [(k, len(page)) for k, page in pages if not isinstance(k, int)]
+        if spooled:
+            rows = [
+                raw_row(channel, s.body, JSON, OK, report_count=count, received_at=s.received_at)
+                for s, count in spooled
+            ]
+            connection.execute(RawBody.__table__.insert(), rows)
+    return result
+
+
+def store_pushes(
+    engine: Engine, pushes: Sequence[tuple[Sequence[ReportRecord], bytes, str | None]]
+) -> list[StoreResult]:
+    """Several pushes, (reports, raw body, content type) each, in one transaction: their
+    reports upserted and their bodies kept. Results are per push, as if stored in turn."""
+    with writing(engine) as connection:
+        seen = _store(connection, [r for reports, _, _ in pushes for r in reports], "push")
+        connection.execute(
+            RawBody.__table__.insert(),
+            [
+                raw_row("push", body, content_type, OK, report_count=len(reports))
+                for reports, body, content_type in pushes
+            ],
+        )
+    results = []
+    for reports, _, _ in pushes:
+        sids = {report.sid for report in reports}
+        new = len(sids - seen)
+        seen |= sids
+        results.append(StoreResult(len(reports), new, len(reports) - new))
+    return results
+
+
+def _store(
+    connection: Connection,
+    reports: Sequence[ReportRecord],
+    channel: str,
+    now: datetime | None = None,
+) -> set[str]:
+    """Upsert `reports`; the sids among them that were stored before."""
+    merged = _merge_by_sid(reports)
+    existing: set[str] = set()
+    for chunk in _chunks(list(merged), 500):
+        existing.update(connection.scalars(_STORED_SIDS, {"sids": chunk}))
+    if merged:  # the rollup triggers run in this same transaction
+        _upsert_reports(connection, merged.values(), channel, now or utcnow())
+    return existing
+
+
+def _store_counting_new(
+    connection: Connection,
+    reports: Sequence[ReportRecord],
+    channel: str,
+    now: datetime | None = None,
+) -> int:
+    """Upsert `reports`; how many of their sids were not stored before.
+
+    On SQLite, counted from the rowids the upsert took rather than by asking first which
+    sids exist (which cost a pull as much as SQLite's own upsert work, bench/README.md): the
+    transaction is the only writer, and each new row takes the largest rowid + 1."""
+    if connection.dialect.name != "sqlite":
+        return _result(reports, _store(connection, reports, channel, now)).new
+    merged = _merge_by_sid(reports)
+    before = connection.scalar(_LAST_REPORT_ID)
+    if merged:  # the rollup triggers run in this same transaction
+        _upsert_reports(connection, merged.values(), channel, now or utcnow())
+    return connection.scalar(_LAST_REPORT_ID) - before
+
+
+_LAST_REPORT_ID = select(func.coalesce(func.max(Report.id), 0))
+
+
+def _result(reports: Sequence[ReportRecord], existing: set[str]) -> StoreResult:
+    new = len({report.sid for report in reports} - existing)
+    return StoreResult(received=len(reports), new=new, duplicates=len(reports) - new)
+
+
+# One cached statement whatever the number of sids (a literal IN list is coerced per value).
+_STORED_SIDS = select(Report.sid).where(Report.sid.in_(bindparam("sids", expanding=True)))
+
+
+def _mark_stored(connection: Connection, bodies: list[tuple[int, int]]) -> None:
+    """Raw bodies (id, reports in it) processed."""
+    connection.execute(
+        update(RawBody)
+        .where(RawBody.id == bindparam("raw_id"))
+        .values(parse_status=OK, parse_error=None, report_count=bindparam("count")),
+        [{"raw_id": raw_id, "count": count} for raw_id, count in bodies],
+    )
+
+
+def _merge_by_sid(reports: Sequence[ReportRecord]) -> dict[str, tuple[ReportRecord, int]]:
+    """One report per sid (ON CONFLICT cannot touch a row twice in one statement)."""
+    merged = {report.sid: (report, 1) for report in reports}
+    if len(merged) == len(reports):  # the usual case: each sid once
+        return merged
+    merged = {}
+    for report in reports:
+        if report.sid in merged:
+            kept, deliveries = merged[report.sid]
+            merged[report.sid] = (_later(kept, report), deliveries + 1)
+        else:
+            merged[report.sid] = (report, 1)
+    return merged
+
+
+def _later(a: ReportRecord, b: ReportRecord) -> ReportRecord:
+    a_time = a.user_receive_time or datetime.min.replace(tzinfo=UTC)
+    b_time = b.user_receive_time or datetime.min.replace(tzinfo=UTC)
+    return b if b_time >= a_time else a
+
+
+# The upsert's columns: those that differ from report to report, in the order of
+# report_values()' tuples, and those the same for a whole batch (batch_values()).
+ROW_COLUMNS = (
+    "sid",
+    "mobile",
+    "uid",
+    "status",
+    "error_msg",
+    "user_receive_time",
+    "duration",
+    "deliveries",
+    "carrier",
+    "province",
+)
+BATCH_COLUMNS = ("via_push", "via_pull", "first_seen", "last_seen")
+# All of them in the table's order, which the compiled statement's parameters follow.
+REPORT_COLUMNS = tuple(
+    c.key for c in Report.__table__.columns if c.key in ROW_COLUMNS + BATCH_COLUMNS
+)
+
+
+def report_values(
+    merged: Iterable[tuple[ReportRecord, int]], to_db: Callable[[datetime], object]
+) -> list[tuple]:
+    """(report, deliveries) pairs as tuples of ROW_COLUMNS, times made by `to_db`."""
+    rows = []
+    for report, deliveries in merged:
+        info = describe(report.mobile)
+        received = report.user_receive_time
+        rows.append(
+            (
+                report.sid,
+                report.mobile,
+                report.uid,
+                report.status,
+                report.error_msg,
+                None if received is None else to_db(received),
+                report.duration,
+                deliveries,
+                info.carrier,
+                info.province,
+            )
+        )
+    return rows
+
+
+def batch_values(channel: str, now: datetime, to_db: Callable[[datetime], object]) -> dict:
+    """The rest of REPORT_COLUMNS, for every report a batch stores at `now`."""
+    seen = to_db(now)
+    return {
+        "via_push": channel == "push",
+        "via_pull": channel == "pull",
+        "first_seen": seen,
+        "last_seen": seen,
+    }
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+@lru_cache(maxsize=4096)  # the reports of a batch share a few seconds
+def _sqlite_text(moment: datetime) -> str:
+    return _naive_utc(moment).isoformat(" ", "microseconds")
+
+
+# What UTCDateTime (ingest/store/models.py) and the dialect's DateTime make of an aware datetime.
+TIME_TO_DB: dict[str, Callable[[datetime], object]] = {
+    "sqlite": _sqlite_text,
+    "postgresql": _naive_utc,
+}
+
+
+def _upsert_reports(
+    connection: Connection,
+    merged: Iterable[tuple[ReportRecord, int]],
+    channel: str,
+    now: datetime,
+) -> None:
+    """The compiled upsert straight to the driver, with values made as the column types
+    would make them: SQLAlchemy's per-row parameter processing cost more than SQLite's whole
+    upsert (bench/README.md). One statement on SQLite, executemany elsewhere."""
+    dialect = connection.dialect
+    to_db = TIME_TO_DB[dialect.name]
+    rows, batch = report_values(merged, to_db), batch_values(channel, now, to_db)
+    if dialect.name == "sqlite":
+        # All the rows in one statement, as one JSON array: SQLite stores them without
+        # taking Python's GIL back between rows. executemany takes it back after every row,
+        # each time waiting for whichever thread holds it (the pull loop fetching and parsing
+        # the next pages), which made it three times slower than SQLite's own work.
+        array = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+        connection.exec_driver_sql(
+            _sqlite_batch_upsert(dialect), (array, *(batch[c] for c in BATCH_COLUMNS))
+        )
+        return
+    connection.exec_driver_sql(
+        _compiled_upsert(dialect), [batch | dict(zip(ROW_COLUMNS, r, strict=True)) for r in rows]
+    )
+
+
+@cache
+def _compiled_upsert(dialect: Dialect) -> str:
+    compiled = _upsert(dialect.name).compile(dialect=dialect, column_keys=list(REPORT_COLUMNS))
+    if dialect.positional and tuple(compiled.positiontup or ()) != REPORT_COLUMNS:
+        raise AssertionError(f"upsert parameters out of order: {compiled.positiontup}")
+    return compiled.string
+
+
+@cache
+def _sqlite_batch_upsert(dialect: Dialect) -> str:
+    """The upsert taking its rows from one JSON array of ROW_COLUMNS tuples (parameter 1)
+    and the batch_values() of BATCH_COLUMNS (parameters 2 on): SQLite pays for each value it
+    takes out of the JSON, so only what differs between reports is in it."""
+    values = f"VALUES ({', '.join('?' * len(REPORT_COLUMNS))})"
+    sql = _compiled_upsert(dialect)
+    if sql.count(values) != 1:
+        raise AssertionError(f"unexpected upsert: {sql}")
+    columns = ", ".join(
+        f"?{BATCH_COLUMNS.index(c) + 2}"
+        if c in BATCH_COLUMNS
+        else f"json_extract(value, '$[{ROW_COLUMNS.index(c)}]')"
+        for c in REPORT_COLUMNS
+    )
+    # WHERE true: without it SQLite would read ON CONFLICT as a join's ON.
+    return sql.replace(values, f"SELECT {columns} FROM json_each(?1) WHERE true")
+
+
+@cache
+def _upsert(dialect: str):
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    table = Report.__table__
+    statement = insert(table)
+    new, old = statement.excluded, table.c
+    newer = or_(old.user_receive_time.is_(None), new.user_receive_time >= old.user_receive_time)
+
+    def later(column: str):
+        return case(
+            (newer, func.coalesce(new[column], old[column])),
+            else_=func.coalesce(old[column], new[column]),
+        )
+
+    return statement.on_conflict_do_update(
+        index_elements=[old.sid],
+        set_={
+            "status": case((newer, new.status), else_=old.status),
+            "error_msg": case((newer, new.error_msg), else_=old.error_msg),
+            "duration": case((newer, new.duration), else_=old.duration),
+            "user_receive_time": later("user_receive_time"),
+            "uid": func.coalesce(old.uid, new.uid),
+            "via_push": old.via_push | new.via_push,
+            "via_pull": old.via_pull | new.via_pull,
+            "deliveries": old.deliveries + new.deliveries,
+            "last_seen": new.last_seen,
+        },
+    )
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
