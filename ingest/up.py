@@ -155,19 +155,7 @@ def up(
     try:
         if settings.simulated:
             env["YUNPIAN_VOICE_URL"] = simulator_url
-            push_url = f"{ingest_url}/push/voice"
-            if settings.push_token:
-                push_url += f"?token={settings.push_token.reveal()}"
-            simulate = [
-                "simulate",
-                "--host",
-                host,
-                "--port",
-                str(simulator_port),
-                "--push-url",
-                push_url,
-            ]
-            simulate += [] if quiet_hours else ["--no-quiet-hours"]
+            simulate = _simulate_command(settings, host, simulator_port, ingest_url, quiet_hours)
             supervisor.start("simulator", simulate, f"{simulator_url}/_sim/state")
         supervisor.start(
             "ingest", ["serve", "--host", host, "--port", str(ingest_port)], f"{ingest_url}/healthz"
@@ -190,6 +178,17 @@ def up(
     finally:
         stop_traffic.set()
         supervisor.stop()
+
+
+def _simulate_command(
+    settings: Settings, host: str, port: int, ingest_url: str, quiet_hours: bool
+) -> list[str]:
+    """`voicewatch simulate` pushing its reports to the ingest service at `ingest_url`."""
+    push_url = f"{ingest_url}/push/voice"
+    if settings.push_token:
+        push_url += f"?token={settings.push_token.reveal()}"
+    command = ["simulate", "--host", host, "--port", str(port), "--push-url", push_url]
+    return command if quiet_hours else [*command, "--no-quiet-hours"]
 
 
 def _start_traffic(relay_url: str, rate: str, stop: threading.Event) -> None:

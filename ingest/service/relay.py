@@ -59,14 +59,9 @@ class Relay:
     async def forward(self, request: Request) -> Response:
         """The Starlette endpoint: Yunpian's answer to the relayed request, or one in its form."""
         endpoint = request.path_params["endpoint"]
-        if endpoint not in RELAYED:
-            return self._yunpian_error(
-                404, 2, f"voicewatch relays {', '.join(RELAYED)}, not {endpoint}", endpoint
-            )
-        if self.settings.relay_token:
-            given = request.path_params.get("token") or request.headers.get("x-voicewatch-token")
-            if not token_ok(self.settings.relay_token.reveal(), given):
-                return self._yunpian_error(403, -3, "relay token missing or wrong", endpoint)
+        refusal = self._caller_refusal(request, endpoint)
+        if refusal is not None:
+            return refusal
         try:
             body = await read_body(request, MAX_RELAY_BODY)
         except BodyTooLarge:
@@ -74,33 +69,16 @@ class Relay:
                 413, 2, f"request body over {MAX_RELAY_BODY} bytes", endpoint
             )
         url = f"{self.settings.voice_url}/v2/voice/{endpoint}"
-        content_type = request.headers.get("content-type", "")
-        headers = {
-            # Passed on only when it can go on the wire again (printable ASCII).
-            "content-type": content_type
-            if content_type.isascii() and content_type.isprintable() and content_type.strip()
-            else HEADERS["Content-Type"],
-            "accept": HEADERS["Accept"],
-        }
         started = time.perf_counter()
         try:
             # Sent once: a send that timed out or lost its answer may still ring the phone,
             # so it is never repeated here (the client decides, knowing the ground truth).
-            upstream_answer = await self.http().post(url, content=body, headers=headers)
+            upstream_answer = await self.http().post(
+                url, content=body, headers=_upstream_headers(request)
+            )
         except httpx.HTTPError as error:
             latency_ms = (time.perf_counter() - started) * 1000
-            kind = _failure_kind(error)
-            self.metrics.upstream_failed(endpoint, kind)
-            logs.event(log, "relay.upstream_failed", logging.WARNING, endpoint=endpoint, kind=kind)
-            answer = self._yunpian_error(
-                502,
-                -50,
-                f"voicewatch relay: upstream unreachable ({type(error).__name__})",
-                endpoint,
-            )
-            await self._record_relayed(request, endpoint, body, None, answer.body, latency_ms)
-            self.metrics.relay_sends.labels("unreachable").inc()
-            return answer
+            return await self._unreachable(request, endpoint, body, error, latency_ms)
         latency_ms = (time.perf_counter() - started) * 1000
         self.metrics.relay_latency.labels(endpoint).observe(latency_ms / 1000)
         if upstream_answer.status_code >= 500:
@@ -128,6 +106,39 @@ class Relay:
         return Response(
             upstream_answer.content, status_code=upstream_answer.status_code, headers=passthrough
         )
+
+    def _caller_refusal(self, request: Request, endpoint: str) -> Response | None:
+        """Yunpian's form of an answer when the endpoint is not relayed or the token is wrong."""
+        if endpoint not in RELAYED:
+            return self._yunpian_error(
+                404, 2, f"voicewatch relays {', '.join(RELAYED)}, not {endpoint}", endpoint
+            )
+        if self.settings.relay_token:
+            given = request.path_params.get("token") or request.headers.get("x-voicewatch-token")
+            if not token_ok(self.settings.relay_token.reveal(), given):
+                return self._yunpian_error(403, -3, "relay token missing or wrong", endpoint)
+        return None
+
+    async def _unreachable(
+        self,
+        request: Request,
+        endpoint: str,
+        body: bytes,
+        error: httpx.HTTPError,
+        latency_ms: float,
+    ) -> Response:
+        kind = _failure_kind(error)
+        self.metrics.upstream_failed(endpoint, kind)
+        logs.event(log, "relay.upstream_failed", logging.WARNING, endpoint=endpoint, kind=kind)
+        answer = self._yunpian_error(
+            502,
+            -50,
+            f"voicewatch relay: upstream unreachable ({type(error).__name__})",
+            endpoint,
+        )
+        await self._record_relayed(request, endpoint, body, None, answer.body, latency_ms)
+        self.metrics.relay_sends.labels("unreachable").inc()
+        return answer
 
     def _yunpian_error(self, status: int, code: int, detail: str, endpoint: str) -> Response:
         self.metrics.requests.labels("relay", str(status)).inc()
@@ -264,3 +275,14 @@ def _failure_kind(error: httpx.HTTPError) -> str:
 def _unpack_error(answer: bytes) -> tuple[int | None, str, str | None, int | None]:
     parsed = json.loads(answer)
     return parsed.get("code"), parsed.get("msg", ""), parsed.get("detail"), None
+
+
+def _upstream_headers(request: Request) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "")
+    return {
+        # Passed on only when it can go on the wire again (printable ASCII).
+        "content-type": content_type
+        if content_type.isascii() and content_type.isprintable() and content_type.strip()
+        else HEADERS["Content-Type"],
+        "accept": HEADERS["Accept"],
+    }

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from ingest.service.app import MAX_PUSH_REPORTS
+from ingest.service.push import MAX_PUSH_REPORTS
 from ingest.service.relay import MAX_RELAY_BODY
 from ingest.store.models import RawBody, Report, Send
 from ingest.yunpian.reports import parse_push_form
