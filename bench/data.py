@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, text
 from tqdm import tqdm
 
 from ingest.numbers import describe
-from ingest.seed import CARRIER_SHARE, PREFIXES, SOURCES
+from ingest.seed.history import CARRIER_SHARE, PREFIXES, SOURCES
 from ingest.store.rollups import drop_triggers, install_triggers, rebuild_rollups
 
 DAYS = 30

@@ -11,7 +11,7 @@ import click
 
 from dashboard.cli import dashboard
 from ingest import logs
-from ingest.seed import seed_command
+from ingest.seed.history import seed_command
 from ingest.settings import Settings, SettingsError
 from ingest.simulator.cli import simulate
 from ingest.up import up

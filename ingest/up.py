@@ -99,7 +99,7 @@ def _stop_on_sigterm(_signum: int, _frame: object) -> None:
 
 def _seed_if_empty(settings: Settings, days: int, per_day: int) -> None:
     """Backfill history once, into a database that has no sends yet."""
-    from ingest.seed import seed
+    from ingest.seed.history import seed
 
     engine = make_engine(settings.db_url)
     try:

@@ -13,10 +13,10 @@ from sqlalchemy import func, literal_column, select
 from dashboard import queries
 from dashboard.queries import Filters
 from dashboard.queries._sql import filtered, with_reports
-from ingest.seed import code_digest
 from ingest.settings import Secret
 from ingest.store.models import Report, Send
 from ingest.store.rollups import delay_ds_sql
+from ingest.store.writes import code_digest
 from tests.fixtures.dashboard import add_rows, report_row, send_row, utc
 
 T0 = utc(2025, 6, 2, 2, 0)  # Monday 10:00 in China

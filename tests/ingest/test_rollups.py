@@ -13,7 +13,7 @@ from sqlalchemy import case, delete, func, literal_column, select, text, update
 from dashboard import queries
 from dashboard.queries import Filters
 from dashboard.queries._sql import filtered, with_reports
-from ingest.seed import seed
+from ingest.seed.history import seed
 from ingest.store.models import (
     AnswerDelayDay,
     AnswerDelayHour,

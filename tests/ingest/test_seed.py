@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from ingest.seed import seed, seed_command
+from ingest.seed.history import seed, seed_command
 from ingest.store.engine import make_engine
 from ingest.store.models import PullRun, RawBody, Report, Send
 from ingest.throttle import in_quiet_hours
