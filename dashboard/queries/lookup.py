@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 from sqlalchemy import Engine, and_, func, select
 
-from dashboard.queries._sql import REPORTS, SENDS, to_china
+from dashboard.queries._sql import SENDS, to_china
 from dashboard.queries.failures import code_reason
 from ingest.store.lookup import Call, lookup
 from ingest.throttle import DEFAULT_LIMITS, AcceptedSend, NextSend, ThrottleLimits, next_send
@@ -126,17 +126,9 @@ def manual_sends_since(engine: Engine, actor: str, since: datetime) -> int:
 
 
 def report_for_sid(engine: Engine, sid: str) -> ReportView | None:
-    """The stored report for `sid`, once it has arrived."""
-    stmt = select(
-        REPORTS.c.sid,
-        REPORTS.c.status,
-        REPORTS.c.error_msg,
-        REPORTS.c.user_receive_time,
-        REPORTS.c.duration,
-        REPORTS.c.via_push,
-        REPORTS.c.via_pull,
-        REPORTS.c.first_seen,
-    ).where(REPORTS.c.sid == sid)
-    with engine.connect() as conn:
-        row = conn.execute(stmt).mappings().first()
-    return ReportView(**row) if row else None
+    """The stored report for `sid`, once it has arrived (read through ingest.store.lookup)."""
+    calls = lookup(engine, sid, limit=1)
+    report = calls[0].report if calls else None
+    if report is None:
+        return None
+    return ReportView(**{name: getattr(report, name) for name in ReportView.__dataclass_fields__})
