@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test test-fast bench bench-large lint format clean
+.PHONY: install system-deps run test test-fast bench bench-large lint format messages compile-messages clean
 
 install: $(STAMP)
 
@@ -44,6 +44,16 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Translations: collect the marked strings, merge them into the Chinese catalog (then translate
+# the new entries in ingest/locale/zh_CN/LC_MESSAGES/voicewatch.po), compile for speed.
+LOCALE := ingest/locale
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --sort-by-file --no-wrap --omit-header -o $(LOCALE)/voicewatch.pot ingest dashboard
+	$(BIN)/pybabel update -i $(LOCALE)/voicewatch.pot -d $(LOCALE) -D voicewatch -l zh_CN --no-wrap --no-fuzzy-matching
+
+compile-messages: install
+	$(BIN)/pybabel compile -d $(LOCALE) -D voicewatch
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,138 @@
+"""Languages: gettext catalogs (managed with Babel: `make messages`) and Babel's formatting of
+numbers, percentages, dates and durations, for the dashboard, the CLI and alert messages.
+
+Simplified Chinese and English. A `Language` is passed to whatever renders text; nothing
+here reads the environment except `cli_language`, the CLI's one entry point.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_datetime
+from babel.lists import format_list
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
+from babel.units import format_unit
+
+LOCALES = Path(__file__).parent / "locale"
+DOMAIN = "voicewatch"
+ENGLISH, CHINESE = "en", "zh_CN"
+SUPPORTED = (ENGLISH, CHINESE)
+NAMES = {ENGLISH: "English", CHINESE: "简体中文"}
+_DURATION_UNITS = (
+    ("duration-day", 86400),
+    ("duration-hour", 3600),
+    ("duration-minute", 60),
+    ("duration-second", 1),
+)
+
+
+def N_(message: str) -> str:
+    """Marks a module-level string for extraction; it is translated where it is shown."""
+    return message
+
+
+def negotiate(*preferences: str | None) -> str:
+    """The supported language closest to the first usable preference (a browser locale such
+    as "zh-CN" or "zh-Hans-CN", a POSIX LANG such as "zh_CN.UTF-8", or "en"); English when none."""
+    for preference in preferences:
+        if not preference:
+            continue
+        tag = preference.split(".")[0].split("@")[0].replace("-", "_")
+        try:
+            locale = Locale.parse(tag)
+        except (ValueError, UnknownLocaleError):
+            continue
+        if locale.language == "zh":
+            return CHINESE
+        if locale.language == "en":
+            return ENGLISH
+    return ENGLISH
+
+
+@cache
+def _catalog(code: str) -> gettext.NullTranslations:
+    """The compiled catalog for `code`; built in memory from the .po when no .mo is there, so
+    a checkout works without a compile step."""
+    if code == ENGLISH:
+        return gettext.NullTranslations()
+    folder = LOCALES / code / "LC_MESSAGES"
+    compiled = folder / f"{DOMAIN}.mo"
+    if compiled.exists():
+        with compiled.open("rb") as mo:
+            return gettext.GNUTranslations(mo)
+    with (folder / f"{DOMAIN}.po").open("rb") as po:
+        catalog = read_po(po, locale=code)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+@dataclass(frozen=True)
+class Language:
+    """Messages and formats in one language."""
+
+    code: str = ENGLISH
+
+    @property
+    def chinese(self) -> bool:
+        return self.code == CHINESE
+
+    def gettext(self, message: str) -> str:
+        return _catalog(self.code).gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _catalog(self.code).ngettext(singular, plural, n)
+
+    def number(self, value: float, digits: int = 0) -> str:
+        pattern = "#,##0" + ("." + "0" * digits if digits else "")
+        return format_decimal(value, pattern, locale=self.code)
+
+    def percent(self, share: float, digits: int = 1) -> str:
+        pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
+        return format_percent(share, pattern, locale=self.code)
+
+    def datetime(self, moment: datetime, *, with_date: bool = True) -> str:
+        """ "12月2日 14:05:09" / "Dec 2, 14:05:09"; the time only when `with_date` is False."""
+        if not with_date:
+            return format_datetime(moment, "HH:mm:ss", tzinfo=moment.tzinfo, locale=self.code)
+        pattern = "MMMd日 HH:mm:ss" if self.chinese else "MMM d, HH:mm:ss"
+        return format_datetime(moment, pattern, tzinfo=moment.tzinfo, locale=self.code)
+
+    def date(self, day: date) -> str:
+        return format_date(day, "medium", locale=self.code)
+
+    def duration(self, span: timedelta, parts: int = 2) -> str:
+        """ "3分钟20秒" / "3 min 20 sec": the `parts` largest units, whole seconds."""
+        left = max(0, round(span.total_seconds()))
+        shown: list[str] = []
+        for unit, seconds in _DURATION_UNITS:
+            amount, left = divmod(left, seconds)
+            if shown and not amount:
+                break  # "1 hr", not "1 hr 0 min 5 sec"
+            if amount or seconds == 1:
+                shown.append(format_unit(amount, unit, length="short", locale=self.code))
+            if len(shown) == parts:
+                break
+        return format_list(shown, style="unit-narrow", locale=self.code)
+
+
+def cli_language(environ: dict[str, str]) -> Language:
+    """The CLI's language: VOICEWATCH_LANG, else the POSIX locale variables."""
+    return Language(
+        negotiate(
+            environ.get("VOICEWATCH_LANG"),
+            environ.get("LC_ALL"),
+            environ.get("LC_MESSAGES"),
+            environ.get("LANG"),
+        )
+    )
