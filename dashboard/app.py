@@ -63,7 +63,7 @@ def sidebar() -> None:
         st.multiselect("Source", options.sources, key="sources", placeholder="All sources")
         unmask_control()
         if state.viewer():
-            st.caption(f"Logged in as **{state.viewer()}**")
+            st.caption(f"Logged in as **{state.outside(state.viewer())}**")
 
 
 def unmask_control() -> None:
