@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import queries, state
 from dashboard.privacy import show_number
-from dashboard.queries.health import manual_send_audit
+from dashboard.queries.health import manual_send_audit, viewer_audit
 from ingest.numbers import describe, looks_like_mobile
 from ingest.store.writes import code_digest
 from ingest.throttle import in_quiet_hours
@@ -179,4 +179,15 @@ state.table(
     column_config={
         "sent_at": st.column_config.DatetimeColumn("sent (China)", format="MM-DD HH:mm:ss")
     },
+)
+
+st.subheader("Logins and unmasks, last 7 days")
+st.caption(
+    "Every login, failed or refused login, logout and unmask of the dashboard: who, from where."
+)
+state.table(
+    viewer_audit(engine, datetime.now(UTC) - timedelta(days=7)),
+    "viewer audit",
+    key="viewer_audit",
+    column_config={"at": st.column_config.DatetimeColumn("at (China)", format="MM-DD HH:mm:ss")},
 )
