@@ -11,9 +11,13 @@ import pandas as pd
 from ingest.text import printable
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all
-# leaves no emphasis, link, image, autolink (`https\:`, `www\.`), HTML tag, entity, heading,
-# list, table, LaTeX (`$`) or Streamlit directive (`:red[…]`, `:material/…:`) to start.
+# leaves no emphasis, link, image, HTML tag, entity, heading, list, table, LaTeX (`$`) or
+# Streamlit directive (`:red[…]`, `:material/…:`) to start.
 _MARKDOWN_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
+# Streamlit's Markdown (remark-gfm) links bare URLs and e-mail addresses after escapes are
+# resolved, so they are broken up with an invisible WORD JOINER instead: `https⁠://`, `www⁠.`,
+# `a@⁠b.example` show as written but make no link.
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|xmpp|www)(?=[:.])|(@)")
 # A spreadsheet evaluates a cell starting with one of these as a formula (OWASP's list, and the
 # full-width forms some spreadsheets and input methods fold into them).
 FORMULA_START = tuple("=+-@\t\r\n") + tuple("＝＋－＠")
@@ -24,7 +28,8 @@ def literal(text: object) -> str:
     exactly these characters, on one line, without control codes."""
     if text is None:
         return ""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", printable(str(text)))
+    unlinked = _AUTOLINK.sub(lambda m: (m[1] or m[2]) + "\u2060", printable(str(text)))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinked)
 
 
 def formula_safe_cell(value: object) -> object:

@@ -32,12 +32,9 @@ FORMULAS = ('=HYPERLINK("https://evil.example","click")', "@SUM(1+1)", "+1+1", "
 PAGES = ("overview", "failures", "throttling", "health", "lookup", "send_test")
 
 
-@pytest.fixture
-def poisoned_db(tmp_path):
-    """Failed calls whose error_msg, result_msg and a malformed raw body carry markup,
-    formulas and a phone number."""
-    url = f"sqlite:///{tmp_path / 'poisoned.db'}"
-    engine = make_engine(url)
+def add_poisoned_rows(engine) -> dict:
+    """Failed calls whose error_msg, result_msg, a failed pull and a malformed raw body carry
+    markup, formulas and a phone number; returns the first send."""
     now = datetime.now(UTC)
     sends, reports = [], []
     for i, text in enumerate((MARKUP, *FORMULAS, "＝1+1")):
@@ -65,7 +62,15 @@ def poisoned_db(tmp_path):
         "error": f"Yunpian error -50: {MARKUP} for {CALLEE_IN_TEXT}",
     }
     add_rows(engine, [*sends, refused], reports, [raw], [failed_pull])
-    yield url, sends[0]
+    return sends[0]
+
+
+@pytest.fixture
+def poisoned_db(tmp_path):
+    url = f"sqlite:///{tmp_path / 'poisoned.db'}"
+    engine = make_engine(url)
+    first = add_poisoned_rows(engine)
+    yield url, first
     engine.dispose()
 
 
@@ -140,7 +145,7 @@ def test_lookup_banner_shows_the_error_msg_literally(poisoned_db, monkeypatch):
     banner = at.error[0].value
     assert rendered_markup([banner]) == []
     shown = markdown_it.MarkdownIt("commonmark").render(banner)
-    assert "[Session expired — log in again](https" in shown.replace("\\", "")
+    assert "[Session expired — log in again](https" in shown.replace("\u2060", "")
     assert CALLEE_MASKED in banner.replace("\\", "") and "1234" not in banner
 
 
