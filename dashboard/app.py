@@ -4,13 +4,13 @@ Run with `voicewatch dashboard` (or `streamlit run dashboard/app.py`)."""
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import streamlit as st
 
-from dashboard import queries, state
+from dashboard import login, queries, state
 from dashboard.privacy import can_unmask
+from ingest.text import printable
 
 # Not "pages/": Streamlit treats a pages/ folder beside the main script as a legacy multipage
 # app and can run a page file directly, skipping st.navigation, the login and the filters.
@@ -34,21 +34,55 @@ def require_login() -> None:
             st.stop()
         st.session_state["viewer"] = st.user.get("email") or st.user.get("name")
         return
-    password = state.settings().dashboard_password
-    if not password or st.session_state.get("viewer"):
+    settings = state.settings()
+    if not settings.dashboard_password or st.session_state.get("viewer"):
         return
+    remembered = None if st.session_state.get("logged_out") else login.remembered_viewer(settings)
+    if remembered:
+        st.session_state["viewer"] = remembered
+        return
+    password_form(settings)
+    st.stop()
+
+
+def password_form(settings) -> None:
+    """The name-and-password form; a good login is remembered in a signed cookie."""
     st.title("voicewatch")
     with st.form("login"):
         st.caption("This dashboard shows delivery data for real phone numbers. Log in to continue.")
         name = st.text_input("Your name", help="Recorded with any test call you send.")
         entered = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Log in", type="primary")
-    if submitted:
-        if name.strip() and secrets.compare_digest(entered, password.reveal()):
-            st.session_state["viewer"] = name.strip()
-            st.rerun()
+    if st.session_state.get("logged_out"):
+        login.set_cookie(None)
+    if not submitted:
+        return
+    outcome = login.try_login(settings, state.engine(), name, entered)
+    if outcome == "ok":
+        viewer = printable(name).strip()[:64]
+        st.session_state["viewer"] = viewer
+        st.session_state["login_cookie"] = login.login_token(settings, viewer)
+        st.session_state.pop("logged_out", None)
+        st.rerun()
+    if outcome == "limited":
+        st.error(
+            "Too many failed logins for this name or from this address: "
+            f"try again in {login.FAILURE_WINDOW.seconds // 60} minutes."
+        )
+    else:
         st.error("Wrong password, or no name given.")
-    st.stop()
+
+
+def logout_control() -> None:
+    """Keeps the login cookie set while logged in; offers to log out (password login only)."""
+    if "login_cookie" in st.session_state:
+        login.set_cookie(st.session_state["login_cookie"])
+    if state.settings().dashboard_password and not oidc_configured() and st.button("Log out"):
+        login.audit(state.engine(), "logout", state.viewer())
+        for key in ("viewer", "login_cookie", "unmasked"):
+            st.session_state.pop(key, None)
+        st.session_state["logged_out"] = True
+        st.rerun()
 
 
 def sidebar() -> None:
@@ -63,7 +97,8 @@ def sidebar() -> None:
         st.multiselect("Source", options.sources, key="sources", placeholder="All sources")
         unmask_control()
         if state.viewer():
-            st.caption(f"Logged in as **{state.viewer()}**")
+            st.caption(f"Logged in as **{state.outside(state.viewer())}**")
+            logout_control()
 
 
 def unmask_control() -> None:
@@ -80,9 +115,15 @@ def unmask_control() -> None:
     with st.expander("Show full numbers"):
         entered = st.text_input("Unmask password", type="password", key="unmask_entered")
         if st.button("Unmask"):
+            engine, viewer = state.engine(), state.viewer() or ""
+            if not login.unmask_allowed(engine, viewer):
+                st.error("Too many wrong unmask passwords: try again later.")
+                return
             if can_unmask(settings, entered):
+                login.audit(engine, "unmask", viewer)
                 st.session_state["unmasked"] = True
                 st.rerun()
+            login.audit(engine, "unmask_failed", viewer)
             st.error("Wrong unmask password.")
 
 

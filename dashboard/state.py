@@ -12,7 +12,8 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from dashboard import queries
-from dashboard.privacy import mask_numbers
+from dashboard.plain import formula_safe, literal
+from dashboard.privacy import mask_numbers, show_text
 from ingest.settings import Settings
 from ingest.store.engine import make_engine
 from ingest.throttle import CHINA
@@ -122,7 +123,7 @@ def table(
     height: int | str = "auto",
 ) -> Any:
     """A dataframe (numbers masked unless this viewer may unmask) with a CSV download of
-    exactly what is shown."""
+    exactly what is shown, its text cells formula-safe."""
     shown = mask_numbers(df, unmasked())
     event = st.dataframe(
         shown,
@@ -135,13 +136,25 @@ def table(
     )
     st.download_button(
         f"Download {name} (CSV)",
-        shown.to_csv(index=False).encode("utf-8-sig"),  # BOM so Excel reads the Chinese text
+        csv_bytes(shown),  # BOM so Excel reads the Chinese text
         file_name=f"voicewatch-{name.replace(' ', '-')}.csv",
         mime="text/csv",
         key=f"csv-{key or name}",
         icon=":material/download:",
     )
     return event
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """`df` as the CSV every download button offers: formula-safe, with a BOM so Excel reads
+    the Chinese text."""
+    return formula_safe(df).to_csv(index=False).encode("utf-8-sig")
+
+
+def outside(text: object) -> str:
+    """Text from outside, ready for any Markdown-rendering call (st.error, st.caption…): numbers
+    masked unless this viewer may unmask, then escaped so it shows as plain text."""
+    return literal(show_text(None if text is None else str(text), unmasked()))
 
 
 def percent(value: float | None) -> str:

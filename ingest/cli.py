@@ -55,6 +55,7 @@ def send(
     """Send one voice code to MOBILE through the configured endpoint, and record it."""
     from ingest.numbers import mask
     from ingest.sending import send_test_call
+    from ingest.text import printable
 
     settings = _settings()
     code = code or f"{secrets.randbelow(10**6):06d}"
@@ -73,16 +74,17 @@ def send(
             json.dumps({k: getattr(outcome, k) for k in outcome.__slots__}, ensure_ascii=False)
         )
     elif outcome.accepted:
-        click.echo(f"accepted: calling {mask(mobile)} — sid {outcome.sid}, fee {outcome.fee:g}")
+        sid = printable(outcome.sid)
+        click.echo(f"accepted: calling {mask(mobile)} — sid {sid}, fee {outcome.fee:g}")
     else:
         from ingest.yunpian.codes import lookup
 
         meaning = lookup(outcome.result_code)
         click.echo(
-            f"rejected: code {outcome.result_code} {outcome.msg} ({meaning.meaning}, {meaning.category})"
+            f"rejected: code {outcome.result_code} {printable(outcome.msg)} ({meaning.meaning}, {meaning.category})"
         )
         if outcome.detail:
-            click.echo(f"  detail: {outcome.detail}")
+            click.echo(f"  detail: {printable(outcome.detail)}")
     if not outcome.accepted:
         sys.exit(1)
 

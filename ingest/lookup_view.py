@@ -1,4 +1,8 @@
-"""`voicewatch lookup` output: the stored timeline of a number or sid, as text or JSON."""
+"""`voicewatch lookup` output: the stored timeline of a number or sid, as text or JSON.
+
+Every stored text came from outside (Yunpian, a pusher, a relay caller): it is printed without
+control codes (a report's error_msg must not drive the viewer's terminal) and with the numbers
+in it masked unless --unmask."""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from ingest.numbers import describe, looks_like_mobile, mask
+from ingest.numbers import describe, looks_like_mobile, mask, mask_in_text
 from ingest.store.lookup import lookup
+from ingest.text import printable
 from ingest.yunpian.codes import lookup as code_meaning
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -20,19 +25,20 @@ def render_lookup(
     calls = lookup(engine, query)
     sends = [call.send for call in calls if call.send is not None]
     reports = [call.report for call in calls if call.report is not None]
-    show = (lambda number: number) if unmask else mask
+    show = printable if unmask else (lambda number: printable(mask(number)))
+    text = printable if unmask else (lambda value: printable(mask_in_text(value)))
     events = [
         {
             "at": send.sent_at,
             "what": "send",
             "mobile": show(send.mobile),
-            "sid": send.sid,
+            "sid": text(send.sid) or None,
             "result": "accepted" if send.result_code == 0 else f"rejected {send.result_code}",
             "why": None
             if send.result_code == 0
-            else f"{send.result_msg} ({code_meaning(send.result_code).meaning})",
+            else f"{text(send.result_msg)} ({code_meaning(send.result_code).meaning})",
             "fee": send.fee,
-            "source": send.source,
+            "source": text(send.source),
         }
         for send in sends
     ] + [
@@ -40,9 +46,9 @@ def render_lookup(
             "at": report.user_receive_time or report.first_seen,
             "what": "report",
             "mobile": show(report.mobile),
-            "sid": report.sid,
-            "result": report.status,
-            "why": report.error_msg,
+            "sid": text(report.sid),
+            "result": text(report.status),
+            "why": text(report.error_msg) or None,
             "duration_s": report.duration,
             "via": "+".join(
                 v for v, flag in (("push", report.via_push), ("pull", report.via_pull)) if flag
@@ -58,7 +64,7 @@ def render_lookup(
             indent=2,
         )
     if not events:
-        return f"nothing stored for {show(query) if looks_like_mobile(query) else query}"
+        return f"nothing stored for {show(query) if looks_like_mobile(query) else text(query)}"
     first = sends[0].mobile if sends else reports[0].mobile
     info = describe(first)
     lines = [

@@ -7,10 +7,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
+from phonenumbers import Leniency, PhoneNumberMatcher
 
 UNKNOWN = "unknown"
 _DOMESTIC_FORMS = re.compile(r"^(1\d{10}|0\d{9,11})$")  # mobile, or fixed line with area code
 _INTERNATIONAL_FORM = re.compile(r"^\+\d{6,15}$")
+# Numbers in free text: a CN mobile (maybe after 86 / +86), or any +country number, with the
+# spaces, dashes and dots people and systems put between digit groups. Not inside a longer
+# run of letters or digits (a sid, a hex digest).
+_SEP = r"[ \-.\u00a0]?"
+_IN_TEXT = re.compile(
+    rf"(?<![0-9A-Za-z])(?:(?:\+|00)?86{_SEP})?1[3-9]\d(?:{_SEP}\d){{8}}(?![0-9A-Za-z])"
+    rf"|(?<![0-9A-Za-z+])(?:\+|00)[1-9](?:{_SEP}?\(?\d\)?){{6,14}}(?![0-9A-Za-z])"
+)
+_DIGIT_RUN = re.compile(r"\d(?:[ \-.()\u00a0]?\d){6,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +77,29 @@ def mask(mobile: str | None) -> str:
         return mobile[:1] + "*" * (len(mobile) - 1)
     head = 4 if mobile.startswith("+") else 3
     return mobile[:head] + "*" * (len(mobile) - head - 4) + mobile[-4:]
+
+
+def mask_in_text(text: str | None) -> str:
+    """`text` with every phone number in it masked as `mask` does (`152****1314`): CN mobiles
+    and +country numbers by pattern, other valid numbers (landlines, spaced forms) by
+    phonenumbers' matcher."""
+    if not text or not _DIGIT_RUN.search(text):
+        return text or ""
+    text = _IN_TEXT.sub(lambda m: mask(_digits(m[0])), text)
+    if not _DIGIT_RUN.search(text):
+        return text
+    spans = [
+        (match.start, match.end)
+        for match in PhoneNumberMatcher(text, "CN", leniency=Leniency.VALID)
+    ]
+    for start, end in reversed(spans):
+        text = text[:start] + mask(_digits(text[start:end])) + text[end:]
+    return text
+
+
+def _digits(number: str) -> str:
+    """`+86 152-0520-1314` -> `+8615205201314`; `0086…` -> `+86…`."""
+    digits = re.sub(r"\D", "", number)
+    if number.startswith("00"):
+        return "+" + digits[2:]
+    return "+" + digits if number.startswith("+") else digits

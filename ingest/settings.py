@@ -7,8 +7,11 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote_plus
 
 from dotenv import dotenv_values
+
+from ingest.text import decoded
 
 REGION_URLS = {
     "cn": "https://voice.yunpian.com",
@@ -45,12 +48,24 @@ class Secret:
 
 
 def redact(text: str, *secret_values: Secret | str | None) -> str:
-    """`text` with every occurrence of the given secrets replaced by `***`."""
-    for value in secret_values:
-        raw = value.reveal() if isinstance(value, Secret) else value
-        if raw:
-            text = text.replace(raw, "***")
+    """`text` with every occurrence of the given secrets replaced by `***`, also where a secret
+    hides behind percent-encoding, JSON `\\u` escapes, HTML entities or `+` for a space: then
+    the decoded text is returned, redacted."""
+    raws = [v.reveal() if isinstance(v, Secret) else v for v in secret_values]
+    raws = [raw for raw in raws if raw]
+    if not raws:
+        return text
+    plain = decoded(text)
+    if plain != text and any(_hidden_in(plain, raw) for raw in raws):
+        text = plain
+    for raw in raws:
+        text = text.replace(raw, "***").replace(quote_plus(raw), "***")
+        text = text.replace(raw.replace(" ", "+"), "***")
     return text
+
+
+def _hidden_in(text: str, raw: str) -> bool:
+    return raw in text or raw.replace(" ", "+") in text
 
 
 class SettingsError(ValueError):

@@ -26,7 +26,7 @@ def health() -> None:
     elif lag > max(60.0, 6 * settings.pull_interval):
         st.error(f"The last pull finished {lag:.0f} s ago: the pull loop looks stuck or stopped.")
     if summary.last_pull_error:
-        st.warning(f"Last pull failed: {summary.last_pull_error}")
+        st.warning(f"Last pull failed: {state.outside(summary.last_pull_error)}")
 
     row = st.columns(5)
     row[0].metric(

@@ -27,14 +27,16 @@ if not query:
 timeline = queries.lookup_timeline(state.engine(), query)
 if timeline.empty:
     st.warning(
-        f"Nothing stored for {show_number(query, state.unmasked()) if looks_like_mobile(query) else query}."
+        f"Nothing stored for {state.outside(show_number(query, state.unmasked()) if looks_like_mobile(query) else query)}."
     )
     st.stop()
 
 mobile = query if looks_like_mobile(query) else str(timeline["mobile"].iloc[0])
 info = describe(mobile)
 sends = timeline["result_code"].notna()
-st.subheader(f"{show_number(mobile, state.unmasked())} · {info.carrier} · {info.province}")
+st.subheader(
+    f"{state.outside(show_number(mobile, state.unmasked()))} · {info.carrier} · {info.province}"
+)
 tiles = st.columns(4)
 tiles[0].metric("Sends", int(sends.sum()), border=True)
 tiles[1].metric("Accepted", int((timeline["result_code"] == 0).sum()), border=True)
@@ -46,10 +48,10 @@ def latest_outcome(latest: pd.Series) -> None:
     """The answer to "why did the last call not come?" in one line, before any table."""
     sent = f"sent {latest['sent_at']:%m-%d %H:%M:%S}" if pd.notna(latest["sent_at"]) else "report"
     if pd.notna(latest["result_code"]) and latest["result_code"] != 0:
-        st.error(f"Latest send ({sent}) was refused by Yunpian: {latest['result']}.")
+        st.error(f"Latest send ({sent}) was refused by Yunpian: {state.outside(latest['result'])}.")
     elif latest["status"] == "FAIL":
         reason = latest["error_msg"] if pd.notna(latest["error_msg"]) else "no reason given"
-        st.error(f"Latest call ({sent}) was not answered: **{reason}**.")
+        st.error(f"Latest call ({sent}) was not answered: “{state.outside(reason)}”.")
     elif latest["status"] == "SUCCESS":
         st.success(f"Latest call ({sent}) was answered; it lasted {int(latest['duration'])} s.")
     else:
@@ -83,7 +85,7 @@ st.caption(
     "goes through at once unless the number has reached the 1 h or 24 h limit (codes 22, 17)."
 )
 for reason in nxt.reasons:
-    st.warning(f"Waiting because {reason}.", icon=":material/hourglass_top:")
+    st.warning(f"Waiting because {state.outside(reason)}.", icon=":material/hourglass_top:")
 if nxt.quiet_hours and info.domestic:
     st.info(
         "That moment is in 22:00–07:30 China time, when Yunpian places no domestic voice calls."

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import queries, state
 from dashboard.privacy import show_number
-from dashboard.queries.health import manual_send_audit
+from dashboard.queries.health import manual_send_audit, viewer_audit
 from ingest.numbers import describe, looks_like_mobile
 from ingest.store.writes import code_digest
 from ingest.throttle import in_quiet_hours
@@ -52,7 +52,7 @@ if checked:
         problems.append("Give your name: manual sends are limited and recorded per person.")
     if not looks_like_mobile(mobile):
         problems.append(
-            f"{mobile!r} is not a number Yunpian accepts (domestic 1xxxxxxxxxx, or +country code)."
+            f"{state.outside(repr(mobile))} is not a number Yunpian accepts (domestic 1xxxxxxxxxx, or +country code)."
         )
     if not re.fullmatch(r"\d{4,6}", code):
         problems.append("The code must be 4 to 6 digits.")
@@ -79,14 +79,14 @@ if pending:
         now=now,
     )
     shown = show_number(pending["mobile"], state.unmasked())
-    st.subheader(f"Call {shown} with code {pending['code']}?")
+    st.subheader(f"Call {state.outside(shown)} with code {state.outside(pending['code'])}?")
     st.caption(
         f"{describe(pending['mobile']).carrier} · {describe(pending['mobile']).province} · you have {max(left, 0)} of {settings.manual_sends_per_hour} manual sends left this hour"
     )
     if nxt.same_code_at > now:
         wait = int((nxt.same_code_at - now).total_seconds()) + 1
         st.warning(
-            f"Yunpian would refuse this send now: {'; '.join(nxt.reasons)}. "
+            f"Yunpian would refuse this send now: {state.outside('; '.join(nxt.reasons))}. "
             f"It would be accepted in {wait} s ({state.china_time(nxt.same_code_at, '%H:%M:%S')} China time)"
             + (", or now with a new code." if nxt.new_code_at <= now else "."),
             icon=":material/block:",
@@ -126,10 +126,14 @@ if last:
     st.divider()
     if not outcome.accepted:
         st.error(
-            f"Yunpian refused the send: code {outcome.result_code} — {outcome.msg} {outcome.detail or ''}"
+            f"Yunpian refused the send: code {outcome.result_code} — "
+            f"{state.outside(outcome.msg)} {state.outside(outcome.detail)}"
         )
     else:
-        st.success(f"Accepted: sid `{outcome.sid}`, fee {outcome.fee:g}. Calling {last['shown']}…")
+        st.success(
+            f"Accepted: sid {state.outside(outcome.sid)}, fee {outcome.fee:g}. "
+            f"Calling {state.outside(last['shown'])}…"
+        )
 
         @st.fragment(run_every=2)
         def live_report() -> None:
@@ -154,7 +158,7 @@ if last:
                 )
             else:
                 st.error(
-                    f"Not answered: {report.error_msg or 'no reason given'} (report via {via})."
+                    f"Not answered: {state.outside(report.error_msg or 'no reason given')} (report via {via})."
                 )
             st.page_link(
                 "app_pages/lookup.py",
@@ -175,4 +179,15 @@ state.table(
     column_config={
         "sent_at": st.column_config.DatetimeColumn("sent (China)", format="MM-DD HH:mm:ss")
     },
+)
+
+st.subheader("Logins and unmasks, last 7 days")
+st.caption(
+    "Every login, failed or refused login, logout and unmask of the dashboard: who, from where."
+)
+state.table(
+    viewer_audit(engine, datetime.now(UTC) - timedelta(days=7)),
+    "viewer audit",
+    key="viewer_audit",
+    column_config={"at": st.column_config.DatetimeColumn("at (China)", format="MM-DD HH:mm:ss")},
 )

@@ -18,9 +18,10 @@ from dashboard.queries._sql import (
     seconds_between,
     to_china,
 )
-from ingest.store.models import PullRun
+from ingest.store.models import PullRun, ViewerEvent
 
 PULLS = PullRun.__table__
+VIEWER_EVENTS = ViewerEvent.__table__
 
 
 @dataclass(frozen=True)
@@ -206,3 +207,20 @@ def manual_send_audit(engine: Engine, since: datetime, limit: int = 200) -> pd.D
         .limit(limit)
     )
     return to_china(frame(engine, stmt), "sent_at")
+
+
+def viewer_audit(engine: Engine, since: datetime, limit: int = 200) -> pd.DataFrame:
+    """Logins, failed and refused logins, logouts and unmasks since `since`, newest first:
+    at (China time), event, viewer, client."""
+    stmt = (
+        select(
+            VIEWER_EVENTS.c.at,
+            VIEWER_EVENTS.c.event,
+            VIEWER_EVENTS.c.viewer,
+            VIEWER_EVENTS.c.client,
+        )
+        .where(VIEWER_EVENTS.c.at >= since)
+        .order_by(VIEWER_EVENTS.c.at.desc(), VIEWER_EVENTS.c.id.desc())
+        .limit(limit)
+    )
+    return to_china(frame(engine, stmt), "at")

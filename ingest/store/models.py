@@ -191,3 +191,16 @@ class AnswerDelayHour(_AnswerDelayRollup, Base):
 
 class AnswerDelayDay(_AnswerDelayRollup, Base):
     __tablename__ = "answer_delay_days"
+
+
+class ViewerEvent(Base):
+    """The dashboard's audit log beside the manual sends: every login, failed login, logout,
+    unmask and failed unmask, who (the name given) and from where (the client's address)."""
+
+    __tablename__ = "viewer_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    event: Mapped[str] = mapped_column(String(16))  # see ingest.store.audit.EVENTS
+    viewer: Mapped[str] = mapped_column(String(64), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)

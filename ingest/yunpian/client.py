@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,8 +17,9 @@ from urllib.parse import urlencode
 
 import httpx
 
-from ingest.numbers import mask
+from ingest.numbers import mask, mask_in_text
 from ingest.settings import REGION_URLS, Secret, redact
+from ingest.text import decoded
 from ingest.yunpian.codes import Category, lookup
 from ingest.yunpian.reports import Report, ReportFormatError, parse_reports, parse_usual_reports
 
@@ -25,6 +27,13 @@ log = logging.getLogger(__name__)
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
 HEADERS = {"Content-Type": FORM_CONTENT_TYPE, "Accept": "application/json;charset=utf-8"}
+# A request field an upstream may echo, as a form (`code=1234`) or JSON (`"code": "1234"`):
+# its value is hidden whatever it is. `result_code=0` and `"code": 0` (numbers) are kept.
+_ECHOED_SECRET = re.compile(
+    r"(\b(?:apikey|code|tpl_value|token|password)=)[^&\s]+"
+    r"|(\"(?:apikey|code|tpl_value|token|password)\"\s*:\s*\")[^\"]*",
+    re.IGNORECASE,
+)
 
 
 class YunpianError(Exception):
@@ -70,18 +79,24 @@ class YunpianError(Exception):
 
 
 def scrub_request(error: YunpianError, mobile: str | None, code: str | None) -> YunpianError:
-    """`error` with the request's code hidden and number masked in its texts, in place.
+    """`error` with the request's secrets hidden and numbers masked in its texts, in place.
 
-    An upstream or a proxy may quote the request in its error; the error then goes to logs,
-    pages and the database, where codes and full numbers must not.
+    An upstream or a proxy may quote the request in its error, in any encoding; the error then
+    goes to logs, pages and the database, where codes, keys and full numbers must not. The
+    texts are decoded (percent, JSON, HTML; repeatedly) before anything is looked for, then:
+    the request's code and number, any `apikey=`/`code=`/`tpl_value=`/`token=` value and any
+    phone number are hidden.
     """
 
     def scrub(text: str | None) -> str | None:
         if text is None:
             return None
+        text = decoded(text)
         if code and len(code) >= 4:
             text = text.replace(code, "***")
-        return text.replace(mobile, mask(mobile)) if mobile else text
+        if mobile:
+            text = text.replace(mobile, mask(mobile))
+        return mask_in_text(_ECHOED_SECRET.sub(lambda m: (m[1] or m[2]) + "***", text))
 
     error.msg, error.detail = scrub(error.msg) or "", scrub(error.detail)
     error.args = (str(error),)

@@ -117,7 +117,8 @@ def test_lookup_shows_the_timeline_masked(open_page, small_db):
     at = open_page("lookup", url)
     at.text_input(key="lookup_input").input(MOBILE).run()
     assert not at.exception
-    assert any("152****1314" in h.value for h in at.subheader)
+    # Shown as text: the page escapes the Markdown in it (`152\*\*\*\*1314`).
+    assert any("152****1314" in h.value.replace("\\", "") for h in at.subheader)
     timeline = at.dataframe[0].value
     assert timeline["mobile"].tolist() == ["152****1314", "152****1314"]
     assert timeline["status"].tolist() == ["FAIL", "SUCCESS"]
@@ -169,7 +170,7 @@ def test_send_page_warns_before_a_send_the_throttle_would_refuse(open_page, smal
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
     assert "Yunpian would refuse this send now" in warnings and "code 8" in warnings
-    assert any("152****1314" in s.value for s in at.subheader)
+    assert any("152****1314" in s.value.replace("\\", "") for s in at.subheader)
     assert "Yes, call now" in [b.label for b in at.button]
 
 
@@ -188,7 +189,7 @@ def test_send_page_sends_and_shows_the_report_when_it_is_stored(open_page, small
     next(b for b in at.button if b.label == "Yes, call now").click().run()
     assert not at.exception
     success = " ".join(s.value for s in at.success)
-    sid = re.search(r"sid `([0-9a-f]+)`", success).group(1)
+    sid = re.search(r"sid ([0-9a-f]+),", success).group(1)
     with engine.connect() as conn:
         send = conn.execute(select(Send).where(Send.sid == sid)).mappings().one()
     assert (send["source"], send["actor"], send["mobile"]) == ("dashboard", "li.wei", "13912345678")
