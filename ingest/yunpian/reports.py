@@ -32,6 +32,7 @@ MAX_ERROR_MSG = 4096  # a Text column, but Yunpian's reasons are a few words
 MAX_DURATION = 7 * 24 * 3600  # a call is not longer than a week; also fits a 32-bit column
 # Report times the dashboard can chart: pandas holds nanosecond times from 1677 to 2262 only.
 FIRST_YEAR, LAST_YEAR = 1970, 2199
+MAX_PUSH_REPORTS = 1000  # Yunpian sends at most 500 per push; twice that is not Yunpian
 MAX_REASONS = 20  # refusals spelled out in a quarantined body's parse_error
 _DIGITS_KEPT = 20  # longer JSON integers are not made into ints (CPython refuses > 4300 digits)
 
@@ -298,16 +299,22 @@ def parse_push_form(body: bytes, max_reports: int | None = None) -> ParsedReport
     text = decode_voice_status(values[0])
     # An item takes at least two characters ("1,"): a shorter text cannot hold too many.
     if max_reports is not None and len(text) > 2 * max_reports + 2:
-        count = count_items(text)
-        if count is not None and count > max_reports:
-            raise ReportFormatError(f"{count} reports in one push; at most {max_reports} accepted")
+        _refuse_over(count_items(text), max_reports)
     usual = parse_usual_reports(text)
     if usual is not None:
         return ParsedReports(usual)
     try:
-        return split_reports(loads_reports(text))
+        items = loads_reports(text)
     except ReportFormatError as error:
         raise ReportFormatError(f"voice_status is {error}") from None
+    if max_reports is not None and isinstance(items, list):  # JSON msgspec does not take
+        _refuse_over(len(items), max_reports)
+    return split_reports(items)
+
+
+def _refuse_over(count: int | None, max_reports: int) -> None:
+    if count is not None and count > max_reports:
+        raise ReportFormatError(f"{count} reports in one push; at most {max_reports} accepted")
 
 
 def decode_voice_status(value: str) -> str:

@@ -299,3 +299,9 @@ def test_a_pull_page_with_bad_reports_keeps_the_good_ones():
     assert len(page.reports) == 1 and page.refused[0][0] == 1
     with pytest.raises(MalformedAnswer, match="report #1"):
         interpret_pull_answer(200, text.encode())
+
+
+def test_too_many_reports_are_refused_even_where_the_fast_count_steps_aside():
+    text = "[" + ",".join(["NaN"] * 1001) + "]"  # JSON to Python, not to msgspec
+    with pytest.raises(ReportFormatError, match="1001 reports"):
+        parse_push_form(urlencode({"voice_status": text}).encode(), max_reports=1000)
