@@ -164,9 +164,10 @@ def test_a_huge_push_is_refused_at_the_report_limit_without_stalling_valid_ones(
     make_ingest, engine
 ):
     service = make_ingest(push_max_bytes=8 * 1024 * 1024)
-    item = json.dumps(good("x" * 32), separators=(",", ":"))
-    huge = ("voice_status=" + quote("[" + ",".join([item] * 20_000) + "]", safe="")).encode()
-    assert len(huge) > 3.6 * 1024 * 1024
+    # The attack's shape: 75,000 small reports, sent as JSON a form decode leaves as it is.
+    item = '{"sid":"s","mobile":"1","report_status":"FAIL"}'
+    huge = ("voice_status=[" + ",".join([item] * 75_000) + "]").encode()
+    assert len(huge) > 3.4 * 1024 * 1024
     stop = threading.Event()
     refusals: list[httpx.Response] = []
 
@@ -192,8 +193,10 @@ def test_a_huge_push_is_refused_at_the_report_limit_without_stalling_valid_ones(
         for thread in attackers:
             thread.join(60)
     assert {r.status_code for r in refusals} == {400}
-    assert "20000 reports in one push; at most 1000" in refusals[0].text
-    assert statistics.median(times) < 1.0, times  # generous: 2 busy cores
+    assert "75000 reports in one push; at most 1000" in refusals[0].text
+    # Parsed on the event loop, each huge push held every request ~0.2 s (p50 0.14 s here,
+    # 0.4 s in the report); counted off the loop, p50 stays near that of an idle service.
+    assert statistics.median(times) < 0.1, times
 
 
 # ------------------------------------------------------------------------------------ pull
