@@ -9,8 +9,10 @@ parser fix recovers what an older version refused.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from tqdm import tqdm
 
 from ingest import logs
 from ingest.store.faults import is_transient
@@ -18,17 +20,21 @@ from ingest.store.inbox import (
     JSON,
     MALFORMED,
     QUARANTINED,
+    count_with_status,
     inbox_holds,
     keep_raw,
     mark_raw,
     pending_raw,
+    raw_with_status,
 )
+from ingest.store.models import Report as StoredReport
 from ingest.store.spool import PullSpool, Spooled, spool_for
 from ingest.store.upserts import store_pages, store_reports
 from ingest.yunpian.client import YunpianError, interpret_pull_page
 from ingest.yunpian.reports import (
     MAX_PUSH_REPORTS,
     ParsedReports,
+    Report,
     ReportFormatError,
     parse_push_form,
 )
@@ -130,3 +136,77 @@ def replay_spool(engine: Engine) -> int:
     if replayed:
         logs.event(log, "pull.replayed", reports=replayed, source="spool")
     return replayed
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    """What `replay_inbox` did."""
+
+    bodies: int  # bodies parsed again
+    new: int  # reports stored that were not before
+    ok: int  # bodies all of whose reports are stored now
+    refused: int  # bodies still quarantined or malformed
+
+
+def replay_inbox(
+    engine: Engine,
+    statuses: tuple[str, ...] = (QUARANTINED, MALFORMED),
+    *,
+    progress: bool = False,
+) -> ReplayResult:
+    """Parse the raw inbox's quarantined and malformed bodies again with today's parser, and
+    store the reports it takes now (`voicewatch db replay`, after an upgrade).
+
+    Safe to repeat: a report whose sid is stored already is left as it is (not counted as a
+    delivery again), so replaying twice stores nothing twice. Truncated bodies and bodies
+    refused at the door (rejected) are not replayed."""
+    bodies = new = ok = refused = 0
+    after = 0
+    with tqdm(total=count_with_status(engine, statuses), unit="body", disable=not progress) as bar:
+        while batch := raw_with_status(engine, statuses, after=after, limit=200):
+            for raw_id, channel, body in batch:
+                stored, now_ok = _replay_one(engine, raw_id, channel, body)
+                bodies, new = bodies + 1, new + stored
+                ok, refused = ok + now_ok, refused + (not now_ok)
+                after = raw_id
+            bar.update(len(batch))
+    logs.event(log, "inbox.replayed", bodies=bodies, new=new, ok=ok, refused=refused)
+    return ReplayResult(bodies, new, ok, refused)
+
+
+def _replay_one(engine: Engine, raw_id: int, channel: str, body: bytes) -> tuple[int, bool]:
+    """(reports newly stored, whether the body is ok now) for one kept body."""
+    try:
+        page = parse_body(channel, body)
+    except (ReportFormatError, YunpianError) as error:
+        mark_raw(engine, raw_id, MALFORMED, str(error))
+        return 0, False
+    unstored = _not_stored(engine, page.reports)
+    try:
+        result = store_reports(
+            engine,
+            unstored,
+            channel,
+            raw_id=raw_id,
+            refused=page.reasons(),
+            body_count=len(page.reports),
+        )
+    except Exception as error:
+        if is_transient(error):
+            raise
+        mark_raw(engine, raw_id, QUARANTINED, f"not stored: {type(error).__name__}: {error}")
+        return 0, False
+    return result.new, not page.refused
+
+
+def _not_stored(engine: Engine, reports: list[Report]) -> list[Report]:
+    """The reports whose sid is not in the store yet."""
+    stored: set[str] = set()
+    sids = [report.sid for report in reports]
+    with engine.connect() as connection:
+        for start in range(0, len(sids), 500):
+            chunk = sids[start : start + 500]
+            stored.update(
+                connection.scalars(select(StoredReport.sid).where(StoredReport.sid.in_(chunk)))
+            )
+    return [report for report in reports if report.sid not in stored]

@@ -50,6 +50,7 @@ def store_reports(
     *,
     raw_id: int | None = None,
     refused: str | None = None,
+    body_count: int | None = None,
     now: datetime | None = None,
 ) -> StoreResult:
     """Upsert reports by sid and mark their raw body (`raw_id`, kept earlier) processed, in
@@ -57,13 +58,15 @@ def store_reports(
 
     A later report (by `user_receive_time`) wins over an earlier one for the same sid; gaps
     (null fields) are filled from whichever report has them; first_seen is kept. With
-    `refused` reasons, the raw body is marked quarantined rather than ok.
+    `refused` reasons, the raw body is marked quarantined rather than ok; `body_count` is
+    its report_count when not all its reports are in `reports` (stored before).
     """
     with writing(engine) as connection:
         new = _store_counting_new(connection, reports, channel, now)
         result = StoreResult(len(reports), new, len(reports) - new)
         if raw_id is not None:
-            _mark_stored(connection, [(raw_id, len(reports), refused)])
+            count = len(reports) if body_count is None else body_count
+            _mark_stored(connection, [(raw_id, count, refused)])
     return result
 
 
