@@ -127,7 +127,9 @@ class Poisoner(threading.Thread):
                     _report(f"poison-run-{i}-{j}", "NEW_STATUS" if j == 0 else "FAIL")
                     for j in range(5)
                 ]
-                bad = json.dumps(_report("poisoned"))[:-1] + ", " + self.POISONS[i % 4] + "}"
+                bad = (
+                    json.dumps(_report("poisoned", "FAIL"))[:-1] + ", " + self.POISONS[i % 4] + "}"
+                )
                 text = "[" + ", ".join([*map(json.dumps, goods), bad]) + "]"
                 try:
                     answer = http.post(
