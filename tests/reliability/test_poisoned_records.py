@@ -296,3 +296,30 @@ def test_a_spooled_page_an_older_version_could_not_store_no_longer_blocks_restar
     assert raw.parse_status == "quarantined" and "lone surrogate" in raw.parse_error
     assert spool_for(engine).waiting() == []
     engine.dispose()
+
+
+def test_the_pull_loop_outlives_a_failure_nobody_classified(upstream, engine, monkeypatch):
+    # A bug of ours, not a fault of the upstream or the database: raised for real only by
+    # code that does not exist yet, so one pull run is made to raise it.
+    real, calls = pull._pull_once, []
+
+    def failing_once(client, engine_, stop):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the pull run")
+        return real(client, engine_, stop)
+
+    monkeypatch.setattr(pull, "_pull_once", failing_once)
+    fake = upstream([json.dumps([good("after-the-bug")]).encode()])
+    stop = threading.Event()
+    with VoiceClient(fake.server.url, "test-apikey") as client:
+        loop = threading.Thread(
+            target=pull.run, args=(client, engine), kwargs={"interval": 0.05, "stop": stop}
+        )
+        loop.start()
+        try:
+            wait_until(lambda: "after-the-bug" in stored(engine), timeout=30)
+            assert loop.is_alive()
+        finally:
+            stop.set()
+            loop.join(30)
