@@ -178,6 +178,28 @@ def purge(days: int | None) -> None:
     click.echo(", ".join(f"{table}: {count} deleted" for table, count in deleted.items()))
 
 
+@db.command()
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["quarantined", "malformed"]),
+    default=("quarantined", "malformed"),
+    show_default=True,
+    help="which kept bodies to parse again (repeat for both)",
+)
+def replay(statuses: tuple[str, ...]) -> None:
+    """Parse quarantined and malformed bodies in the raw inbox again with this version's
+    parser and store the reports it takes now (after an upgrade). Safe to repeat."""
+    from ingest.replay import replay_inbox
+
+    result = replay_inbox(_engine(_settings()), statuses, progress=sys.stderr.isatty())
+    click.echo(
+        f"{result.bodies} bodies parsed again: {result.new} reports stored, "
+        f"{result.ok} bodies now ok, {result.refused} still quarantined or malformed"
+    )
+
+
 def _login_name() -> str | None:
     try:
         return getpass.getuser()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -16,18 +15,15 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingest import logs
+from ingest.replay import keep_unstored, quarantine, replay_pending, replay_spool
+from ingest.store.faults import is_transient
 from ingest.store.group_commit import next_group
-from ingest.store.inbox import JSON, MALFORMED, inbox_holds, keep_raw, mark_raw, pending_raw
+from ingest.store.inbox import JSON, keep_raw
 from ingest.store.spool import PullSpool, Spooled, spool_for
-from ingest.store.upserts import store_pages, store_reports
+from ingest.store.upserts import Page, store_pages
 from ingest.store.writes import finish_pull_run, purge_older_than, start_pull_run, utcnow
-from ingest.yunpian.client import (
-    MalformedAnswer,
-    VoiceClient,
-    YunpianError,
-    interpret_pull_answer,
-)
-from ingest.yunpian.reports import Report, ReportFormatError, parse_push_form
+from ingest.yunpian.client import MalformedAnswer, VoiceClient, YunpianError, interpret_pull_page
+from ingest.yunpian.reports import Report
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +33,7 @@ PAGE_SIZE = 100  # Yunpian's maximum
 QUEUED_PAGES = 512
 REPORT_TYPES = (1, 2)  # 1 = voice codes, 2 = voice notifications
 PURGE_EVERY = 3600.0  # seconds between retention purges
+PAGE_ATTEMPTS = 3  # a page the database refuses for no known reason, before its quarantine
 T = TypeVar("T")
 
 
@@ -56,6 +53,7 @@ def drain(client: VoiceClient, engine: Engine, stop: threading.Event | None = No
     `replay_spool` pick it up. While the body cannot be committed it is held and retried:
     pulling on would lose more. A writer thread stores the reports, and moves spooled bodies
     into the raw inbox, all the pages waiting a transaction, while the next pages are pulled.
+    A page with reports the store cannot hold has its others stored and is quarantined.
     """
     stop = stop or threading.Event()
     spool = spool_for(engine)
@@ -68,13 +66,13 @@ def drain(client: VoiceClient, engine: Engine, stop: threading.Event | None = No
                 kept = _until_stored(partial(_keep, engine, spool, body), stop)
                 pages += 1
                 try:
-                    page = interpret_pull_answer(status, body)
+                    page = interpret_pull_page(status, body)
                 except MalformedAnswer as error:
-                    _until_stored(partial(_keep_malformed, engine, spool, kept, error.msg), stop)
+                    _until_stored(partial(keep_unstored, engine, spool, kept, error.msg), stop)
                     raise
-                writer.put(kept, page)
-                reports += len(page)
-                if len(page) < PAGE_SIZE:
+                writer.put(kept, page.reports, page.reasons())
+                reports += len(page.reports)
+                if len(page.reports) + len(page.refused) < PAGE_SIZE:
                     break
     except BaseException:
         writer.close(quiet=True)  # what was queued is still stored; this error is the news
@@ -88,45 +86,24 @@ def _keep(engine: Engine, spool: PullSpool | None, body: bytes) -> int | Spooled
     return spool.keep(body, utcnow())
 
 
-def _keep_malformed(
-    engine: Engine, spool: PullSpool | None, kept: int | Spooled, error: str
-) -> None:
-    """Keep a body that is not a pull answer in the raw inbox, as malformed."""
-    if isinstance(kept, int):
-        mark_raw(engine, kept, MALFORMED, error)
-        return
-    keep_raw(
-        engine,
-        "pull",
-        kept.body,
-        content_type=JSON,
-        status=MALFORMED,
-        error=error,
-        received_at=kept.received_at,
-    )
-    if spool is not None:
-        spool.forget([kept.id])
-
-
 class _PageWriter:
     """Stores pulled pages, already kept, on a thread of its own: whatever pages wait when
     it is free go into one transaction. A page it could not store stays in the spool for
-    `replay_spool`, or `pending` in the raw inbox for `replay_pending`."""
+    `replay_spool`, or `pending` in the raw inbox for `replay_pending`; a page the database
+    refuses for what it holds is quarantined, and the other pages are stored."""
 
     def __init__(self, engine: Engine, spool: PullSpool | None, stop: threading.Event) -> None:
         self._engine, self._spool, self._stop = engine, spool, stop
-        self._pages: queue.Queue[tuple[int | Spooled, list[Report]] | None] = queue.Queue(
-            QUEUED_PAGES
-        )
+        self._pages: queue.Queue[Page | None] = queue.Queue(QUEUED_PAGES)
         self._new = 0
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="pull-writer", daemon=True)
         self._thread.start()
 
-    def put(self, kept: int | Spooled, page: list[Report]) -> None:
+    def put(self, kept: int | Spooled, page: list[Report], refused: str | None = None) -> None:
         if self._error is not None:
             raise self._error
-        self._pages.put((kept, page))
+        self._pages.put((kept, page, refused))
 
     def close(self, *, quiet: bool = False) -> int:
         """Store what is queued; the new reports stored. Raises what stopped the writer,
@@ -144,26 +121,58 @@ class _PageWriter:
             if not group or self._error is not None:
                 continue  # after an error: only emptied, so that put() never blocks
             try:
-                write = partial(store_pages, self._engine, group, "pull")
-                self._new += _until_stored(write, self._stop).new
-                spooled = [kept.id for kept, _ in group if isinstance(kept, Spooled)]
-                if spooled and self._spool is not None:
-                    _until_stored(partial(self._spool.forget, spooled), self._stop)
+                try:
+                    self._store(group)
+                except Exception as error:  # not the database being away: a page's content
+                    _log_unstored(error, len(group))
+                    for page in group:
+                        self._store_orquarantine(page)
             except BaseException as error:
                 self._error = error
 
+    def _store(self, group: list[Page]) -> None:
+        self._new += _until_stored(
+            partial(store_pages, self._engine, group, "pull"), self._stop
+        ).new
+        spooled = [kept.id for kept, *_ in group if isinstance(kept, Spooled)]
+        if spooled and self._spool is not None:
+            _until_stored(partial(self._spool.forget, spooled), self._stop)
+
+    def _store_orquarantine(self, page: Page) -> None:
+        """Store one page, trying a few times; quarantine it if it still fails."""
+        for attempt in range(1, PAGE_ATTEMPTS + 1):
+            try:
+                self._store([page])
+                return
+            except Exception as error:
+                if attempt == PAGE_ATTEMPTS:
+                    write = partial(quarantine, self._engine, self._spool, page[0], error)
+                    _until_stored(write, self._stop)
+                    return
+                _log_unstored(error, 1, retry_in_s=0.2 * attempt)
+                self._stop.wait(0.2 * attempt)
+
+
+def _log_unstored(error: BaseException, pages: int, **fields: object) -> None:
+    logs.event(
+        log, "pull.unstored", logging.ERROR, error=type(error).__name__, pages=pages, **fields
+    )
+
 
 def _until_stored(write: Callable[[], T], stop: threading.Event, max_wait: float = 30.0) -> T:
-    """Run a write of a pulled page, retrying with backoff until the database takes it.
+    """Run a write of a pulled page, retrying with backoff while the database is away.
 
     Each write here is safe to repeat (a failed insert committed nothing; the upsert and the
-    status update are idempotent). Pulling on without it would lose more pages.
+    status update are idempotent). Pulling on without it would lose more pages. Any other
+    error is raised at once: repeating a write the database refuses would not help.
     """
     failures = 0
     while True:
         try:
             return write()
-        except (SQLAlchemyError, sqlite3.Error) as error:  # the database, or the spool
+        except Exception as error:
+            if not is_transient(error):
+                raise
             failures += 1
             delay = min(max_wait, 0.1 * 2**failures)
             logs.event(
@@ -192,42 +201,6 @@ def purge_due(
     return now
 
 
-def replay_pending(engine: Engine) -> int:
-    """Process raw bodies kept but never parsed (the process died in between). Returns reports."""
-    replayed = 0
-    for raw_id, channel, body in pending_raw(engine):
-        try:
-            page = parse_push_form(body) if channel == "push" else interpret_pull_answer(200, body)
-        except (ReportFormatError, YunpianError) as error:
-            mark_raw(engine, raw_id, MALFORMED, str(error))
-            continue
-        replayed += store_reports(engine, page, channel, raw_id=raw_id).received
-    if replayed:
-        logs.event(log, "pull.replayed", reports=replayed)
-    return replayed
-
-
-def replay_spool(engine: Engine) -> int:
-    """Store what a crashed pull loop left in the spool (ingest/store/spool.py). Returns reports.
-
-    A body whose transaction committed just before the crash is in the raw inbox already,
-    received at the same instant: it is only forgotten, so nothing is counted twice."""
-    spool = spool_for(engine)
-    replayed = 0
-    for spooled in spool.waiting() if spool is not None else []:
-        if not inbox_holds(engine, "pull", spooled.received_at, spooled.body):
-            try:
-                page = interpret_pull_answer(200, spooled.body)
-            except (ReportFormatError, YunpianError) as error:
-                _keep_malformed(engine, spool, spooled, str(error))
-                continue
-            replayed += store_pages(engine, [(spooled, page)], "pull").received
-        spool.forget([spooled.id])
-    if replayed:
-        logs.event(log, "pull.replayed", reports=replayed, source="spool")
-    return replayed
-
-
 def run(
     client: VoiceClient,
     engine: Engine,
@@ -242,8 +215,9 @@ def run(
 ) -> None:
     """Drain, wait `interval`, repeat; back off exponentially while pulls fail.
 
-    Keeps running through upstream and database trouble (each failure is logged and, once
-    the database answers, recorded as a failed pull run). With `retention_days` > 0, rows
+    Keeps running through upstream and database trouble, and through whatever else fails
+    (each failure is logged and, once the database answers, recorded as a failed pull run;
+    unclassified ones with their traceback). With `retention_days` > 0, rows
     older than that are purged at start and every `purge_every` seconds.
     """
     stop = stop or threading.Event()
@@ -261,6 +235,9 @@ def run(
             error = _pull_once(client, engine, stop)
         except SQLAlchemyError as db_error:  # the database is locked or down: wait, retry
             error = db_error
+        except Exception as unknown:  # no data stops the loop: logged whole, retried later
+            log.exception("pull loop failed for an unclassified reason; retrying")
+            error = unknown
         if once:
             if error is not None:
                 raise error

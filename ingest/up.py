@@ -24,35 +24,48 @@ from ingest.settings import DEMO_APIKEY, Settings
 from ingest.store.engine import make_engine
 from ingest.store.models import Send
 
+MAX_START_FAILURES = 5  # a part that fails this often in a row at start stops the stack
+STARTED_AFTER = 30.0  # seconds a part must run to count as started (its failures forgiven)
+MAX_RESTART_DELAY = 60.0
+
 
 @dataclass
 class Child:
     name: str
-    process: subprocess.Popen
+    args: list[str]
     health_url: str | None
+    process: subprocess.Popen
+    started_at: float
+    failures: int = 0  # exits in a row, each within STARTED_AFTER of its start
+    restart_at: float | None = None  # when it exited: when it is started again
 
 
 @dataclass
 class Supervisor:
-    """Starts the parts as child processes and stops them all together."""
+    """Starts the parts as child processes, starts again (with backoff) any that exits, and
+    stops them all together; gives up when one fails `max_start_failures` times in a row
+    at start (a port taken, a database it cannot open: restarting would not help)."""
 
     env: dict[str, str]
+    max_start_failures: int = MAX_START_FAILURES
     children: list[Child] = field(default_factory=list)
 
     def start(self, name: str, args: list[str], health_url: str | None = None) -> None:
+        self.children.append(Child(name, args, health_url, self._spawn(args), time.monotonic()))
+
+    def _spawn(self, args: list[str]) -> subprocess.Popen:
         command = [sys.executable, "-m", "ingest", *args]
         # A new process group, so Ctrl-C reaches only us and we stop the children in order;
         # and should we die without cleaning up (SIGKILL), the kernel stops them for us.
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
         )
-        self.children.append(Child(name, process, health_url))
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         for child in self.children:
             while child.health_url:
-                self.raise_if_dead()
+                self.watch()
                 try:
                     if httpx.get(child.health_url, timeout=2).status_code == 200:
                         break
@@ -64,12 +77,30 @@ class Supervisor:
                     )
                 time.sleep(0.2)
 
-    def raise_if_dead(self) -> None:
+    def watch(self) -> None:
+        """Start again the parts that exited, once their backoff is over; ClickException if
+        one failed `max_start_failures` times in a row at start."""
+        now = time.monotonic()
         for child in self.children:
-            if child.process.poll() is not None:
-                raise click.ClickException(
-                    f"{child.name} exited with status {child.process.returncode}"
-                )
+            if child.restart_at is None and child.process.poll() is not None:
+                self._exited(child, now)
+            if child.restart_at is not None and now >= child.restart_at:
+                _say(f"starting {child.name} again")
+                child.process, child.started_at = self._spawn(child.args), now
+                child.restart_at = None
+
+    def _exited(self, child: Child, now: float) -> None:
+        at_start = now - child.started_at < STARTED_AFTER
+        child.failures = child.failures + 1 if at_start else 1
+        status = child.process.returncode
+        if at_start and child.failures >= self.max_start_failures:
+            raise click.ClickException(
+                f"{child.name} exited with status {status} at start "
+                f"{child.failures} times in a row: stopping everything"
+            )
+        delay = min(MAX_RESTART_DELAY, 2.0 ** (child.failures - 1))
+        child.restart_at = now + delay
+        _say(f"{child.name} exited with status {status}; starting it again in {delay:.0f} s")
 
     def stop(self) -> None:
         for child in reversed(self.children):
@@ -80,6 +111,11 @@ class Supervisor:
                 child.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.process.kill()
+
+
+def _say(message: str) -> None:
+    """One line on stderr, timed, for whoever watches `voicewatch up`."""
+    click.echo(f"{time.strftime('%H:%M:%S')} up: {message}", err=True)
 
 
 def _die_with_parent() -> None:
@@ -129,6 +165,15 @@ def _seed_if_empty(settings: Settings, days: int, per_day: int) -> None:
 @click.option(
     "--quiet-hours/--no-quiet-hours", default=False, show_default=True, help="simulate 22:00–07:30"
 )
+@click.option(
+    "--max-start-failures",
+    default=MAX_START_FAILURES,
+    show_default=True,
+    type=click.IntRange(1),
+    help=f"a part that exits is started again with backoff (1 s, 2 s, 4 s... up to "
+    f"{MAX_RESTART_DELAY:.0f} s); the whole stack stops when one exits this many times in a row "
+    f"within {STARTED_AFTER:.0f} s of its start",
+)
 def up(
     host: str,
     ingest_port: int,
@@ -138,8 +183,10 @@ def up(
     seed_days: int,
     seed_per_day: int,
     quiet_hours: bool,
+    max_start_failures: int,
 ) -> None:
-    """Run simulator (unless YUNPIAN_APIKEY is set), ingest, pull loop and dashboard; Ctrl-C stops."""
+    """Run simulator (unless YUNPIAN_APIKEY is set), ingest, pull loop and dashboard; a part
+    that exits is started again; Ctrl-C or SIGTERM stops them all."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     settings = Settings.from_env()
     ingest_url = f"http://{host}:{ingest_port}"
@@ -150,7 +197,7 @@ def up(
     if seed_days:
         _seed_if_empty(settings, seed_days, seed_per_day)
 
-    supervisor = Supervisor(env)
+    supervisor = Supervisor(env, max_start_failures)
     stop_traffic = threading.Event()
     try:
         if settings.simulated:
@@ -171,7 +218,7 @@ def up(
             _start_traffic(ingest_url, traffic, stop_traffic)
         _print_urls(settings, ingest_url, simulator_url, dashboard_port, host, traffic)
         while True:
-            supervisor.raise_if_dead()
+            supervisor.watch()
             time.sleep(0.5)
     except KeyboardInterrupt:
         click.echo("\nstopping…")

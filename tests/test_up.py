@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 
@@ -84,3 +86,82 @@ def test_up_serves_every_part_and_data_flows_from_simulator_to_database(tmp_path
         assert not any(answers(url) for url in urls.values()), "a part still answers after Ctrl-C"
     else:  # no chance to clean up: the children must still go (the kernel tells them)
         wait_until(lambda: not any(answers(url) for url in urls.values()), timeout=30)
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """The live child processes of `pid`: {pid: command line}."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid and command:
+            found[int(entry)] = command
+    return found
+
+
+def part(pid: int, name: str) -> int | None:
+    return next((p for p, c in children_of(pid).items() if f"-m ingest {name} " in c), None)
+
+
+def start_up(tmp_path, ports: dict[str, int], *extra: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YUNPIAN_", "VOICEWATCH_"))}
+    env |= {"VOICEWATCH_DB": f"sqlite:///{tmp_path / 'voicewatch.db'}"}
+    command = [sys.executable, "-m", "ingest", "up", "--seed-days", "0", "--traffic", "1/s"]
+    command += [f"--{name}-port={port}" for name, port in ports.items()]
+    log = open(tmp_path / "up.log", "a")  # noqa: SIM115 - the children write it, appending
+    return subprocess.Popen(
+        [*command, *extra], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def test_up_starts_a_part_that_dies_again_and_keeps_the_rest_running(tmp_path):
+    ports = {name: free_port() for name in ("ingest", "dashboard", "simulator")}
+    up = start_up(tmp_path, ports)
+    healthz = f"http://127.0.0.1:{ports['ingest']}/healthz"
+    try:
+        wait_until(lambda: answers(healthz) and part(up.pid, "pull"), timeout=120, interval=0.5)
+        pull_before, ingest_before = part(up.pid, "pull"), part(up.pid, "serve")
+        os.kill(pull_before, signal.SIGKILL)
+        os.kill(ingest_before, signal.SIGKILL)
+        wait_until(
+            lambda: (
+                part(up.pid, "pull") not in (None, pull_before)
+                and part(up.pid, "serve") not in (None, ingest_before)
+                and answers(healthz)
+            ),
+            timeout=60,
+            interval=0.5,
+        )
+        assert up.poll() is None  # the stack is still up
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(timeout=60)
+    output = (tmp_path / "up.log").read_text()
+    assert "pull loop exited with status -9; starting it again in 1 s" in output
+    assert "ingest exited with status -9; starting it again" in output
+    assert up.returncode == 0
+
+
+def test_up_stops_when_a_part_fails_at_start_again_and_again(tmp_path):
+    ports = {name: free_port() for name in ("ingest", "dashboard", "simulator")}
+    with socket.socket() as taken:  # the ingest port is someone else's: `serve` cannot start
+        taken.bind(("127.0.0.1", ports["ingest"]))
+        taken.listen()
+        up = start_up(tmp_path, ports, "--max-start-failures", "2")
+        try:
+            up.wait(timeout=120)
+        finally:
+            if up.poll() is None:
+                up.kill()
+    output = (tmp_path / "up.log").read_text()
+    assert up.returncode == 1
+    assert re.search(r"ingest exited with status \d+; starting it again in 1 s", output)
+    assert re.search(r"ingest exited with status \d+ at start 2 times in a row: stopping", output)
+    assert not children_of(up.pid)

@@ -28,12 +28,16 @@ from ingest.service.metrics import IngestMetrics
 from ingest.settings import Settings
 from ingest.store.group_commit import GroupCommitter
 from ingest.store.inbox import MALFORMED, REJECTED, keep_raw
-from ingest.store.upserts import store_pushes
-from ingest.yunpian.reports import ReportFormatError, parse_push_form
+from ingest.store.upserts import StoreResult, store_pushes
+from ingest.yunpian.reports import (
+    MAX_PUSH_REPORTS,
+    ParsedReports,
+    ReportFormatError,
+    parse_push_form,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_PUSH_REPORTS = 1000  # Yunpian sends at most 500 per push; twice that is not Yunpian
 PUSH_ACK = "SUCCESS"  # what Yunpian expects from a receiver that took the push
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -73,19 +77,17 @@ class PushReceiver:
             status, reason = refusal
             return await self._refuse(status, reason, body, content_type)
 
-        # Parsed before anything is written: a valid push is kept and stored in one
-        # transaction, and acknowledged only after it commits (Yunpian retries otherwise).
+        # Parsed before anything is written, off the event loop (a push can be megabytes):
+        # its good reports and its body are stored in one transaction, and acknowledged
+        # only after it commits (Yunpian retries otherwise).
         try:
-            reports = parse_push_form(body)
-            if len(reports) > MAX_PUSH_REPORTS:
-                raise ReportFormatError(
-                    f"{len(reports)} reports in one push; at most {MAX_PUSH_REPORTS} accepted"
-                )
+            parsed = await run_in_threadpool(parse_push_form, body, MAX_PUSH_REPORTS)
         except ReportFormatError as error:
             return await self._malformed(body, content_type, error)
+        refused = parsed.reasons()
         try:
             # Stored with the pushes that arrive meanwhile, and answered after that commit.
-            result = await self._writer.submit((reports, body, content_type))
+            result = await self._writer.submit((parsed.reports, body, content_type, refused))
         except Exception as error:  # not acknowledged, so Yunpian delivers it again
             self.metrics.store_failed("push", error)
             logs.event(log, "push.store_failed", logging.ERROR, error=type(error).__name__)
@@ -93,7 +95,22 @@ class PushReceiver:
         self.metrics.reports_received.labels("push").inc(result.received)
         self.metrics.reports_stored.labels("push").inc(result.new)
         self.metrics.duplicates.labels("push").inc(result.duplicates)
+        if refused:
+            self._quarantined(parsed, result)
         return self._answer(200, PUSH_ACK)
+
+    def _quarantined(self, parsed: ParsedReports, result: StoreResult) -> None:
+        """Some reports of a push were refused: its good ones are stored and its body kept
+        with the reasons, so it is acknowledged (Yunpian's retry would carry the same)."""
+        self.metrics.rejects.labels("quarantined").inc()
+        logs.event(
+            log,
+            "push.quarantined",
+            logging.WARNING,
+            stored=result.received,
+            refused=len(parsed.refused),
+            first_reason=parsed.refused[0][1],
+        )
 
     def _caller_refusal(self, request: Request, content_type: str) -> tuple[int, str] | None:
         """(status, reason) when the caller may not push or did not send a form."""

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ingest.numbers import describe
-from ingest.store.inbox import JSON, OK, raw_row
+from ingest.store.inbox import JSON, OK, QUARANTINED, raw_row, storable_error
 from ingest.store.models import RawBody, Report
 from ingest.store.spool import Spooled
 from ingest.store.writes import utcnow, writing
@@ -49,29 +49,38 @@ def store_reports(
     channel: str,
     *,
     raw_id: int | None = None,
+    refused: str | None = None,
+    body_count: int | None = None,
     now: datetime | None = None,
 ) -> StoreResult:
     """Upsert reports by sid and mark their raw body (`raw_id`, kept earlier) processed, in
     one transaction.
 
     A later report (by `user_receive_time`) wins over an earlier one for the same sid; gaps
-    (null fields) are filled from whichever report has them; first_seen is kept.
+    (null fields) are filled from whichever report has them; first_seen is kept. With
+    `refused` reasons, the raw body is marked quarantined rather than ok; `body_count` is
+    its report_count when not all its reports are in `reports` (stored before).
     """
     with writing(engine) as connection:
         new = _store_counting_new(connection, reports, channel, now)
         result = StoreResult(len(reports), new, len(reports) - new)
         if raw_id is not None:
-            _mark_stored(connection, [(raw_id, len(reports))])
+            count = len(reports) if body_count is None else body_count
+            _mark_stored(connection, [(raw_id, count, refused)])
     return result
 
 
 def store_pages(
-    engine: Engine, pages: Sequence[tuple[int | Spooled, Sequence[ReportRecord]]], channel: str
+    engine: Engine,
+    pages: Sequence[tuple[int | Spooled, Sequence[ReportRecord]] | Page],
+    channel: str,
 ) -> StoreResult:
-    """The reports of several bodies, (kept, reports) each, in one transaction that also
-    marks every body processed: `kept` is a raw inbox id, or a spooled body that goes into
-    the raw inbox now."""
-    reports = [r for _, page in pages for r in page]
+    """The reports of several bodies, (kept, reports[, refused]) each, in one transaction
+    that also marks every body processed: `kept` is a raw inbox id, or a spooled body that
+    goes into the raw inbox now; a body with `refused` reasons (reports it held that the
+    store cannot) is marked quarantined with them."""
+    pages = [(page[0], page[1], page[2] if len(page) > 2 else None) for page in pages]
+    reports = [r for _, page, _ in pages for r in page]
     with writing(engine) as connection:
         if connection.dialect.name == "sqlite":
             # Up to 64 MiB of pages for this connection (default 2 MiB), allocated as used:
@@ -81,35 +90,54 @@ def store_pages(
             connection.exec_driver_sql("PRAGMA cache_size=-65536")
         new = _store_counting_new(connection, reports, channel)
         result = StoreResult(len(reports), new, len(reports) - new)
-        kept = [(k, len(page)) for k, page in pages if isinstance(k, int)]
+        kept = [(k, len(page), refused) for k, page, refused in pages if isinstance(k, int)]
         if kept:
             _mark_stored(connection, kept)
-        spooled = [(k, len(page)) for k, page in pages if not isinstance(k, int)]
+        spooled = [(k, len(page), why) for k, page, why in pages if not isinstance(k, int)]
         if spooled:
             rows = [
-                raw_row(channel, s.body, JSON, OK, report_count=count, received_at=s.received_at)
-                for s, count in spooled
+                raw_row(
+                    channel,
+                    s.body,
+                    JSON,
+                    QUARANTINED if refused else OK,
+                    error=refused,
+                    report_count=count,
+                    received_at=s.received_at,
+                )
+                for s, count, refused in spooled
             ]
             connection.execute(RawBody.__table__.insert(), rows)
     return result
 
 
-def store_pushes(
-    engine: Engine, pushes: Sequence[tuple[Sequence[ReportRecord], bytes, str | None]]
-) -> list[StoreResult]:
-    """Several pushes, (reports, raw body, content type) each, in one transaction: their
-    reports upserted and their bodies kept. Results are per push, as if stored in turn."""
+# A pushed or pulled body's reports and why the others in it were refused (None: none was).
+Push = tuple[Sequence[ReportRecord], bytes, str | None, str | None]
+Page = tuple[int | Spooled, Sequence[ReportRecord], str | None]
+
+
+def store_pushes(engine: Engine, pushes: Sequence[Push]) -> list[StoreResult]:
+    """Several pushes, (reports, raw body, content type, refused) each, in one transaction:
+    their reports upserted and their bodies kept, quarantined with the reasons when some of
+    their reports were refused. Results are per push, as if stored in turn."""
     with writing(engine) as connection:
-        seen = _store(connection, [r for reports, _, _ in pushes for r in reports], "push")
+        seen = _store(connection, [r for reports, *_ in pushes for r in reports], "push")
         connection.execute(
             RawBody.__table__.insert(),
             [
-                raw_row("push", body, content_type, OK, report_count=len(reports))
-                for reports, body, content_type in pushes
+                raw_row(
+                    "push",
+                    body,
+                    content_type,
+                    QUARANTINED if refused else OK,
+                    error=refused,
+                    report_count=len(reports),
+                )
+                for reports, body, content_type, refused in pushes
             ],
         )
     results = []
-    for reports, _, _ in pushes:
+    for reports, *_ in pushes:
         sids = {report.sid for report in reports}
         new = len(sids - seen)
         seen |= sids
@@ -165,13 +193,25 @@ def _result(reports: Sequence[ReportRecord], existing: set[str]) -> StoreResult:
 _STORED_SIDS = select(Report.sid).where(Report.sid.in_(bindparam("sids", expanding=True)))
 
 
-def _mark_stored(connection: Connection, bodies: list[tuple[int, int]]) -> None:
-    """Raw bodies (id, reports in it) processed."""
+def _mark_stored(connection: Connection, bodies: list[tuple[int, int, str | None]]) -> None:
+    """Raw bodies (id, reports stored from it, why others were refused) processed."""
     connection.execute(
         update(RawBody)
         .where(RawBody.id == bindparam("raw_id"))
-        .values(parse_status=OK, parse_error=None, report_count=bindparam("count")),
-        [{"raw_id": raw_id, "count": count} for raw_id, count in bodies],
+        .values(
+            parse_status=bindparam("status"),
+            parse_error=bindparam("error"),
+            report_count=bindparam("count"),
+        ),
+        [
+            {
+                "raw_id": raw_id,
+                "count": count,
+                "status": QUARANTINED if refused else OK,
+                "error": storable_error(refused),
+            }
+            for raw_id, count, refused in bodies
+        ],
     )
 
 

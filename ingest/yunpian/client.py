@@ -21,7 +21,14 @@ from ingest.numbers import mask, mask_in_text
 from ingest.settings import REGION_URLS, Secret, redact
 from ingest.text import decoded
 from ingest.yunpian.codes import Category, lookup
-from ingest.yunpian.reports import Report, ReportFormatError, parse_reports, parse_usual_reports
+from ingest.yunpian.reports import (
+    ParsedReports,
+    Report,
+    ReportFormatError,
+    loads_reports,
+    parse_usual_reports,
+    split_reports,
+)
 
 log = logging.getLogger(__name__)
 
@@ -153,16 +160,29 @@ def interpret_send_answer(http_status: int, body: bytes) -> SendResult:
 
 
 def interpret_pull_answer(http_status: int, body: bytes) -> list[Report]:
-    """A pull_status answer as reports, or the YunpianError it carries."""
+    """A pull_status answer as reports, or the YunpianError it carries; MalformedAnswer if
+    any report in it is bad (interpret_pull_page keeps the good ones)."""
+    page = interpret_pull_page(http_status, body)
+    if page.refused:
+        index, reason = page.refused[0]
+        raise MalformedAnswer(f"report #{index}: {reason}", http_status, body)
+    return page.reports
+
+
+def interpret_pull_page(http_status: int, body: bytes) -> ParsedReports:
+    """A pull_status answer as the reports the store can hold and the reasons for the
+    others; the YunpianError it carries, or MalformedAnswer if it is no array at all."""
     usual = parse_usual_reports(body)
     if usual is not None:
-        return usual
-    answer = _decode_json(http_status, body)
+        return ParsedReports(usual)
+    try:
+        answer = loads_reports(body)
+    except ReportFormatError as exc:
+        raise MalformedAnswer(str(exc), http_status, body) from None
     if isinstance(answer, dict):
         _raise_if_error(answer, http_status)
-        raise MalformedAnswer("expected a JSON array of reports", http_status, body)
     try:
-        return parse_reports(answer)
+        return split_reports(answer)
     except ReportFormatError as exc:
         raise MalformedAnswer(str(exc), http_status, body) from None
 

@@ -18,6 +18,9 @@ from ingest.yunpian.reports import Report as ReportRecord
 T0 = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
 def report(sid: str, status: str = "SUCCESS", at: datetime | None = T0, **fields) -> ReportRecord:
     values = {
         "mobile": "15205201314",
@@ -135,10 +138,11 @@ def test_retention_deletes_only_what_is_older(engine):
 def test_pushes_stored_together_count_as_if_stored_in_turn(engine):
     store_reports(engine, [report("old")], "pull")
     pushes = [
-        ([report("a"), report("old")], b"voice_status=1", "application/x-www-form-urlencoded"),
-        ([report("a"), report("b"), report("b")], b"voice_status=2", None),
+        ([report("a"), report("old")], b"voice_status=1", FORM, None),
+        ([report("a"), report("b"), report("b")], b"voice_status=2", None, None),
+        ([report("c")], b"voice_status=3", FORM, "1 of 2 reports refused: report #1: ..."),
     ]
-    first, second = store_pushes(engine, pushes)
+    first, second, third = store_pushes(engine, pushes)
     assert (first.received, first.new, first.duplicates) == (2, 1, 1)
     assert (second.received, second.new, second.duplicates) == (3, 1, 2)
     rows = stored(engine)
@@ -147,7 +151,12 @@ def test_pushes_stored_together_count_as_if_stored_in_turn(engine):
         kept = connection.execute(
             select(RawBody.body, RawBody.parse_status, RawBody.report_count).order_by(RawBody.id)
         ).all()
-    assert kept == [(b"voice_status=1", OK, 2), (b"voice_status=2", OK, 3)]
+    assert kept == [
+        (b"voice_status=1", OK, 2),
+        (b"voice_status=2", OK, 3),
+        (b"voice_status=3", "quarantined", 1),
+    ]
+    assert (third.received, third.new) == (1, 1)
 
 
 def test_pages_kept_earlier_are_stored_and_marked_in_one_go(engine):
@@ -162,6 +171,27 @@ def test_pages_kept_earlier_are_stored_and_marked_in_one_go(engine):
         counts = connection.execute(select(RawBody.report_count).order_by(RawBody.id)).scalars()
         assert list(counts) == [1, 2]
     assert stored(engine)["a"].via_pull and stored(engine)["a"].deliveries == 2
+
+
+def test_pages_with_refused_reports_are_marked_quarantined_with_the_reason(engine):
+    kept = keep_raw(engine, "pull", b"[page]")
+    reason = "1 of 2 reports refused: report #1: sid '\\ud800' holds a lone surrogate"
+    store_pages(
+        engine, [(kept, [report("a")], reason), (keep_raw(engine, "pull", b"[]"), [])], "pull"
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(RawBody.parse_status, RawBody.parse_error, RawBody.report_count)
+        ).all()
+    assert rows == [("quarantined", reason, 1), (OK, None, 0)]
+    assert set(stored(engine)) == {"a"}
+
+
+def test_a_reason_quoting_what_no_column_holds_is_kept_escaped(engine):
+    kept = keep_raw(engine, "push", b"x", status="malformed", error="bad \ud800 and \x00 here")
+    with engine.connect() as connection:
+        error = connection.scalar(select(RawBody.parse_error).where(RawBody.id == kept))
+    assert error == "bad \\ud800 and \\x00 here"
 
 
 def test_pages_count_new_sids_after_the_newest_row_was_deleted(engine):

@@ -115,7 +115,9 @@ def push_service(make_ingest):
     extra={},
 )
 @example(body=b"voice_status=%5B%5D", content_type=FORM_TYPE.encode() + b";" + b"x" * 200, extra={})
-def test_any_push_gets_a_4xx_or_is_stored_whole(push_service, engine, body, content_type, extra):
+def test_any_push_gets_a_4xx_or_its_good_reports_stored(
+    push_service, engine, body, content_type, extra
+):
     raw_before, sids_before = counts(engine)
     headers = {**extra, "content-type": content_type}
     answer = push_service.post("/push/voice", content=body, headers=headers)
@@ -125,7 +127,11 @@ def test_any_push_gets_a_4xx_or_is_stored_whole(push_service, engine, body, cont
     assert raw_after == raw_before + 1  # every push is kept, exactly once
     if answer.status_code == 200:
         assert answer.text == "SUCCESS"
-        assert {report.sid for report in parse_push_form(body)} <= sids_after
+        parsed = parse_push_form(body)
+        assert {report.sid for report in parsed.reports} <= sids_after
+        with engine.connect() as connection:
+            status = connection.scalar(select(RawBody.parse_status).order_by(RawBody.id.desc()))
+        assert status == ("quarantined" if parsed.refused else "ok")
     else:
         assert answer.text and sids_after == sids_before
 

@@ -3,6 +3,8 @@ killed and restarted once under load; then the store must equal the ground truth
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -97,6 +100,61 @@ class Sender(threading.Thread):
                 time.sleep(0.05)  # the service is restarting
 
 
+class Poisoner(threading.Thread):
+    """Pushes reports of its own, each push with a poisoned one among them (a lone surrogate,
+    NUL, an over-long sid, a duration past 64 bits, an unknown status), until stopped; keeps
+    the sids of the good ones in pushes acknowledged SUCCESS."""
+
+    POISONS = (
+        '"sid": "p\\ud800"',
+        '"error_msg": "\\u0000"',
+        '"sid": "' + "s" * 200 + '"',
+        '"duration": 18446744073709551616',
+    )
+
+    def __init__(self, push_url: str) -> None:
+        super().__init__(daemon=True)
+        self.push_url = push_url
+        self.acknowledged: set[str] = set()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=10) as http:
+            for i in itertools.count():
+                if self.stop.wait(0.02):
+                    return
+                goods = [
+                    _report(f"poison-run-{i}-{j}", "NEW_STATUS" if j == 0 else "FAIL")
+                    for j in range(5)
+                ]
+                bad = (
+                    json.dumps(_report("poisoned", "FAIL"))[:-1] + ", " + self.POISONS[i % 4] + "}"
+                )
+                text = "[" + ", ".join([*map(json.dumps, goods), bad]) + "]"
+                try:
+                    answer = http.post(
+                        self.push_url,
+                        content=urlencode({"voice_status": text}).encode(),
+                        headers={"content-type": "application/x-www-form-urlencoded"},
+                    )
+                except httpx.TransportError:  # the service is being killed or restarted
+                    continue
+                if answer.text == "SUCCESS":
+                    self.acknowledged |= {item["sid"] for item in goods}
+
+
+def _report(sid: str, status: str) -> dict:
+    return {
+        "sid": sid,
+        "uid": None,
+        "user_receive_time": "2026-11-20 14:29:12",
+        "duration": 0,
+        "error_msg": "failed",
+        "mobile": "15205201314",
+        "report_status": status,
+    }
+
+
 def test_store_equals_ground_truth_after_faults_and_a_restart_under_load(
     make_simulator, sqlite_url
 ):
@@ -118,19 +176,30 @@ def test_store_equals_ground_truth_after_faults_and_a_restart_under_load(
     }
     engine = make_engine(sqlite_url)
     sender = Sender(ingest_url, simulator.apikey)
+    poisoner = Poisoner(f"{ingest_url}/push/voice?token={PUSH_TOKEN}")
     with pulling(simulator, engine, interval=0.2, max_backoff=1.0):
         with ingest_service(env, port) as first:
             sender.start()
+            poisoner.start()
             wait_until(lambda: sender.done >= KILL_AFTER, timeout=60)
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
         with ingest_service(env, port):
             sender.join(timeout=120)
             assert not sender.is_alive()
+            poisoner.stop.set()
+            poisoner.join(timeout=30)
             ground_truth = simulator.ground_truth()
             truth = {call["sid"]: call for call in ground_truth["calls"]}
-            wait_until(lambda: _stored(engine).keys() == truth.keys(), timeout=120, interval=0.5)
+            wait_until(lambda: truth.keys() <= _stored(engine).keys(), timeout=120, interval=0.5)
             metrics = httpx.get(f"{ingest_url}/metrics").text
+
+    # Poisoned pushes among the valid ones: each acknowledged push's good reports are stored
+    # (acknowledged = stored), and nothing else of them.
+    stored_sids = _stored(engine).keys()
+    assert poisoner.acknowledged and poisoner.acknowledged <= stored_sids
+    assert stored_sids - truth.keys() <= {s for s in stored_sids if s.startswith("poison-run-")}
+    assert _stored(engine)[min(poisoner.acknowledged)].status in ("NEW_STATUS", "FAIL")
 
     # One relayed send placed at most one call, and only to the number it was for.
     called = [call["mobile"] for call in truth.values()]
@@ -140,6 +209,8 @@ def test_store_equals_ground_truth_after_faults_and_a_restart_under_load(
     assert len(truth) > SENDS * 0.8
     # Every report stored once, as it really was.
     stored = _stored(engine)
+    quarantined = _count_raw(engine, "quarantined")
+    assert quarantined >= len(poisoner.acknowledged) // 5
     for sid, call in truth.items():
         report = call["report"]
         assert (stored[sid].status, stored[sid].duration, stored[sid].error_msg) == (
@@ -163,6 +234,13 @@ def test_store_equals_ground_truth_after_faults_and_a_restart_under_load(
     assert metric(metrics, "voicewatch_upstream_errors_total") > 0
     assert metric(metrics, 'voicewatch_report_duplicates_total{channel="push"}') > 0
     engine.dispose()
+
+
+def _count_raw(engine, status: str) -> int:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(func.count()).where(RawBody.parse_status == status)
+        ).scalar_one()
 
 
 def _stored(engine) -> dict[str, Report]:
