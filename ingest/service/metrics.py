@@ -1,4 +1,8 @@
-"""Prometheus metrics of one ingest service (its own registry: several apps may share a process)."""
+"""Prometheus metrics of one ingest service (its own registry: several apps may share a process).
+
+No label value comes from a request: every labelled metric is bounded (`Bounded`), so that
+callers cannot grow /metrics (and Prometheus' memory) by sending new values.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,43 @@ from sqlalchemy import Engine, func, select
 
 from ingest.store.models import PullRun
 from ingest.store.writes import utcnow
+
+# Why a push was refused: the only values of voicewatch_push_rejects_total{reason}.
+REJECT_REASONS = frozenset(
+    {"token_missing", "token_wrong", "not_loopback", "content_type", "too_large", "malformed"}
+)
+OTHER = "other"  # a label value outside the allowed set, or past a label's limit
+LABEL_LIMIT = 16  # distinct values a label without a fixed set may take
+
+
+class Bounded:
+    """A labelled metric whose label values are bounded: a value outside `allowed` (when
+    given) or past the first `limit` distinct values of its label is recorded as "other"."""
+
+    def __init__(
+        self, metric, allowed: frozenset[str] | None = None, limit: int = LABEL_LIMIT
+    ) -> None:
+        self.metric = metric
+        self._allowed = allowed
+        self._limit = limit
+        self._seen: dict[int, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def labels(self, *values: str):
+        """The child for `values`, each bounded."""
+        with self._lock:
+            return self.metric.labels(*(self._bound(i, str(v)) for i, v in enumerate(values)))
+
+    def _bound(self, position: int, value: str) -> str:
+        if self._allowed is not None:
+            return value if value in self._allowed else OTHER
+        seen = self._seen.setdefault(position, set())
+        if value in seen:
+            return value
+        if len(seen) >= self._limit:
+            return OTHER
+        seen.add(value)
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,41 +69,62 @@ class IngestMetrics:
         self._lock = threading.Lock()
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter(
-            "voicewatch_http_requests", "HTTP requests answered", ["route", "status"], registry=r
+        self.requests = Bounded(
+            Counter(
+                "voicewatch_http_requests",
+                "HTTP requests answered",
+                ["route", "status"],
+                registry=r,
+            )
         )
-        self.reports_received = Counter(
-            "voicewatch_reports_received", "Delivery reports received", ["channel"], registry=r
+        self.reports_received = Bounded(
+            Counter(
+                "voicewatch_reports_received", "Delivery reports received", ["channel"], registry=r
+            )
         )
-        self.reports_stored = Counter(
-            "voicewatch_reports_stored", "New delivery reports stored", ["channel"], registry=r
+        self.reports_stored = Bounded(
+            Counter(
+                "voicewatch_reports_stored", "New delivery reports stored", ["channel"], registry=r
+            )
         )
-        self.duplicates = Counter(
-            "voicewatch_report_duplicates",
-            "Reports already stored (same sid again)",
-            ["channel"],
+        self.duplicates = Bounded(
+            Counter(
+                "voicewatch_report_duplicates",
+                "Reports already stored (same sid again)",
+                ["channel"],
+                registry=r,
+            )
+        )
+        self.rejects = Bounded(
+            Counter("voicewatch_push_rejects", "Push bodies refused", ["reason"], registry=r),
+            allowed=REJECT_REASONS,
+        )
+        self.refusals_not_kept = Counter(
+            "voicewatch_push_refusals_not_kept",
+            "Refused pushes not kept in the raw inbox: past the per-minute budget",
             registry=r,
         )
-        self.rejects = Counter(
-            "voicewatch_push_rejects", "Push bodies refused", ["reason"], registry=r
+        self.relay_sends = Bounded(
+            Counter("voicewatch_relay_sends", "Sends relayed upstream", ["outcome"], registry=r)
         )
-        self.relay_sends = Counter(
-            "voicewatch_relay_sends", "Sends relayed upstream", ["outcome"], registry=r
+        self.relay_latency = Bounded(
+            Histogram(
+                "voicewatch_relay_upstream_seconds",
+                "Upstream answer time of relayed calls",
+                ["endpoint"],
+                registry=r,
+            )
         )
-        self.relay_latency = Histogram(
-            "voicewatch_relay_upstream_seconds",
-            "Upstream answer time of relayed calls",
-            ["endpoint"],
-            registry=r,
+        self.store_errors = Bounded(
+            Counter("voicewatch_store_errors", "Database writes that failed", ["what"], registry=r)
         )
-        self.store_errors = Counter(
-            "voicewatch_store_errors", "Database writes that failed", ["what"], registry=r
-        )
-        self.upstream_errors = Counter(
-            "voicewatch_upstream_errors",
-            "Relayed calls Yunpian did not answer properly (unreachable, timeout, 5xx)",
-            ["endpoint", "kind"],
-            registry=r,
+        self.upstream_errors = Bounded(
+            Counter(
+                "voicewatch_upstream_errors",
+                "Relayed calls Yunpian did not answer properly (unreachable, timeout, 5xx)",
+                ["endpoint", "kind"],
+                registry=r,
+            )
         )
         self.last_error = Gauge(
             "voicewatch_last_error_timestamp_seconds",
@@ -98,8 +160,8 @@ class IngestMetrics:
     def error_counts(self) -> dict[str, int]:
         """Store and upstream errors since the service started."""
         return {
-            "store": int(_total(self.store_errors)),
-            "upstream": int(_total(self.upstream_errors)),
+            "store": int(_total(self.store_errors.metric)),
+            "upstream": int(_total(self.upstream_errors.metric)),
         }
 
 
