@@ -6,6 +6,7 @@ not stored; whatever is refused or malformed is kept in the raw inbox with the r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from functools import partial
 
@@ -91,7 +92,10 @@ class PushReceiver:
             return await self._malformed(body, content_type, error)
         try:
             # Stored with the pushes that arrive meanwhile, and answered after that commit.
-            result = await self._writer.submit((reports, body, content_type))
+            # A bounded wait: a locked database gets a 503 (Yunpian retries), not a hang.
+            result = await asyncio.wait_for(
+                self._writer.submit((reports, body, content_type)), self.settings.store_wait
+            )
         except Exception as error:  # not acknowledged, so Yunpian delivers it again
             self.metrics.store_failed("push", error)
             logs.event(log, "push.store_failed", logging.ERROR, error=type(error).__name__)
