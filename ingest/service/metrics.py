@@ -7,8 +7,9 @@ callers cannot grow /metrics (and Prometheus' memory) by sending new values.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import Engine, func, select
@@ -22,6 +23,7 @@ REJECT_REASONS = frozenset(
 )
 OTHER = "other"  # a label value outside the allowed set, or past a label's limit
 LABEL_LIMIT = 16  # distinct values a label without a fixed set may take
+STORE_ERROR_WINDOW = timedelta(minutes=1)  # failed writes this recent make /healthz degraded
 
 
 class Bounded:
@@ -66,46 +68,35 @@ class Trouble:
 class IngestMetrics:
     def __init__(self, engine: Engine) -> None:
         self.last_trouble: Trouble | None = None
+        self._store_failures: deque[datetime] = deque(maxlen=1000)
         self._lock = threading.Lock()
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Bounded(
-            Counter(
-                "voicewatch_http_requests",
-                "HTTP requests answered",
-                ["route", "status"],
-                registry=r,
-            )
+        self.requests = _counter(
+            r, "voicewatch_http_requests", "HTTP requests answered", ["route", "status"]
         )
-        self.reports_received = Bounded(
-            Counter(
-                "voicewatch_reports_received", "Delivery reports received", ["channel"], registry=r
-            )
+        self.reports_received = _counter(
+            r, "voicewatch_reports_received", "Delivery reports received", ["channel"]
         )
-        self.reports_stored = Bounded(
-            Counter(
-                "voicewatch_reports_stored", "New delivery reports stored", ["channel"], registry=r
-            )
+        self.reports_stored = _counter(
+            r, "voicewatch_reports_stored", "New delivery reports stored", ["channel"]
         )
-        self.duplicates = Bounded(
-            Counter(
-                "voicewatch_report_duplicates",
-                "Reports already stored (same sid again)",
-                ["channel"],
-                registry=r,
-            )
+        self.duplicates = _counter(
+            r,
+            "voicewatch_report_duplicates",
+            "Reports already stored (same sid again)",
+            ["channel"],
         )
-        self.rejects = Bounded(
-            Counter("voicewatch_push_rejects", "Push bodies refused", ["reason"], registry=r),
-            allowed=REJECT_REASONS,
+        self.rejects = _counter(
+            r, "voicewatch_push_rejects", "Push bodies refused", ["reason"], REJECT_REASONS
         )
         self.refusals_not_kept = Counter(
             "voicewatch_push_refusals_not_kept",
             "Refused pushes not kept in the raw inbox: past the per-minute budget",
             registry=r,
         )
-        self.relay_sends = Bounded(
-            Counter("voicewatch_relay_sends", "Sends relayed upstream", ["outcome"], registry=r)
+        self.relay_sends = _counter(
+            r, "voicewatch_relay_sends", "Sends relayed upstream", ["outcome"]
         )
         self.relay_latency = Bounded(
             Histogram(
@@ -115,37 +106,34 @@ class IngestMetrics:
                 registry=r,
             )
         )
-        self.store_errors = Bounded(
-            Counter("voicewatch_store_errors", "Database writes that failed", ["what"], registry=r)
+        self.store_errors = _counter(
+            r, "voicewatch_store_errors", "Database writes that failed", ["what"]
         )
-        self.upstream_errors = Bounded(
-            Counter(
-                "voicewatch_upstream_errors",
-                "Relayed calls Yunpian did not answer properly (unreachable, timeout, 5xx)",
-                ["endpoint", "kind"],
-                registry=r,
-            )
+        self.upstream_errors = _counter(
+            r,
+            "voicewatch_upstream_errors",
+            "Relayed calls Yunpian did not answer properly (unreachable, timeout, 5xx)",
+            ["endpoint", "kind"],
         )
         self.last_error = Gauge(
             "voicewatch_last_error_timestamp_seconds",
             "When a store or upstream error last happened (Unix time; 0: never)",
             registry=r,
         )
-        last_pull = Gauge(
-            "voicewatch_last_pull_timestamp_seconds",
-            "When the pull loop last succeeded (Unix time)",
-            registry=r,
-        )
-        last_pull.set_function(lambda: _timestamp(_last_pull(engine)))
-        lag = Gauge(
-            "voicewatch_pull_lag_seconds", "Seconds since the pull loop last succeeded", registry=r
-        )
-        lag.set_function(lambda: _age(_last_pull(engine)))
+        _pull_gauges(r, engine)
 
     def store_failed(self, what: str, error: Exception) -> None:
         """Count a failed database write and remember it as the last trouble."""
         self.store_errors.labels(what).inc()
         self._remember(f"store.{what}", type(error).__name__)
+        with self._lock:
+            self._store_failures.append(utcnow())
+
+    def recent_store_errors(self, window: timedelta = STORE_ERROR_WINDOW) -> int:
+        """Failed database writes within the last `window`."""
+        since = utcnow() - window
+        with self._lock:
+            return sum(1 for moment in self._store_failures if moment >= since)
 
     def upstream_failed(self, endpoint: str, kind: str) -> None:
         """Count a relayed call that got no proper answer and remember it."""
@@ -163,6 +151,31 @@ class IngestMetrics:
             "store": int(_total(self.store_errors.metric)),
             "upstream": int(_total(self.upstream_errors.metric)),
         }
+
+
+def _pull_gauges(registry: CollectorRegistry, engine: Engine) -> None:
+    last_pull = Gauge(
+        "voicewatch_last_pull_timestamp_seconds",
+        "When the pull loop last succeeded (Unix time)",
+        registry=registry,
+    )
+    last_pull.set_function(lambda: _timestamp(_last_pull(engine)))
+    lag = Gauge(
+        "voicewatch_pull_lag_seconds",
+        "Seconds since the pull loop last succeeded",
+        registry=registry,
+    )
+    lag.set_function(lambda: _age(_last_pull(engine)))
+
+
+def _counter(
+    registry: CollectorRegistry,
+    name: str,
+    documentation: str,
+    labels: list[str],
+    allowed: frozenset[str] | None = None,
+) -> Bounded:
+    return Bounded(Counter(name, documentation, labels, registry=registry), allowed)
 
 
 def _total(counter: Counter) -> float:
