@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from ingest import logs
 
@@ -50,7 +50,7 @@ async def read_head(
     """At most the first `limit` bytes of the body, as much as arrives within `wait` seconds,
     and whether there was more; the rest is never read (a refused caller costs no more)."""
     head = b""
-    with contextlib.suppress(TimeoutError):
+    with contextlib.suppress(TimeoutError, ClientDisconnect):
         async with asyncio.timeout(wait):
             async for chunk in request.stream():
                 head += chunk
