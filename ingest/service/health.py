@@ -100,7 +100,7 @@ class Health:
             signals,
             pull_interval=self.settings.pull_interval,
             disk_min_free_bytes=int(self.settings.disk_min_free_mb * 2**20),
-            recent_store_errors=self.metrics.recent_store_errors(),
+            recent_store_errors=self.metrics.recent_store_errors(signals.last_write),
         )
         return problems, signals
 

@@ -129,11 +129,16 @@ class IngestMetrics:
         with self._lock:
             self._store_failures.append(utcnow())
 
-    def recent_store_errors(self, window: timedelta = STORE_ERROR_WINDOW) -> int:
-        """Failed database writes within the last `window`."""
+    def recent_store_errors(
+        self, after: datetime | None = None, window: timedelta = STORE_ERROR_WINDOW
+    ) -> int:
+        """Failed database writes within the last `window` and later than `after` (the last
+        write that succeeded: the database is well again once one does)."""
         since = utcnow() - window
+        if after is not None:
+            since = max(since, after)
         with self._lock:
-            return sum(1 for moment in self._store_failures if moment >= since)
+            return sum(1 for moment in self._store_failures if moment > since)
 
     def upstream_failed(self, endpoint: str, kind: str) -> None:
         """Count a relayed call that got no proper answer and remember it."""

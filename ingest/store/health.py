@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, or_, select, text
 
-from ingest.store.models import PullRun, Send
+from ingest.store.models import PullRun, RawBody, Send
 from ingest.store.writes import utcnow
 
 # The reasons `evaluate` may give: a fixed set, for machines to match on.
@@ -44,6 +44,7 @@ class StoreSignals:
     failed_pulls_in_a_row: int  # most recent pull runs that failed (Yunpian's error)
     unanswered_sends_in_a_row: int  # most recent relayed sends with no answer or a 5xx
     disk_free_bytes: int | None  # None: not a local SQLite file
+    last_write: datetime | None = None  # the newest body, send or pull run stored
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,11 @@ def read_signals(engine: Engine, now: datetime | None = None) -> StoreSignals:
             connection.execute(text("SELECT 1"))
             pulls = _pull_signals(connection)
             sends = _unanswered_sends_in_a_row(connection, now)
+            last_write = _last_write(connection)
     except Exception as error:  # health must answer whatever the database does
         return StoreSignals(now, type(error).__name__, False, False, None, 0, 0, disk_free)
-    return StoreSignals(now, None, _write_locked(engine), *pulls, sends, disk_free)
+    locked = _write_locked(engine)
+    return StoreSignals(now, None, locked, *pulls, sends, disk_free, last_write)
 
 
 def evaluate(
@@ -76,7 +79,8 @@ def evaluate(
     recent_store_errors: int = 0,
 ) -> list[Problem]:
     """The problems the signals show (empty: healthy). `recent_store_errors`: failed writes
-    the running service saw lately, which the database cannot know of."""
+    the running service saw lately and since `signals.last_write`, which the database cannot
+    know of."""
     problems = []
     if signals.database_error:
         problems.append(Problem(STORE_FAILING, f"database unreachable: {signals.database_error}"))
@@ -115,6 +119,14 @@ def _pull_signals(connection) -> tuple[bool, datetime | None, int]:
     ).all()
     alive = max((t for t in (last_ok, running_since) if t is not None), default=None)
     return bool(recent), alive, _leading(error is not None for (error,) in recent)
+
+
+def _last_write(connection) -> datetime | None:
+    newest = [
+        connection.execute(select(func.max(column))).scalar()
+        for column in (RawBody.received_at, Send.sent_at, PullRun.started_at)
+    ]
+    return max((moment for moment in newest if moment is not None), default=None)
 
 
 def _unanswered_sends_in_a_row(connection, now: datetime) -> int:

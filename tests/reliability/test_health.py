@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from ingest.service.app import create_app
+from ingest.service.metrics import IngestMetrics
 from ingest.settings import Secret
 from ingest.store.health import evaluate, read_signals
 from tests.fixtures.dashboard import add_rows
@@ -61,19 +62,30 @@ def test_a_write_locked_database_is_degraded_then_ok_once_released(make_ingest, 
     assert health(service)[0] == 200
 
 
-def test_failed_writes_make_the_store_failing(make_ingest, engine):
+def test_failed_writes_count_until_a_write_succeeds(engine):
+    metrics = IngestMetrics(engine)
+    before = datetime.now(UTC)
+    metrics.store_failed("push", OSError("disk full"))
+    assert metrics.recent_store_errors() == 1
+    assert metrics.recent_store_errors(after=before) == 1  # nothing stored since
+    assert metrics.recent_store_errors(after=datetime.now(UTC)) == 0  # a write succeeded
+    assert metrics.recent_store_errors(window=timedelta(0)) == 0  # long ago
+
+
+def test_a_failed_push_makes_the_store_failing_until_a_push_is_stored(make_ingest, engine):
     if engine.dialect.name != "sqlite":
         pytest.skip("a write lock held by another process is SQLite's")
     service = make_ingest(store_wait=0.5)
     lock = WriteLock(engine.url.database)
     try:
         refused = httpx.post(f"{service.url}/push/voice", content=GOOD_BODY, headers=FORM)
+        status, body = health(service)
     finally:
         lock.release()
-    status, body = health(service)  # the lock is gone, the failed write is a minute fresh
     assert refused.status_code == 503
     assert status == 503 and body["reasons"] == ["store_failing"]
-    assert "failed writes" in body["problems"][0]["detail"]
+    stored = httpx.post(f"{service.url}/push/voice", content=GOOD_BODY, headers=FORM)
+    assert stored.text == "SUCCESS" and health(service)[0] == 200
 
 
 def test_a_pull_loop_stopped_for_two_minutes_is_stale(make_ingest, engine):
