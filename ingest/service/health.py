@@ -36,6 +36,7 @@ class Health:
         self.settings = settings
         self.engine = engine
         self.metrics = metrics
+        self._running: asyncio.Future | None = None
 
     async def healthz(self, request: Request) -> Response:
         """`ok` (200), or `degraded` (503) with machine-readable `reasons`."""
@@ -89,6 +90,13 @@ class Health:
         return "full" if token_ok(expected.reveal(), given) else "metrics token wrong"
 
     async def _check(self):
+        """(problems, signals). Callers that come while a check runs share its result, so a
+        flood of /healthz costs one database check at a time."""
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(self._fresh_check())
+        return await asyncio.shield(self._running)
+
+    async def _fresh_check(self):
         """(problems, signals); signals None when the database did not answer in time."""
         try:
             signals = await asyncio.wait_for(
