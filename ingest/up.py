@@ -54,7 +54,9 @@ class Supervisor:
             while child.health_url:
                 self.raise_if_dead()
                 try:
-                    if httpx.get(child.health_url, timeout=2).status_code == 200:
+                    # Serving is enough: /healthz answers 503 `degraded` while, say, the
+                    # pull loop (started alongside) has not pulled yet.
+                    if _serving(httpx.get(child.health_url, timeout=2)):
                         break
                 except httpx.HTTPError:
                     pass
@@ -80,6 +82,16 @@ class Supervisor:
                 child.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.process.kill()
+
+
+def _serving(answer: httpx.Response) -> bool:
+    """Whether a health URL's answer says the child is up: 200, or ingest's 503 `degraded`."""
+    if answer.status_code == 200:
+        return True
+    try:
+        return answer.status_code == 503 and answer.json().get("status") == "degraded"
+    except ValueError:
+        return False
 
 
 def _die_with_parent() -> None:
