@@ -62,23 +62,27 @@ async def read_head(
 
 
 class RefusalBudget:
-    """How many refused requests may still be kept this minute, across all callers: past
-    it, refusals are only counted, so a flood without the token cannot fill the disk."""
+    """How many refused requests may still be kept (and logged), across all callers: up to
+    `per_minute` at once, refilled at `per_minute` a minute. Past it, refusals are only
+    counted, so a flood without the token can fill neither the disk nor the log."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
+        self.denied = 0  # refusals past the budget since the last one kept
         self._clock = clock
-        self._minute = -1
-        self._used = 0
+        self._left = float(per_minute)
+        self._at = clock()
 
     def take(self) -> bool:
-        """Whether one more refused request may be kept (and count it if so)."""
-        minute = int(self._clock() // 60)
-        if minute != self._minute:
-            self._minute, self._used = minute, 0
-        if self._used >= self.per_minute:
+        """Whether one more refused request may be kept (and count it either way)."""
+        now = self._clock()
+        refill = (now - self._at) * self.per_minute / 60
+        self._left, self._at = min(float(self.per_minute), self._left + refill), now
+        if self._left < 1:
+            self.denied += 1
             return False
-        self._used += 1
+        self._left -= 1
+        self.denied = 0
         return True
 
 

@@ -156,10 +156,15 @@ class PushReceiver:
         """Answer a refusal; keep its head in the raw inbox while this minute's budget lasts
         (`unread`: the request whose body was not read yet, of which only a head is read)."""
         self.metrics.rejects.labels(reason).inc()
-        logs.event(log, "push.refused", logging.WARNING, status=status, reason=reason)
-        if not self._refusals_kept.take():
+        budget = self._refusals_kept
+        if not budget.take():
             self.metrics.refusals_not_kept.inc()
+            if budget.denied == 1:  # one line per run of refusals not kept
+                logs.event(
+                    log, "push.refusals_not_kept", logging.WARNING, per_minute=budget.per_minute
+                )
             return self._answer(status, message)
+        logs.event(log, "push.refused", logging.WARNING, status=status, reason=reason)
         if unread is not None:
             body, truncated = await read_head(unread)
         truncated = truncated or len(body) > REFUSED_HEAD
