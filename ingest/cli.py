@@ -27,7 +27,7 @@ def _settings() -> Settings:
 def _engine(settings: Settings):
     from ingest.store.engine import make_engine
 
-    return make_engine(settings.db_url)
+    return make_engine(settings.db_url, store_wait=settings.store_wait)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

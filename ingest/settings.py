@@ -91,6 +91,10 @@ class Settings:
     manual_sends_per_hour: int = 20
     push_max_bytes: int = 4 * 1024 * 1024
     upstream_timeout: float = 15.0  # seconds the relay waits for Yunpian's answer
+    store_wait: float = 5.0  # seconds a write waits for a busy database before a 503
+    refused_per_minute: int = 60  # refused pushes kept in the raw inbox per minute, in all
+    disk_min_free_mb: float = 512.0  # /healthz is degraded below this much free disk
+    metrics_token: Secret = field(default_factory=lambda: Secret(""))
 
     @property
     def simulated(self) -> bool:
@@ -129,6 +133,10 @@ class Settings:
             unmask_password=Secret(env.get("VOICEWATCH_UNMASK_PASSWORD", "")),
             manual_sends_per_hour=int(_number(env, "VOICEWATCH_MANUAL_SENDS_PER_HOUR", 20)),
             upstream_timeout=_number(env, "VOICEWATCH_UPSTREAM_TIMEOUT", 15.0),
+            store_wait=_number(env, "VOICEWATCH_STORE_WAIT", 5.0),
+            refused_per_minute=int(_number(env, "VOICEWATCH_REFUSED_PER_MINUTE", 60)),
+            disk_min_free_mb=_number(env, "VOICEWATCH_DISK_MIN_FREE_MB", 512.0),
+            metrics_token=Secret(env.get("VOICEWATCH_METRICS_TOKEN", "")),
         )
 
 

@@ -67,7 +67,9 @@ class Supervisor:
             while child.health_url:
                 self.watch()
                 try:
-                    if httpx.get(child.health_url, timeout=2).status_code == 200:
+                    # Serving is enough: /healthz answers 503 `degraded` while, say, the
+                    # pull loop (started alongside) has not pulled yet.
+                    if _serving(httpx.get(child.health_url, timeout=2)):
                         break
                 except httpx.HTTPError:
                     pass
@@ -116,6 +118,16 @@ class Supervisor:
 def _say(message: str) -> None:
     """One line on stderr, timed, for whoever watches `voicewatch up`."""
     click.echo(f"{time.strftime('%H:%M:%S')} up: {message}", err=True)
+
+
+def _serving(answer: httpx.Response) -> bool:
+    """Whether a health URL's answer says the child is up: 200, or ingest's 503 `degraded`."""
+    if answer.status_code == 200:
+        return True
+    try:
+        return answer.status_code == 503 and answer.json().get("status") == "degraded"
+    except ValueError:
+        return False
 
 
 def _die_with_parent() -> None:

@@ -29,12 +29,12 @@ def wait_until(condition: Callable[[], object], timeout: float = 10.0, interval:
 
 
 class ServerThread:
-    """uvicorn serving `app` on 127.0.0.1:<free port> until `stop()`."""
+    """uvicorn serving `app` on 127.0.0.1 (or `host`):<free port> until `stop()`."""
 
-    def __init__(self, app, port: int | None = None) -> None:
+    def __init__(self, app, port: int | None = None, host: str = "127.0.0.1") -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.url = f"http://{host}:{self.port}"
+        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -52,11 +52,15 @@ def create_app(
     relayed = "/v2/voice/{endpoint:str}"
     routes = [
         Route("/push/voice", pushes.receive, methods=["POST"], name="push"),
+        # Answered as it is: Starlette would redirect it to a URL built from the Host header.
+        Route("/push/voice/", pushes.receive, methods=["POST"], name="push_slash"),
         Route(relayed, relay.forward, methods=["POST"], name="relay"),
         Route(f"/relay/{{token}}{relayed}", relay.forward, methods=["POST"], name="relay_token"),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/metrics", health.prometheus, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    # No redirect is ever built from the request (Host header): other paths are 404.
+    app.router.redirect_slashes = False
     app.state.metrics = metrics
     return app

@@ -6,7 +6,7 @@ not stored; whatever is refused or malformed is kept in the raw inbox with the r
 
 from __future__ import annotations
 
-import ipaddress
+import asyncio
 import logging
 from functools import partial
 
@@ -17,10 +17,14 @@ from starlette.responses import PlainTextResponse, Response
 
 from ingest import logs
 from ingest.service.http_edge import (
+    REFUSED_HEAD,
     STORE_ATTEMPTS,
     BodyTooLarge,
+    RefusalBudget,
     clip,
+    is_loopback,
     read_body,
+    read_head,
     retrying,
     token_ok,
 )
@@ -50,6 +54,7 @@ class PushReceiver:
         self.engine = engine
         self.metrics = metrics
         self._writer: GroupCommitter | None = None
+        self._refusals_kept = RefusalBudget(settings.refused_per_minute)
 
     def open(self) -> None:
         """Start the writer that stores pushes arriving together in one transaction."""
@@ -66,16 +71,18 @@ class PushReceiver:
     async def receive(self, request: Request) -> Response:
         """The Starlette endpoint."""
         content_type = clip(request.headers.get("content-type", ""), 128) or ""
+        # Who may push is decided from the headers alone: a refused caller's body is never
+        # read past a short head, so refusals cost no memory, CPU or disk worth having.
+        refusal = self._caller_refusal(request, content_type)
+        if refusal is not None:
+            return await self._refuse(*refusal, content_type, unread=request)
         try:
             body = await read_body(request, self.settings.push_max_bytes)
         except BodyTooLarge as too_large:
+            message = f"body over {self.settings.push_max_bytes} bytes"
             return await self._refuse(
-                413, "body too large", too_large.head, content_type, truncated=True
+                413, "too_large", message, content_type, body=too_large.head, truncated=True
             )
-        refusal = self._caller_refusal(request, content_type)
-        if refusal is not None:
-            status, reason = refusal
-            return await self._refuse(status, reason, body, content_type)
 
         # Parsed before anything is written, off the event loop (a push can be megabytes):
         # its good reports and its body are stored in one transaction, and acknowledged
@@ -87,7 +94,11 @@ class PushReceiver:
         refused = parsed.reasons()
         try:
             # Stored with the pushes that arrive meanwhile, and answered after that commit.
-            result = await self._writer.submit((parsed.reports, body, content_type, refused))
+            # A bounded wait: a locked database gets a 503 (Yunpian retries), not a hang.
+            result = await asyncio.wait_for(
+                self._writer.submit((parsed.reports, body, content_type, refused)),
+                self.settings.store_wait,
+            )
         except Exception as error:  # not acknowledged, so Yunpian delivers it again
             self.metrics.store_failed("push", error)
             logs.event(log, "push.store_failed", logging.ERROR, error=type(error).__name__)
@@ -112,18 +123,20 @@ class PushReceiver:
             first_reason=parsed.refused[0][1],
         )
 
-    def _caller_refusal(self, request: Request, content_type: str) -> tuple[int, str] | None:
-        """(status, reason) when the caller may not push or did not send a form."""
+    def _caller_refusal(self, request: Request, content_type: str) -> tuple[int, str, str] | None:
+        """(status, reason, message) when the caller may not push or sends no form; the
+        reason is one of metrics.REJECT_REASONS, never text from the request."""
         if self.settings.push_token:
             given = request.query_params.get("token")
             if given is None:
-                return 401, "push token missing: add ?token=… to the callback URL"
+                return 401, "token_missing", "push token missing: add ?token=… to the callback URL"
             if not token_ok(self.settings.push_token.reveal(), given):
-                return 403, "push token wrong"
-        elif not _is_loopback(request):
-            return 403, "no VOICEWATCH_PUSH_TOKEN configured: pushes accepted from loopback only"
+                return 403, "token_wrong", "push token wrong"
+        elif not is_loopback(request):
+            message = "no VOICEWATCH_PUSH_TOKEN configured: pushes accepted from loopback only"
+            return 403, "not_loopback", message
         if content_type.split(";")[0].strip().lower() != FORM_TYPE:
-            return 415, f"expected {FORM_TYPE}, got {content_type or 'none'!r}"
+            return 415, "content_type", f"expected {FORM_TYPE}, got {content_type or 'none'!r}"
         return None
 
     async def _malformed(
@@ -148,35 +161,46 @@ class PushReceiver:
         return self._answer(400, f"malformed push: {error}")
 
     async def _refuse(
-        self, status: int, reason: str, body: bytes, content_type: str, *, truncated: bool = False
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        content_type: str,
+        *,
+        unread: Request | None = None,
+        body: bytes = b"",
+        truncated: bool = False,
     ) -> Response:
-        self.metrics.rejects.labels(reason.split(":")[0]).inc()
-        logs.event(
-            log, "push.refused", logging.WARNING, status=status, reason=reason, bytes=len(body)
-        )
+        """Answer a refusal; keep its head in the raw inbox while this minute's budget lasts
+        (`unread`: the request whose body was not read yet, of which only a head is read)."""
+        self.metrics.rejects.labels(reason).inc()
+        budget = self._refusals_kept
+        if not budget.take():
+            self.metrics.refusals_not_kept.inc()
+            if budget.denied == 1:  # one line per run of refusals not kept
+                logs.event(
+                    log, "push.refusals_not_kept", logging.WARNING, per_minute=budget.per_minute
+                )
+            return self._answer(status, message)
+        logs.event(log, "push.refused", logging.WARNING, status=status, reason=reason)
+        if unread is not None:
+            body, truncated = await read_head(unread)
+        truncated = truncated or len(body) > REFUSED_HEAD
         try:
             await run_in_threadpool(
                 keep_raw,
                 self.engine,
                 "push",
-                body,
+                body[:REFUSED_HEAD],
                 content_type=content_type,
                 status=REJECTED,
-                error=reason,
+                error=message,
                 truncated=truncated,
             )
         except Exception as error:
             self.metrics.store_failed("raw", error)
-        return self._answer(status, reason)
+        return self._answer(status, message)
 
     def _answer(self, status: int, message: str) -> Response:
         self.metrics.requests.labels("push", str(status)).inc()
         return PlainTextResponse(message, status_code=status)
-
-
-def _is_loopback(request: Request) -> bool:
-    host = request.client.host if request.client else ""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -10,30 +12,45 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+DEFAULT_STORE_WAIT = 5.0  # seconds; VOICEWATCH_STORE_WAIT
+
+_store_waits: WeakKeyDictionary[Engine, float] = WeakKeyDictionary()
 
 
-def make_engine(db_url: str, *, migrate: bool = True) -> Engine:
-    """An engine for `db_url`; SQLite gets WAL and a busy timeout. Migrates unless told not to."""
+def make_engine(
+    db_url: str, *, migrate: bool = True, store_wait: float = DEFAULT_STORE_WAIT
+) -> Engine:
+    """An engine for `db_url`; SQLite gets WAL. A write waits at most about `store_wait`
+    seconds for a busy (locked) database or a free connection before it fails, so that a
+    caller can be answered (a push: 503, retried by Yunpian). Migrates unless told not to."""
     url = make_url(db_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _tune_sqlite)
+        engine = create_engine(url, connect_args={"timeout": store_wait})
+        event.listen(engine, "connect", partial(_tune_sqlite, store_wait))
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=store_wait
+        )
+    _store_waits[engine] = store_wait
     if migrate:
         upgrade(engine)
     return engine
 
 
-def _tune_sqlite(dbapi_connection, _record) -> None:
+def store_wait(engine: Engine) -> float:
+    """Seconds a write on `engine` may wait for the database (see `make_engine`)."""
+    return _store_waits.get(engine, DEFAULT_STORE_WAIT)
+
+
+def _tune_sqlite(wait: float, dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets the dashboard read while ingest writes; NORMAL is durable at commit in WAL mode
     # except against power loss, which a monitoring tool can accept.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
     cursor.close()
 
 

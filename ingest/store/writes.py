@@ -21,31 +21,49 @@ from sqlalchemy import (
     delete,
     update,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from ingest.numbers import describe
 from ingest.settings import Secret
+from ingest.store.engine import store_wait
 from ingest.store.models import PullRun, RawBody, Report, Send
 
 _sqlite_writers: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+
+
+class StoreBusy(SQLAlchemyError):
+    """Another write of this process held the database for longer than the store wait."""
 
 
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """A write transaction. SQLite has one writer at a time: threads of this process queue on
     a lock instead of sleeping in SQLite's busy handler (other processes still use that), and
-    the transaction holds SQLite's write lock from its first statement."""
+    the transaction holds SQLite's write lock from its first statement. Either wait lasts at
+    most the engine's store wait (VOICEWATCH_STORE_WAIT), then the write fails."""
     if engine.dialect.name != "sqlite":
         with engine.begin() as connection:
             yield connection
         return
     lock = _sqlite_writers.setdefault(engine, threading.Lock())
-    with lock, engine.begin() as connection:
+    wait = store_wait(engine)
+    if not lock.acquire(timeout=wait):
+        raise StoreBusy(f"another write held the database for {wait} s (VOICEWATCH_STORE_WAIT)")
+    with _held(lock), engine.begin() as connection:
         # The write lock from the start (the driver would take it at the first write): what
         # the transaction reads first, such as the largest report id, no other process can
         # change before it commits, and a busy database is waited for (busy_timeout) rather
         # than refused when a read snapshot turns out stale at the first write.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         yield connection
+
+
+@contextmanager
+def _held(lock: threading.Lock) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def utcnow() -> datetime:

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from ingest.service.http_edge import REFUSED_HEAD
 from ingest.service.push import MAX_PUSH_REPORTS
 from ingest.service.relay import MAX_RELAY_BODY
 from ingest.store.models import RawBody, Report, Send
@@ -88,7 +89,8 @@ def valid_report(sid: str) -> dict[str, object]:
 
 @pytest.fixture
 def push_service(make_ingest):
-    service = make_ingest(push_max_bytes=64 * 1024)
+    # Every refusal kept: this test counts them (the per-minute budget is test_edge_abuse's).
+    service = make_ingest(push_max_bytes=64 * 1024, refused_per_minute=10**9)
     http = httpx.Client(base_url=service.url, timeout=10)
     yield http
     http.close()
@@ -156,7 +158,7 @@ def test_push_at_the_size_limit_is_stored_and_one_byte_more_is_refused(make_inge
         kept = list(connection.execute(select(RawBody).order_by(RawBody.id)))
     assert [(r.parse_status, r.truncated, len(r.body)) for r in kept] == [
         ("ok", False, limit),
-        ("rejected", True, limit),
+        ("rejected", True, REFUSED_HEAD),  # a refused body keeps its head only
     ]
     assert counts(engine)[1] == {"at-limit"}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlencode
@@ -186,3 +187,47 @@ def test_postgres_restart_under_push_and_pull_loses_nothing(
     assert down.status_code == 503 and down.json()["status"] == "degraded"
     assert up.status_code == 200 and up.json()["last_error"]["what"].startswith("store.")
     assert len(truth) == 40
+
+
+def test_pushes_while_sqlite_stays_locked_are_answered_503_within_the_store_wait(
+    sqlite_path, simulator
+):
+    """The lock is held for 10 s, well past the 1 s store wait (as a 30-100 s lock would be):
+    every push meanwhile is answered 503 within a few seconds, none SUCCESS unless stored,
+    and once the lock is gone pushes are stored and the pull loop, running all along, is too."""
+    url = f"sqlite:///{sqlite_path}"
+    settings = Settings.from_env(
+        {"VOICEWATCH_DB": url, "VOICEWATCH_DIGEST_KEY": "k", "VOICEWATCH_STORE_WAIT": "1"},
+        env_file=None,
+    )
+    engine = make_engine(url, store_wait=settings.store_wait)
+
+    def push() -> tuple[int, str, float]:
+        started = time.monotonic()
+        answer = httpx.post(f"{ingest.url}/push/voice", content=GOOD_BODY, headers=FORM, timeout=60)
+        return answer.status_code, answer.text, time.monotonic() - started
+
+    with (
+        service(settings, engine) as ingest,
+        concurrent.futures.ThreadPoolExecutor(4) as pool,
+        pulling(simulator, engine, interval=0.05, max_backoff=0.5),
+    ):
+        lock = WriteLock(sqlite_path)
+        locked_at = time.monotonic()
+        answers = []
+        try:
+            with VoiceClient(simulator.url, simulator.apikey) as client:
+                client.send("13800000001", "2468")
+            while time.monotonic() - locked_at < 10:
+                answers += pool.map(lambda _: push(), range(4))
+            assert stored_sids(engine) == set()
+        finally:
+            lock.release()
+        truth = {call["sid"] for call in simulator.ground_truth()["calls"]}
+        wait_until(lambda: truth <= stored_sids(engine), timeout=20)
+        retried = push()
+    engine.dispose()
+    assert {status for status, _, _ in answers} == {503} and len(answers) >= 8
+    assert all(text != "SUCCESS" for _, text, _ in answers)
+    assert max(seconds for _, _, seconds in answers) < 8  # wait 1 s; generous for 2 busy cores
+    assert retried[:2] == (200, "SUCCESS")
