@@ -59,7 +59,8 @@ class RelayRecorder:
         # Its own threads: the shared thread pool may be full of writes waiting on the database.
         self._journal = ThreadPoolExecutor(max_workers=2, thread_name_prefix="relay-outbox")
         self._writer: threading.Thread | None = None
-        self._failures: dict[int, int] = {}
+        self._failures: dict[int, int] = {}  # by id() of an entry waiting to be retried
+        self._last_error: Exception = RuntimeError("no error")
 
     def open(self) -> None:
         """Open the outbox, queue what a previous run left in it, start the writer thread."""
@@ -111,6 +112,7 @@ class RelayRecorder:
             except queue.Empty:
                 item = None
             if item is _STOP:
+                self._last_tries([entry for _, _, entry in retry])
                 return
             if item is None and retry and retry[0][0] <= time.monotonic():
                 item = heapq.heappop(retry)[2]
@@ -119,33 +121,38 @@ class RelayRecorder:
                     self._join()
                     last_join = time.monotonic()
                 continue
-            if not self._store(item):
-                failures = self._failures.get(id(item), 0) + 1
-                self._failures[id(item)] = failures
+            failures = self._store(item)
+            if failures:
                 delay = min(MAX_BACKOFF, 0.2 * 2 ** (failures - 1))
+                logs.store_retry(log, failures, self._last_error, delay, what="relay")
                 heapq.heappush(retry, (time.monotonic() + delay, id(item), item))
 
-    def _store(self, entry: Entry) -> bool:
-        """Store one record and forget it in the outbox; False if the database refused."""
+    def _last_tries(self, retrying: list[Entry]) -> None:
+        """At close: one more try for what waits; what still fails stays in the outbox."""
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not _STOP:
+                retrying.append(item)
+        for entry in retrying:
+            self._store(entry)
+
+    def _store(self, entry: Entry) -> int:
+        """Store one record and forget it in the outbox: 0, or how often it failed so far."""
         try:
             if entry.kind == "send":
                 store_send_once(self.engine, send_from_payload(entry.payload))
             else:
-                self._store_pulled(entry.payload["status"], base64.b64decode(entry.payload["body"]))
+                payload = entry.payload
+                self._store_pulled(payload["status"], base64.b64decode(payload["body"]))
         except Exception as error:
             self.metrics.store_failed("relay", error)
-            logs.event(
-                log,
-                "relay.record_failed",
-                logging.WARNING,
-                kind=entry.kind,
-                error=type(error).__name__,
-            )
-            return False
+            self._last_error = error
+            self._failures[id(entry)] = self._failures.get(id(entry), 0) + 1
+            return self._failures[id(entry)]
         self._failures.pop(id(entry), None)
         if entry.id >= 0 and self._outbox is not None:
             self._outbox.forget(entry.id)
-        return True
+        return 0
 
     def _store_pulled(self, status: int, answer: bytes) -> None:
         """A caller pulling through the relay takes reports voicewatch would not see again."""
