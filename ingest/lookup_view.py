@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from ingest.numbers import describe, looks_like_mobile, mask
 from ingest.store.lookup import lookup
+from ingest.store.models import ACCEPTED, JOINED, REJECTED, UNKNOWN, Send
 from ingest.yunpian.codes import lookup as code_meaning
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -27,10 +28,8 @@ def render_lookup(
             "what": "send",
             "mobile": show(send.mobile),
             "sid": send.sid,
-            "result": "accepted" if send.result_code == 0 else f"rejected {send.result_code}",
-            "why": None
-            if send.result_code == 0
-            else f"{send.result_msg} ({code_meaning(send.result_code).meaning})",
+            "result": _send_result(send),
+            "why": _send_why(send),
             "fee": send.fee,
             "source": send.source,
         }
@@ -73,3 +72,21 @@ def render_lookup(
             f"{when}  {event['what']:<6} {event['result']:<14} sid={event['sid'] or '-'}  {extra}"
         )
     return "\n".join(lines)
+
+
+def _send_result(send: Send) -> str:
+    """accepted, accepted (joined), unknown, not sent, or rejected with Yunpian's code."""
+    return f"rejected {send.result_code}" if send.state == REJECTED else send.state
+
+
+def _send_why(send: Send) -> str | None:
+    if send.state == ACCEPTED:
+        return None
+    if send.state == JOINED:
+        return "Yunpian's answer was lost; joined to the report for the number"
+    if send.state == UNKNOWN:
+        return (
+            f"{send.result_msg}: the call may have been placed; "
+            "a report for the number within 10 minutes will join it"
+        )
+    return f"{send.result_msg} ({code_meaning(send.result_code).meaning})"
