@@ -74,6 +74,11 @@ def send(
         )
     elif outcome.accepted:
         click.echo(f"accepted: calling {mask(mobile)} — sid {outcome.sid}, fee {outcome.fee:g}")
+    elif outcome.result_code is None:
+        click.echo(
+            f"unknown: {outcome.msg}; the call to {mask(mobile)} may have been placed, do not "
+            "send again before `voicewatch lookup` shows its report"
+        )
     else:
         from ingest.yunpian.codes import lookup
 

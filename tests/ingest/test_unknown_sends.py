@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from dashboard import queries
 from ingest.lookup_view import render_lookup
 from ingest.store.engine import current_revision, make_engine, upgrade
 from ingest.store.models import Send, TrafficMinute
@@ -145,3 +146,12 @@ def test_migration_0003_keeps_sends_and_their_rollups(tmp_path):
         ).one()
     assert (sends, accepted, rejected) == (2, 1, 0)
     engine.dispose()
+
+
+def test_the_lookup_page_timeline_tells_unknown_from_refused(engine):
+    store_send_once(engine, a_send(T0, None))
+    store_send_once(engine, a_send(T0 + timedelta(minutes=1), 8, result_msg="同一号码限制"))
+    timeline = queries.lookup_timeline(engine, MOBILE)
+    assert list(timeline["send_state"]) == ["rejected", "unknown"]
+    assert timeline["result"].iloc[1] == "unknown: may have been placed"
+    assert timeline["result"].iloc[0].startswith("[8]")

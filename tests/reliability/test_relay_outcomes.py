@@ -24,10 +24,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ingest.sending import send_and_record
 from ingest.service.app import create_app
 from ingest.settings import Settings
 from ingest.store.engine import make_engine
 from ingest.store.models import Report, Send
+from ingest.yunpian.client import VoiceClient
 from tests.reliability.test_database_faults import WriteLock
 from tests.servers import ServerThread, free_port, wait_until
 
@@ -243,3 +245,21 @@ def test_relay_latency_stays_near_idle_under_a_push_burst(simulator, make_ingest
     # Before the outbox, each send waited for the reports' writer: +55 ms here, +270 ms in
     # the field. Now nothing it does waits on the database.
     assert burst < max(4 * idle, idle + 0.03), (idle, burst)
+
+
+@pytest.mark.parametrize(("mode", "state"), [("hang", "unknown"), ("close", "unknown")])
+def test_a_send_from_voicewatch_itself_that_lost_its_answer_is_unknown(
+    misbehaving, engine, settings, mode, state
+):
+    upstream = misbehaving(mode)
+    with VoiceClient(upstream.url, "k" * 32, timeout=0.5) as client:
+        outcome = send_and_record(client, engine, settings, "15205201314", "2468", source="cli")
+    assert (outcome.accepted, outcome.result_code, outcome.state) == (False, None, state)
+    [send] = sends(engine)
+    assert send.state == state and len(upstream.requests) == 1
+
+
+def test_a_send_from_voicewatch_itself_that_never_left_is_not_sent(engine, settings):
+    with VoiceClient(f"http://127.0.0.1:{free_port()}", "k" * 32, backoff=0.01) as client:
+        outcome = send_and_record(client, engine, settings, "15205201314", "2468", source="cli")
+    assert (outcome.result_code, outcome.state) == (-50, "not sent")
