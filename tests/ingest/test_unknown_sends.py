@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from dashboard import queries
+from dashboard.queries._sql import Filters
 from ingest.lookup_view import render_lookup
 from ingest.store.engine import current_revision, make_engine, upgrade
 from ingest.store.models import Send, TrafficMinute
@@ -155,3 +156,16 @@ def test_the_lookup_page_timeline_tells_unknown_from_refused(engine):
     assert list(timeline["send_state"]) == ["rejected", "unknown"]
     assert timeline["result"].iloc[1] == "unknown: may have been placed"
     assert timeline["result"].iloc[0].startswith("[8]")
+
+
+def test_the_overview_counts_unknown_sends_apart_from_refusals(engine):
+    store_send_once(engine, a_send(T0, None))
+    store_send_once(engine, a_send(T0 + timedelta(minutes=1), 8, result_msg="同一号码限制"))
+    period = Filters(T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    volume = queries.volume_by_outcome(engine, period, "hour")
+    assert dict(zip(volume["outcome"], volume["sends"], strict=True)) == {
+        "unknown": 1,
+        "throttled": 1,
+    }
+    kpis = queries.kpis(engine, period)
+    assert (kpis.sends, kpis.accepted, kpis.rejected, kpis.unknown) == (2, 0, 1, 1)
