@@ -89,7 +89,7 @@ def outbox_path(engine: Engine) -> str:
         return ":memory:" if database in (None, "", ":memory:") else database + SUFFIX
     name = hashlib.sha256(engine.url.render_as_string(hide_password=True).encode()).hexdigest()
     Path("data").mkdir(exist_ok=True)
-    return str(Path("data") / f"relay-{name[:16]}{SUFFIX}")
+    return str(Path("data") / f"voicewatch-{name[:16]}.db{SUFFIX}")
 
 
 # ---------------------------------------------------------------- sends, stored once
