@@ -116,16 +116,14 @@ class RelayRecorder:
                 return
             if item is None and retry and retry[0][0] <= time.monotonic():
                 item = heapq.heappop(retry)[2]
-            if item is None:
-                if time.monotonic() - last_join >= self.join_every:
-                    self._join()
-                    last_join = time.monotonic()
-                continue
-            failures = self._store(item)
-            if failures:
+            if item is not None and (failures := self._store(item)):
                 delay = min(MAX_BACKOFF, 0.2 * 2 ** (failures - 1))
                 logs.store_retry(log, failures, self._last_error, delay, what="relay")
                 heapq.heappush(retry, (time.monotonic() + delay, id(item), item))
+            # Also while sends keep coming: a busy relay still joins its unknown sends.
+            if time.monotonic() - last_join >= self.join_every:
+                self._join()
+                last_join = time.monotonic()
 
     def _last_tries(self, retrying: list[Entry]) -> None:
         """At close: one more try for what waits; what still fails stays in the outbox."""

@@ -121,22 +121,48 @@ def test_a_send_is_stored_once_however_often_the_outbox_hands_it_over(engine, tm
     assert (send.sent_at, send.state) == (T0, "unknown")
 
 
-def test_migration_0003_keeps_sends_and_their_rollups(tmp_path):
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = make_engine(url, migrate=False)
+def test_migration_0003_keeps_sends_and_their_rollups_and_unknowns_old_lost_answers(db_url):
+    engine = make_engine(db_url, migrate=False)
     upgrade(engine, "0002")
+    old_rows = [  # as older versions stored them: (code, http status, msg, detail)
+        (0, 200, "OK", None),
+        (-50, None, "未知异常", "voicewatch relay: upstream unreachable (ReadTimeout)"),
+        (-50, None, "http://y/v2/voice/send.json unreachable: RemoteProtocolError", None),
+        (-50, 200, "malformed answer: not JSON (Expecting value)", "body starts '<html>'"),
+        (-50, None, "未知异常", "voicewatch relay: upstream unreachable (ConnectError)"),
+        (-50, 413, "malformed answer: not JSON (Expecting value)", "body starts '<html>'"),
+        (8, 400, "同一号码限制", None),
+    ]
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO sends (sent_at, mobile, code_digest, kind, result_code, fee, count, "
-                "source, carrier, province) VALUES "
-                "('2026-11-20 06:00:00.000000', :m, 'd', 'code', 0, 1, 1, 'relay', '', '')"
-            ),
-            {"m": MOBILE},
-        )
+        for minute, (code, status, msg, detail) in enumerate(old_rows):
+            connection.execute(
+                text(
+                    "INSERT INTO sends (sent_at, mobile, code_digest, kind, result_code, "
+                    "result_msg, result_detail, http_status, fee, count, source, carrier, "
+                    "province) VALUES (:at, :m, 'd', 'code', :code, :msg, :detail, :status, "
+                    "0, 0, 'relay', '', '')"
+                ),
+                {
+                    "at": f"2026-11-20 06:{minute:02d}:00.000000",
+                    "m": MOBILE,
+                    "code": code,
+                    "msg": msg,
+                    "detail": detail,
+                    "status": status,
+                },
+            )
     upgrade(engine)
     assert current_revision(engine) == "0003"
-    store_send_once(engine, a_send(T0 + timedelta(minutes=1), None))
+    assert [s.state for s in stored(engine)] == [
+        "accepted",
+        "unknown",
+        "unknown",
+        "unknown",
+        "not sent",
+        "rejected",
+        "rejected",
+    ]
+    store_send_once(engine, a_send(T0 + timedelta(minutes=30), None))
     with engine.connect() as connection:
         sends, accepted, rejected = connection.execute(
             select(
@@ -145,7 +171,7 @@ def test_migration_0003_keeps_sends_and_their_rollups(tmp_path):
                 func.sum(TrafficMinute.rejected),
             )
         ).one()
-    assert (sends, accepted, rejected) == (2, 1, 0)
+    assert (sends, accepted, rejected) == (8, 1, 3)
     engine.dispose()
 
 

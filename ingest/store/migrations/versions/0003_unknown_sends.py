@@ -31,6 +31,27 @@ def upgrade() -> None:
         batch.alter_column("result_code", existing_type=sa.Integer(), nullable=True)
         batch.add_column(sa.Column("joined_at", sa.DateTime(), nullable=True))
     rollups.install_triggers(bind)
+    # Older versions stored a send that lost its answer as -50 with no HTTP status, like one
+    # that never left; their texts tell them apart. Made unknown (with the triggers on, so the
+    # rollups stop counting them as rejected), they can still join a report.
+    op.execute(
+        sa.text(
+            f"UPDATE sends SET result_code = NULL WHERE result_code = -50 AND ({_LOST_ANSWER})"
+        )
+    )
+
+
+# What older versions wrote for a send that may have left: the relay's detail names the
+# transport error in parentheses, the client's message after "unreachable: ", and an
+# unreadable answer (not a proxy's 4xx) starts "malformed answer".
+_MAY_HAVE_LEFT = ("ReadTimeout", "WriteTimeout", "ReadError", "WriteError", "RemoteProtocolError")
+_LOST_ANSWER = " OR ".join(
+    [
+        *(f"result_detail LIKE '%unreachable ({name})%'" for name in _MAY_HAVE_LEFT),
+        *(f"result_msg LIKE '%unreachable: {name}%'" for name in _MAY_HAVE_LEFT),
+        "(result_msg LIKE 'malformed answer%' AND NOT (http_status >= 400 AND http_status < 500))",
+    ]
+)
 
 
 def downgrade() -> None:
