@@ -104,18 +104,10 @@ class RelayRecorder:
         retry: list[tuple[float, int, Entry]] = []  # (when, tiebreak, entry), soonest first
         last_join = 0.0
         while True:
-            wait = self.join_every
-            if retry:
-                wait = max(0.0, min(wait, retry[0][0] - time.monotonic()))
-            try:
-                item = self._queue.get(timeout=wait)
-            except queue.Empty:
-                item = None
+            item = self._next(retry)
             if item is _STOP:
                 self._last_tries([entry for _, _, entry in retry])
                 return
-            if item is None and retry and retry[0][0] <= time.monotonic():
-                item = heapq.heappop(retry)[2]
             if item is not None and (failures := self._store(item)):
                 delay = min(MAX_BACKOFF, 0.2 * 2 ** (failures - 1))
                 logs.store_retry(log, failures, self._last_error, delay, what="relay")
@@ -124,6 +116,18 @@ class RelayRecorder:
             if time.monotonic() - last_join >= self.join_every:
                 self._join()
                 last_join = time.monotonic()
+
+    def _next(self, retry: list[tuple[float, int, Entry]]) -> Any:
+        """A record due for another try, else the next new one, else None after a while."""
+        if retry and retry[0][0] <= time.monotonic():
+            return heapq.heappop(retry)[2]
+        wait = self.join_every
+        if retry:
+            wait = max(0.0, min(wait, retry[0][0] - time.monotonic()))
+        try:
+            return self._queue.get(timeout=wait)
+        except queue.Empty:
+            return None
 
     def _last_tries(self, retrying: list[Entry]) -> None:
         """At close: one more try for what waits; what still fails stays in the outbox."""

@@ -29,6 +29,7 @@ from ingest.service.app import create_app
 from ingest.settings import Settings
 from ingest.store.engine import make_engine
 from ingest.store.models import Report, Send
+from ingest.store.outbox import RelayOutbox, outbox_path, send_payload
 from ingest.yunpian.client import VoiceClient
 from tests.reliability.test_database_faults import WriteLock
 from tests.servers import ServerThread, free_port, wait_until
@@ -263,3 +264,30 @@ def test_a_send_from_voicewatch_itself_that_never_left_is_not_sent(engine, setti
     with VoiceClient(f"http://127.0.0.1:{free_port()}", "k" * 32, backoff=0.01) as client:
         outcome = send_and_record(client, engine, settings, "15205201314", "2468", source="cli")
     assert (outcome.result_code, outcome.state) == (-50, "not sent")
+
+
+def test_a_record_the_database_refuses_holds_up_no_other(make_ingest, engine):
+    """What a previous run left in the outbox is stored at the start; a record that cannot
+    be stored is retried behind the others and kept, never blocking them."""
+    outbox = RelayOutbox(outbox_path(engine))
+    good = Send(
+        sent_at=datetime.now(UTC),
+        mobile="15205201314",
+        code_digest="d",
+        kind="code",
+        result_code=None,
+        fee=0,
+        count=0,
+        source="relay",
+        carrier="",
+        province="",
+    )
+    outbox.keep("send", send_payload(good) | {"mobile": None})  # NOT NULL: refused
+    outbox.keep("send", send_payload(good))
+    outbox.close()
+    make_ingest()
+    [stored] = wait_until(lambda: sends(engine))
+    assert stored.state == "unknown" and stored.mobile == "15205201314"
+    left = RelayOutbox(outbox_path(engine))
+    waiting = wait_until(lambda: len(found := left.waiting()) == 1 and found)
+    assert waiting[0].payload["mobile"] is None
