@@ -10,6 +10,7 @@ OUTCOME_COLORS = {
     "answered": "#2e9e5b",
     "not answered": "#f2a541",
     "pending": "#b8c2cc",
+    "unknown": "#5b6b7b",
     "throttled": "#8e6bbf",
     "rejected": "#d64545",
 }

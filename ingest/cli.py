@@ -76,6 +76,11 @@ def send(
     elif outcome.accepted:
         sid = printable(outcome.sid)
         click.echo(f"accepted: calling {mask(mobile)} — sid {sid}, fee {outcome.fee:g}")
+    elif outcome.result_code is None:
+        click.echo(
+            f"unknown: {printable(outcome.msg)}; the call to {mask(mobile)} may have been "
+            "placed, do not send again before `voicewatch lookup` shows its report"
+        )
     else:
         from ingest.yunpian.codes import lookup
 

@@ -7,12 +7,14 @@ in it masked unless --unmask."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from ingest.numbers import describe, looks_like_mobile, mask, mask_in_text
 from ingest.store.lookup import lookup
+from ingest.store.models import ACCEPTED, JOINED, REJECTED, UNKNOWN, Send
 from ingest.text import printable
 from ingest.yunpian.codes import lookup as code_meaning
 
@@ -33,10 +35,8 @@ def render_lookup(
             "what": "send",
             "mobile": show(send.mobile),
             "sid": text(send.sid) or None,
-            "result": "accepted" if send.result_code == 0 else f"rejected {send.result_code}",
-            "why": None
-            if send.result_code == 0
-            else f"{text(send.result_msg)} ({code_meaning(send.result_code).meaning})",
+            "result": _send_result(send),
+            "why": _send_why(send, text),
             "fee": send.fee,
             "source": text(send.source),
         }
@@ -79,3 +79,22 @@ def render_lookup(
             f"{when}  {event['what']:<6} {event['result']:<14} sid={event['sid'] or '-'}  {extra}"
         )
     return "\n".join(lines)
+
+
+def _send_result(send: Send) -> str:
+    """accepted, accepted (joined), unknown, not sent, or rejected with Yunpian's code."""
+    return f"rejected {send.result_code}" if send.state == REJECTED else send.state
+
+
+def _send_why(send: Send, text: Callable[[str | None], str]) -> str | None:
+    """Why a send is not simply accepted, with Yunpian's text made safe by `text`."""
+    if send.state == ACCEPTED:
+        return None
+    if send.state == JOINED:
+        return "Yunpian's answer was lost; joined to the report for the number"
+    if send.state == UNKNOWN:
+        return (
+            f"{text(send.result_msg)}: the call may have been placed; "
+            "a report for the number within 10 minutes will join it"
+        )
+    return f"{text(send.result_msg)} ({code_meaning(send.result_code).meaning})"

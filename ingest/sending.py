@@ -1,4 +1,12 @@
-"""Sending a call from voicewatch itself (CLI, dashboard form) and recording it as a send."""
+"""Sending a call from voicewatch itself (CLI, dashboard form) and recording it as a send,
+and what a send's outcome is: accepted, rejected, never sent, or unknown.
+
+An outcome is unknown when the request may have reached Yunpian and no answer could be read
+(a read timeout, a connection closed mid-answer, an answer that is not Yunpian's JSON): the
+call may well have been placed, so it is neither accepted nor rejected, and never retried.
+Only a request that provably never left (connection refused or not made in time) is "not
+sent". See ../shared/yunpian-voice-api.md ("Return codes") for why the difference matters.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +16,17 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from ingest.settings import Settings, redact
-from ingest.store.models import Send
+from ingest.store.models import NOT_SENT_CODE, Send
 from ingest.store.writes import code_digest, record_send, utcnow
-from ingest.yunpian.client import SendResult, VoiceClient, YunpianError
+from ingest.yunpian.client import (
+    MalformedAnswer,
+    SendResult,
+    Unreachable,
+    VoiceClient,
+    YunpianError,
+)
 
-UNANSWERED_CODE = -50
+UNANSWERED_CODE = NOT_SENT_CODE  # Yunpian's own "unknown error", for a send that never left
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,18 +35,34 @@ class SendOutcome:
 
     accepted: bool
     sid: str | None
-    result_code: int
+    result_code: int | None  # None: unknown outcome
     msg: str
     detail: str | None
     fee: float
     send_id: int
+    state: str = "accepted"  # Send.state: accepted, rejected, not sent or unknown
+
+
+def outcome_unknown(error: YunpianError) -> bool:
+    """Whether a send that ended in `error` may have been placed all the same: the request
+    may have left and no Yunpian answer could be read. A Yunpian error code (any HTTP status)
+    is a refusal; an unreadable 4xx is a proxy's refusal before Yunpian."""
+    if isinstance(error, Unreachable):
+        return error.may_have_left
+    if isinstance(error, MalformedAnswer):
+        return error.http_status is None or not 400 <= error.http_status < 500
+    return False
 
 
 def record_outcome(send: Send, outcome: SendResult | YunpianError) -> Send:
     """Fill in a send's result from Yunpian's answer, or from the error it became."""
     if isinstance(outcome, YunpianError):
-        # No answer at all is recorded as Yunpian's own "unknown error".
-        send.result_code = outcome.code if outcome.code is not None else UNANSWERED_CODE
+        # An unknown outcome has no code; no answer to a request that never left is recorded
+        # as Yunpian's own "unknown error".
+        if outcome_unknown(outcome):
+            send.result_code = None
+        else:
+            send.result_code = outcome.code if outcome.code is not None else UNANSWERED_CODE
         send.result_msg, send.result_detail = outcome.msg, outcome.detail
         send.http_status, send.fee, send.count = outcome.http_status, 0, 0
     else:
@@ -86,6 +116,7 @@ def send_and_record(
         detail=send.result_detail,
         fee=float(send.fee or 0),
         send_id=send_id,
+        state=send.state,
     )
 
 

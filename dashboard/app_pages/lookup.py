@@ -33,7 +33,7 @@ if timeline.empty:
 
 mobile = query if looks_like_mobile(query) else str(timeline["mobile"].iloc[0])
 info = describe(mobile)
-sends = timeline["result_code"].notna()
+sends = timeline["send_state"].notna()
 st.subheader(
     f"{state.outside(show_number(mobile, state.unmasked()))} · {info.carrier} · {info.province}"
 )
@@ -47,7 +47,12 @@ tiles[3].metric("Not answered", int((timeline["status"] == "FAIL").sum()), borde
 def latest_outcome(latest: pd.Series) -> None:
     """The answer to "why did the last call not come?" in one line, before any table."""
     sent = f"sent {latest['sent_at']:%m-%d %H:%M:%S}" if pd.notna(latest["sent_at"]) else "report"
-    if pd.notna(latest["result_code"]) and latest["result_code"] != 0:
+    if latest["send_state"] == "unknown":
+        st.warning(
+            f"Latest send ({sent}) has an unknown outcome: Yunpian's answer was lost, the call "
+            "may have been placed. A report for the number within 10 minutes joins it."
+        )
+    elif pd.notna(latest["result_code"]) and latest["result_code"] != 0:
         st.error(f"Latest send ({sent}) was refused by Yunpian: {state.outside(latest['result'])}.")
     elif latest["status"] == "FAIL":
         reason = latest["error_msg"] if pd.notna(latest["error_msg"]) else "no reason given"

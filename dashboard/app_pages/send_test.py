@@ -124,7 +124,12 @@ last = st.session_state.get("last_send")
 if last:
     outcome = last["outcome"]
     st.divider()
-    if not outcome.accepted:
+    if outcome.result_code is None:
+        st.warning(
+            "Outcome unknown: Yunpian's answer was lost and the call may have been placed. "
+            "Do not send again; the Lookup page shows its report when it comes."
+        )
+    elif not outcome.accepted:
         st.error(
             f"Yunpian refused the send: code {outcome.result_code} — "
             f"{state.outside(outcome.msg)} {state.outside(outcome.detail)}"

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, and_, func, select
 from dashboard.queries._sql import SENDS, to_china
 from dashboard.queries.failures import code_reason
 from ingest.store.lookup import Call, lookup
+from ingest.store.models import JOINED, REJECTED, UNKNOWN
 from ingest.throttle import DEFAULT_LIMITS, AcceptedSend, NextSend, ThrottleLimits, next_send
 
 TIMELINE_TIMES = ("sent_at", "user_receive_time", "first_seen")
@@ -29,6 +30,7 @@ TIMELINE_COLUMNS = (
     "mobile",
     "sid",
     "result_code",
+    "send_state",
     "source",
     "actor",
     "fee",
@@ -66,10 +68,22 @@ def lookup_timeline(engine: Engine, query: str, limit: int = 200) -> pd.DataFram
     rows = [_timeline_row(call) for call in lookup(engine, query, limit)]
     df = pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
     df["result"] = [
-        "" if pd.isna(code) else ("accepted" if code == 0 else code_reason(int(code)))
-        for code in df["result_code"]
+        _result(send_state, code)
+        for send_state, code in zip(df["send_state"], df["result_code"], strict=True)
     ]
     return to_china(df, *TIMELINE_TIMES)
+
+
+def _result(send_state: str | None, code: object) -> str:
+    """What became of a send, as the timeline shows it (ingest.store.models, Send.state)."""
+    if send_state is None or pd.isna(send_state):
+        return ""
+    if send_state == REJECTED:
+        return code_reason(int(code))
+    return {
+        JOINED: "accepted (answer lost, joined to its report)",
+        UNKNOWN: "unknown: may have been placed",
+    }.get(send_state, send_state)
 
 
 def _timeline_row(call: Call) -> dict[str, object]:
@@ -81,6 +95,7 @@ def _timeline_row(call: Call) -> dict[str, object]:
         "mobile": found.mobile,
         "sid": found.sid,
         "result_code": send.result_code if send else None,
+        "send_state": send.state if send else None,
         "source": send.source if send else "report only",
         "actor": send.actor if send else None,
         "fee": send.fee if send else None,

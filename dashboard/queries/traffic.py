@@ -25,7 +25,9 @@ from dashboard.queries._sql import (
 )
 
 DAYS = TRAFFIC_ROLLUPS["day"].__table__
-OUTCOMES = ("answered", "not answered", "pending", "throttled", "rejected")
+# "unknown": sent, Yunpian's answer lost (the call may have been placed); neither accepted
+# nor rejected until a report joins it (ingest/store/unknown_sends.py).
+OUTCOMES = ("answered", "not answered", "pending", "unknown", "throttled", "rejected")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ class Kpis:
     @property
     def pending(self) -> int:
         return self.accepted - self.reported
+
+    @property
+    def unknown(self) -> int:
+        """Sends of unknown outcome: neither accepted nor rejected."""
+        return self.sends - self.accepted - self.rejected
 
     @property
     def answer_rate(self) -> float | None:
@@ -181,6 +188,7 @@ def volume_by_outcome(engine: Engine, filters: Filters, grain: str | None = None
         (sums["accepted"] - total(t.c.answered_accepted) - total(t.c.failed_accepted)).label(
             "pending"
         ),
+        (total(t.c.sends) - sums["accepted"] - sums["rejected"]).label("unknown"),
     ).group_by(when)
     wide = frame(engine, stmt)
     long = wide.melt(id_vars="bucket", value_vars=list(OUTCOMES), var_name="outcome")

@@ -40,6 +40,8 @@ def create_app(
         # Connect errors only are retried (the request never left); a send is never repeated.
         transport = upstream or httpx.AsyncHTTPTransport(retries=2)
         pushes.open()
+        # Sends a previous run answered and did not store are stored now.
+        await run_in_threadpool(relay.recorder.open)
         try:
             async with httpx.AsyncClient(
                 timeout=settings.upstream_timeout, transport=transport
@@ -47,6 +49,7 @@ def create_app(
                 clients["upstream"] = client
                 yield
         finally:
+            await run_in_threadpool(relay.recorder.close)
             await run_in_threadpool(pushes.close)
 
     relayed = "/v2/voice/{endpoint:str}"

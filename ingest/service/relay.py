@@ -1,9 +1,21 @@
 """The wire-compatible relay to Yunpian: callers post to voicewatch as they would to Yunpian,
-get Yunpian's answer back unchanged, and each send (or pulled page) is recorded on the way."""
+get Yunpian's answer back unchanged, and each send (or pulled page) is recorded after.
+
+A send has one of four outcomes, told apart in what the caller gets and in what is stored:
+- Yunpian answered: its answer, unchanged (accepted with a sid, or refused with a code).
+- The request provably never left (connection refused, connect timeout): HTTP 502 with
+  Yunpian's code -50, as before; nothing was placed and a retry is safe.
+- The request may have reached Yunpian and no answer could be read (read timeout, connection
+  closed mid-answer, an answer that is not Yunpian's JSON): the outcome is unknown, the call
+  may well ring. Yunpian's official SDK ignores the HTTP status and decides on `code`, and
+  turns an unreadable answer into -50 itself; callers commonly retry -5, -50, -51 and -53
+  (../shared/yunpian-voice-api.md, "Return codes"). So the relay answers HTTP 202 (not a
+  status HTTP retry layers repeat, unlike 502/503/504) with code UNKNOWN_OUTCOME_CODE, a code
+  outside Yunpian's table that no caller retries by habit, and stores the send as unknown.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -16,20 +28,20 @@ from starlette.responses import JSONResponse, Response
 
 from ingest import logs
 from ingest.sending import record_outcome
-from ingest.service.http_edge import BodyTooLarge, clip, read_body, retrying, token_ok
+from ingest.service.http_edge import BodyTooLarge, clip, read_body, token_ok
 from ingest.service.metrics import IngestMetrics
+from ingest.service.relay_recorder import RelayRecorder
 from ingest.settings import Settings, redact
-from ingest.store.inbox import JSON, MALFORMED, keep_raw, mark_raw
-from ingest.store.models import Send
-from ingest.store.upserts import store_reports
-from ingest.store.writes import code_digest, record_send, utcnow
+from ingest.store.models import ACCEPTED, JOINED, NOT_SENT, NOT_SENT_CODE, REJECTED, UNKNOWN, Send
+from ingest.store.writes import code_digest, utcnow
 from ingest.yunpian.client import (
     HEADERS,
     MalformedAnswer,
     SendResult,
+    Unreachable,
     YunpianError,
-    interpret_pull_answer,
     interpret_send_answer,
+    never_left,
     scrub_request,
 )
 from ingest.yunpian.codes import lookup
@@ -38,6 +50,22 @@ log = logging.getLogger(__name__)
 
 MAX_RELAY_BODY = 64 * 1024
 RELAYED = ("send.json", "tpl_notify.json", "pull_status.json")  # Yunpian's endpoints relayed
+
+# The relay's answer to a send of unknown outcome (see the module docstring and the README).
+UNKNOWN_OUTCOME_STATUS = 202
+UNKNOWN_OUTCOME_CODE = -900
+UNKNOWN_OUTCOME_MSG = (
+    "结果未知，呼叫可能已发出，请勿重发 (outcome unknown: the call may have been placed)"
+)
+
+# voicewatch_relay_sends{outcome}: each send counted once, by its state.
+METRIC_OUTCOMES = {
+    ACCEPTED: "accepted",
+    JOINED: "accepted",
+    REJECTED: "rejected",
+    NOT_SENT: "unreachable",
+    UNKNOWN: "unknown",
+}
 
 
 class Relay:
@@ -55,6 +83,8 @@ class Relay:
         self.metrics = metrics
         # A getter: the client exists only while the app's lifespan runs.
         self.http = http
+        # Opened and closed by the app's lifespan.
+        self.recorder = RelayRecorder(engine, metrics)
 
     async def forward(self, request: Request) -> Response:
         """The Starlette endpoint: Yunpian's answer to the relayed request, or one in its form."""
@@ -72,16 +102,17 @@ class Relay:
         started = time.perf_counter()
         try:
             # Sent once: a send that timed out or lost its answer may still ring the phone,
-            # so it is never repeated here (the client decides, knowing the ground truth).
+            # so it is never repeated here (only the transport retries a connect that failed).
             upstream_answer = await self.http().post(
                 url, content=body, headers=_upstream_headers(request)
             )
         except httpx.HTTPError as error:
             latency_ms = (time.perf_counter() - started) * 1000
-            return await self._unreachable(request, endpoint, body, error, latency_ms)
+            return await self._no_answer(request, endpoint, body, error, latency_ms)
         latency_ms = (time.perf_counter() - started) * 1000
         self.metrics.relay_latency.labels(endpoint).observe(latency_ms / 1000)
-        if upstream_answer.status_code >= 500:
+        status, content = upstream_answer.status_code, upstream_answer.content
+        if status >= 500:
             self.metrics.upstream_failed(endpoint, "5xx")
             logs.event(
                 log,
@@ -89,22 +120,65 @@ class Relay:
                 logging.WARNING,
                 endpoint=endpoint,
                 kind="5xx",
-                status=upstream_answer.status_code,
+                status=status,
             )
-        await self._record_relayed(
-            request,
-            endpoint,
-            body,
-            upstream_answer.status_code,
-            upstream_answer.content,
-            latency_ms,
-        )
-        self.metrics.requests.labels("relay", str(upstream_answer.status_code)).inc()
         passthrough = {
             k: v for k, v in upstream_answer.headers.items() if k.lower() == "content-type"
         }
-        return Response(
-            upstream_answer.content, status_code=upstream_answer.status_code, headers=passthrough
+        answer = yunpians = Response(content, status_code=status, headers=passthrough)
+        content = self._without_apikey(body, content)
+        if endpoint == "pull_status.json":
+            if status == 200 and content.lstrip()[:1] == b"[":
+                await self.recorder.record_pull(status, content)
+        else:
+            send = self._send_from_relay(request, endpoint, body, latency_ms)
+            self._read_answer(send, endpoint, status, content, _secret_part(_form(body)))
+            if send.result_code is None:  # an answer that is not Yunpian's: the call may ring
+                answer = self._unknown_outcome(endpoint, send.result_msg or "unreadable answer")
+            await self._record_send(send)
+        if answer is yunpians:  # the relay's own answers are counted where they are made
+            self.metrics.requests.labels("relay", str(status)).inc()
+        return answer
+
+    async def _no_answer(
+        self,
+        request: Request,
+        endpoint: str,
+        body: bytes,
+        error: httpx.HTTPError,
+        latency_ms: float,
+    ) -> Response:
+        """No answer from upstream: "not sent" if the request never left, else unknown."""
+        kind = _failure_kind(error)
+        self.metrics.upstream_failed(endpoint, kind)
+        logs.event(log, "relay.upstream_failed", logging.WARNING, endpoint=endpoint, kind=kind)
+        if endpoint == "pull_status.json" or never_left(error):
+            answer = self._yunpian_error(
+                502,
+                NOT_SENT_CODE,
+                f"voicewatch relay: upstream unreachable ({type(error).__name__}); not sent",
+                endpoint,
+            )
+        else:
+            answer = self._unknown_outcome(endpoint, f"no answer ({type(error).__name__})")
+        if endpoint != "pull_status.json":
+            send = self._send_from_relay(request, endpoint, body, latency_ms)
+            url = f"{self.settings.voice_url}/v2/voice/{endpoint}"
+            record_outcome(send, Unreachable(url, error, may_have_left=not never_left(error)))
+            if send.result_code is None:
+                send.result_msg = f"outcome unknown: no answer ({type(error).__name__})"
+            await self._record_send(send)
+        return answer
+
+    def _unknown_outcome(self, endpoint: str, why: str) -> Response:
+        """The answer to a send that may have been placed: see UNKNOWN_OUTCOME_CODE."""
+        return self._yunpian_error(
+            UNKNOWN_OUTCOME_STATUS,
+            UNKNOWN_OUTCOME_CODE,
+            f"voicewatch relay: {why}; the call may have been placed, do not resend it: "
+            "its report (or voicewatch lookup) tells",
+            endpoint,
+            msg=UNKNOWN_OUTCOME_MSG,
         )
 
     def _caller_refusal(self, request: Request, endpoint: str) -> Response | None:
@@ -119,115 +193,56 @@ class Relay:
                 return self._yunpian_error(403, -3, "relay token missing or wrong", endpoint)
         return None
 
-    async def _unreachable(
-        self,
-        request: Request,
-        endpoint: str,
-        body: bytes,
-        error: httpx.HTTPError,
-        latency_ms: float,
+    def _yunpian_error(
+        self, status: int, code: int, detail: str, endpoint: str, msg: str | None = None
     ) -> Response:
-        kind = _failure_kind(error)
-        self.metrics.upstream_failed(endpoint, kind)
-        logs.event(log, "relay.upstream_failed", logging.WARNING, endpoint=endpoint, kind=kind)
-        answer = self._yunpian_error(
-            502,
-            -50,
-            f"voicewatch relay: upstream unreachable ({type(error).__name__})",
-            endpoint,
-        )
-        await self._record_relayed(request, endpoint, body, None, answer.body, latency_ms)
-        self.metrics.relay_sends.labels("unreachable").inc()
-        return answer
-
-    def _yunpian_error(self, status: int, code: int, detail: str, endpoint: str) -> Response:
         self.metrics.requests.labels("relay", str(status)).inc()
         answer = {
             "http_status_code": status,
             "code": code,
-            "msg": lookup(code).msg,
+            "msg": msg or lookup(code).msg,
             "detail": detail,
         }
         return JSONResponse(answer, status_code=status, media_type="application/json;charset=utf-8")
 
-    async def _record_relayed(
-        self,
-        request: Request,
-        endpoint: str,
-        body: bytes,
-        status: int | None,
-        answer: bytes,
-        latency_ms: float,
-    ) -> None:
+    def _without_apikey(self, body: bytes, answer: bytes) -> bytes:
+        """What the upstream echoes of the caller's key is passed back to the caller, not kept."""
         caller_apikey = _form(body).get("apikey")
-        # What the upstream echoes of the caller's key is passed back to the caller, not kept.
-        if caller_apikey:
-            answer = answer.replace(caller_apikey.encode(), b"***")
-        try:
-            if endpoint == "pull_status.json":
-                await retrying(lambda: self._tee_pulled(status, answer))
-            elif endpoint in ("send.json", "tpl_notify.json"):
-                send = self._send_from_relay(request, endpoint, body, status, answer, latency_ms)
-                await retrying(lambda: record_send(self.engine, send))
-                self.metrics.relay_sends.labels(
-                    "accepted" if send.result_code == 0 else "rejected"
-                ).inc()
-                logs.event(
-                    log,
-                    "relay.send",
-                    mobile=send.mobile,
-                    code=send.result_code,
-                    sid=send.sid,
-                    ms=round(latency_ms, 1),
-                )
-        except Exception as error:  # the caller still gets Yunpian's answer; we log what we missed
-            self.metrics.store_failed("relay", error)
-            logs.event(
-                log,
-                "relay.record_failed",
-                logging.ERROR,
-                endpoint=endpoint,
-                error=type(error).__name__,
-            )
+        return answer.replace(caller_apikey.encode(), b"***") if caller_apikey else answer
 
-    def _tee_pulled(self, status: int | None, answer: bytes) -> None:
-        """A caller pulling through the relay takes reports voicewatch would not see again."""
-        if status != 200 or answer.lstrip()[:1] != b"[":
-            return
-        raw_id = keep_raw(self.engine, "pull", answer, content_type=JSON)
-        try:
-            reports = interpret_pull_answer(status, answer)
-        except MalformedAnswer as error:
-            mark_raw(self.engine, raw_id, MALFORMED, error.msg)
-            return
-        store_reports(self.engine, reports, "pull", raw_id=raw_id)
+    async def _record_send(self, send: Send) -> None:
+        """Count the send once by its state and hand it to the recorder (stored after)."""
+        self.metrics.relay_sends.labels(METRIC_OUTCOMES[send.state]).inc()
+        logs.event(
+            log,
+            "relay.send",
+            mobile=send.mobile,
+            state=send.state,
+            code=send.result_code,
+            sid=send.sid,
+            ms=round(send.latency_ms or 0, 1),
+        )
+        await self.recorder.record_send(send)
 
     def _send_from_relay(
-        self,
-        request: Request,
-        endpoint: str,
-        body: bytes,
-        status: int | None,
-        answer: bytes,
-        latency_ms: float,
+        self, request: Request, endpoint: str, body: bytes, latency_ms: float
     ) -> Send:
+        """The send the caller asked for, before its outcome is known."""
         form = _form(body)
         mobile = form.get("mobile", "")
-        secret_part = form.get("code") or form.get("tpl_value", "")
         actor = request.headers.get("x-voicewatch-actor") or (
             request.client.host if request.client else None
         )
-        send = Send(
+        return Send(
             sent_at=utcnow(),
             mobile=clip(mobile, 32),
-            code_digest=code_digest(self.settings.digest_key, mobile, secret_part),
+            code_digest=code_digest(self.settings.digest_key, mobile, _secret_part(form)),
             kind="notify" if endpoint == "tpl_notify.json" else "code",
             display_num=clip(form.get("display_num"), 32) or None,
             # The push URL carries the push token: kept as `?token=***`.
             callback_url=clip(redact(form.get("callback_url", ""), self.settings.push_token), 2048)
             or None,
             uid=clip(form.get("uid"), 64) or None,
-            http_status=status,
             latency_ms=latency_ms,
             source="relay",
             actor=clip(actor, 128),
@@ -236,25 +251,26 @@ class Relay:
             fee=0,
             count=0,
         )
+
+    def _read_answer(
+        self, send: Send, endpoint: str, status: int, answer: bytes, secret_part: str
+    ) -> None:
+        """Fill in `send`'s outcome from the upstream's answer (unknown if unreadable)."""
         try:
-            if status is None:
-                raise YunpianError(*_unpack_error(answer))
-            try:
-                outcome: SendResult | YunpianError = interpret_send_answer(status, answer)
-            except YunpianError as error:
-                raise scrub_request(error, mobile, secret_part) from None
+            outcome: SendResult | YunpianError = interpret_send_answer(status, answer)
         except YunpianError as error:
+            outcome = scrub_request(error, send.mobile, secret_part)
             if isinstance(error, MalformedAnswer):
                 self.metrics.upstream_failed(endpoint, "malformed")
-            outcome = error
         record_outcome(send, outcome)
         send.http_status = status
+        if send.result_code is None:
+            send.result_msg = f"outcome unknown: unreadable answer (HTTP {status})"
         send.result_msg, send.result_detail = (
             clip(send.result_msg, 4096),
             clip(send.result_detail, 4096),
         )
         send.sid = clip(send.sid, 64)
-        return send
 
 
 def _form(body: bytes) -> dict[str, str]:
@@ -272,9 +288,9 @@ def _failure_kind(error: httpx.HTTPError) -> str:
     return "closed"
 
 
-def _unpack_error(answer: bytes) -> tuple[int | None, str, str | None, int | None]:
-    parsed = json.loads(answer)
-    return parsed.get("code"), parsed.get("msg", ""), parsed.get("detail"), None
+def _secret_part(form: dict[str, str]) -> str:
+    """What of a send must never be stored in clear: the code, or a notification's values."""
+    return form.get("code") or form.get("tpl_value", "")
 
 
 def _upstream_headers(request: Request) -> dict[str, str]:

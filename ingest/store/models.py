@@ -53,8 +53,19 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+# What became of a send (`Send.state`), as every page and `voicewatch lookup` shows it.
+ACCEPTED = "accepted"  # Yunpian answered with a sid
+JOINED = "accepted (joined)"  # the answer was lost; a report for the number joined it later
+UNKNOWN = "unknown"  # sent, no readable answer: the call may have been placed
+NOT_SENT = "not sent"  # the request provably never left (connect refused or timed out)
+REJECTED = "rejected"  # Yunpian answered with an error code
+
+NOT_SENT_CODE = -50  # Yunpian's "unknown error", kept for a send that never left
+
+
 class Send(Base):
-    """One attempt to have Yunpian call a number: accepted (with a sid) or rejected."""
+    """One attempt to have Yunpian call a number: accepted (with a sid), rejected, never sent,
+    or of unknown outcome (`result_code` None: sent, and no answer could be read)."""
 
     __tablename__ = "sends"
 
@@ -63,7 +74,8 @@ class Send(Base):
     mobile: Mapped[str] = mapped_column(String(32), index=True)
     code_digest: Mapped[str] = mapped_column(String(64))  # HMAC-SHA256(key, mobile:code)
     kind: Mapped[str] = mapped_column(String(16), default="code")  # code | notify
-    result_code: Mapped[int] = mapped_column(Integer, index=True)  # Yunpian's `code`; 0 = OK
+    # Yunpian's `code`; 0 = OK; None = unknown outcome (no answer read, the call may be placed)
+    result_code: Mapped[int | None] = mapped_column(Integer, index=True)
     result_msg: Mapped[str | None] = mapped_column(Text)
     result_detail: Mapped[str | None] = mapped_column(Text)
     http_status: Mapped[int | None] = mapped_column(Integer)  # None: no answer (unreachable)
@@ -78,8 +90,21 @@ class Send(Base):
     actor: Mapped[str | None] = mapped_column(String(128))  # who sent it, when known
     carrier: Mapped[str] = mapped_column(String(32))
     province: Mapped[str] = mapped_column(String(64))
+    # When an unknown send was joined to the report of its number (ingest/store/outbox.py).
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_sends_mobile_sent_at", "mobile", "sent_at"),)
+
+    @property
+    def state(self) -> str:
+        """accepted, accepted (joined), unknown, not sent or rejected."""
+        if self.result_code is None:
+            return UNKNOWN
+        if self.result_code == 0:
+            return JOINED if self.joined_at is not None else ACCEPTED
+        if self.http_status is None and self.result_code == NOT_SENT_CODE:
+            return NOT_SENT
+        return REJECTED
 
 
 class Report(Base):

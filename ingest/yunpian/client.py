@@ -121,10 +121,21 @@ class MalformedAnswer(YunpianError):
 
 
 class Unreachable(YunpianError):
-    """The request did not get an answer (connect error, timeout, connection closed)."""
+    """The request did not get an answer (connect error, timeout, connection closed).
 
-    def __init__(self, url: str, cause: Exception) -> None:
+    `may_have_left`: False only when the request provably never left (the connection was
+    refused or never made); otherwise Yunpian may have acted on it (a send may ring)."""
+
+    def __init__(self, url: str, cause: Exception, *, may_have_left: bool = True) -> None:
         super().__init__(None, f"{url} unreachable: {type(cause).__name__}", str(cause) or None)
+        self.may_have_left = may_have_left
+
+
+def never_left(error: Exception) -> bool:
+    """Whether a transport error proves the request never reached the server: the connection
+    was refused, timed out or never taken from the pool. Anything later (a read timeout, a
+    connection closed mid-answer, a write error) may have come after the server acted on it."""
+    return isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +335,8 @@ class VoiceClient:
                 error: Exception = exc
             except httpx.TransportError as exc:
                 if not retry_reads:
-                    raise Unreachable(url, _scrub(exc, self._apikey)) from None
+                    scrubbed = _scrub(exc, self._apikey)
+                    raise Unreachable(url, scrubbed, may_have_left=not never_left(exc)) from None
                 error = exc
             else:
                 if retry_reads and response.status_code >= 500 and attempt < attempts:
@@ -335,7 +347,9 @@ class VoiceClient:
                     # An upstream (or a proxy before it) may echo the request back.
                     return response.status_code, _redact_bytes(response.content, self._apikey)
             if attempt == attempts:
-                raise Unreachable(url, _scrub(error, self._apikey)) from None
+                raise Unreachable(
+                    url, _scrub(error, self._apikey), may_have_left=not never_left(error)
+                ) from None
             delay = self.backoff * 2 ** (attempt - 1)
             log.warning(
                 "event=yunpian.retry endpoint=%s attempt=%d error=%s delay_s=%.2f",
