@@ -105,7 +105,7 @@ def test_support_finds_why_a_call_failed_and_sends_a_test_call(live_app, browser
         timeout=30,
     )
     page = text_of(browser)
-    assert "not answered: 用户关机" in page and "152****1314" in page and NUMBER not in page
+    assert "not answered: “用户关机”" in page and "152****1314" in page and NUMBER not in page
     browser.save_screenshot(str(SCREENSHOTS / "journey_lookup.png"))
 
     browser.get(f"{live_app}/send_test")
