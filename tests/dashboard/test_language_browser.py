@@ -61,3 +61,33 @@ def test_switching_to_chinese_translates_the_page_and_survives_a_reload(browser,
     finally:
         # The browser is shared by the session: leave it as the other browser tests expect.
         browser.delete_cookie(COOKIE)
+
+
+def _browser_language(browser, accept_language: str) -> None:
+    # navigator.language, which Streamlit hands to the app as st.context.locale, follows the
+    # emulated Accept-Language.
+    agent = browser.execute_script("return navigator.userAgent")
+    browser.execute_cdp_cmd(
+        "Emulation.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": accept_language}
+    )
+
+
+def test_a_chinese_browser_gets_chinese_and_a_forged_cookie_is_ignored(browser, dashboard_url):
+    browser.get(f"{dashboard_url}/throttling")
+    wait_until(lambda: _settled(browser, "Time range"), timeout=45)
+    try:
+        _browser_language(browser, "zh-CN,zh")
+        browser.refresh()
+        assert browser.execute_script("return navigator.language") == "zh-CN"
+        wait_until(lambda: _settled(browser, "时间范围", "限流"), timeout=45)
+        _browser_language(browser, "en-US,en")
+        for forged in ("de", "<b>zh_CN</b>", "zh_CN%00"):
+            browser.add_cookie({"name": COOKIE, "value": forged, "path": "/"})
+            browser.refresh()
+            wait_until(lambda: _settled(browser, "Time range", "Throttling"), timeout=45)
+        browser.add_cookie({"name": COOKIE, "value": "zh_CN", "path": "/"})
+        browser.refresh()
+        wait_until(lambda: _settled(browser, "时间范围"), timeout=45)
+    finally:
+        _browser_language(browser, "en-US,en")
+        browser.delete_cookie(COOKIE)
