@@ -98,3 +98,20 @@ def test_the_login_lockout_reads_as_a_chinese_duration(open_app):
         at.text_input[1].input("wrong")
         at.button[0].click().run()
     assert at.error[0].value == "该用户名或该地址登录失败次数过多，请 15分钟后重试。"
+
+
+def _page_with_zone_note() -> None:
+    from dashboard.lang import zone_note
+
+    zone_note()
+
+
+@pytest.mark.parametrize(
+    ("code", "note"),
+    [(ENGLISH, "All times are China time (UTC+8)."), (CHINESE, "所有时间均为北京时间（UTC+8）。")],
+)
+def test_a_page_states_china_time_once_in_the_viewers_language(code, note):
+    at = AppTest.from_function(_page_with_zone_note)
+    at.session_state[lang.CHOICE] = code
+    at.run()
+    assert [c.value for c in at.caption] == [note]
