@@ -8,13 +8,23 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import login, queries, state
+from dashboard import lang, login, queries, state
+from dashboard.lang import _
 from dashboard.privacy import can_unmask
+from ingest.i18n import N_, NAMES, SUPPORTED
 from ingest.text import printable
 
 # Not "pages/": Streamlit treats a pages/ folder beside the main script as a legacy multipage
 # app and can run a page file directly, skipping st.navigation, the login and the filters.
 PAGES = Path(__file__).parent / "app_pages"
+# The sidebar's names for state.RANGES (its keys stay the English values the filters use).
+RANGE_LABELS = (
+    N_("Last hour"),
+    N_("Last 24 h"),
+    N_("Last 7 days"),
+    N_("Last 30 days"),
+    N_("Custom"),
+)
 
 
 def oidc_configured() -> bool:
@@ -30,7 +40,7 @@ def require_login() -> None:
     if oidc_configured():
         if not st.user.is_logged_in:
             st.title("voicewatch")
-            st.button("Log in", on_click=st.login, type="primary")
+            st.button(_("Log in"), on_click=st.login, type="primary")
             st.stop()
         st.session_state["viewer"] = st.user.get("email") or st.user.get("name")
         return
@@ -49,10 +59,12 @@ def password_form(settings) -> None:
     """The name-and-password form; a good login is remembered in a signed cookie."""
     st.title("voicewatch")
     with st.form("login"):
-        st.caption("This dashboard shows delivery data for real phone numbers. Log in to continue.")
-        name = st.text_input("Your name", help="Recorded with any test call you send.")
-        entered = st.text_input("Password", type="password")
-        submitted = st.form_submit_button("Log in", type="primary")
+        st.caption(
+            _("This dashboard shows delivery data for real phone numbers. Log in to continue.")
+        )
+        name = st.text_input(_("Your name"), help=_("Recorded with any test call you send."))
+        entered = st.text_input(_("Password"), type="password")
+        submitted = st.form_submit_button(_("Log in"), type="primary")
     if st.session_state.get("logged_out"):
         login.set_cookie(None)
     if not submitted:
@@ -65,19 +77,21 @@ def password_form(settings) -> None:
         st.session_state.pop("logged_out", None)
         st.rerun()
     if outcome == "limited":
+        wait = lang.language().duration(login.FAILURE_WINDOW)
         st.error(
-            "Too many failed logins for this name or from this address: "
-            f"try again in {login.FAILURE_WINDOW.seconds // 60} minutes."
+            _(
+                "Too many failed logins for this name or from this address: try again in {wait}."
+            ).format(wait=wait)
         )
     else:
-        st.error("Wrong password, or no name given.")
+        st.error(_("Wrong password, or no name given."))
 
 
 def logout_control() -> None:
     """Keeps the login cookie set while logged in; offers to log out (password login only)."""
     if "login_cookie" in st.session_state:
         login.set_cookie(st.session_state["login_cookie"])
-    if state.settings().dashboard_password and not oidc_configured() and st.button("Log out"):
+    if state.settings().dashboard_password and not oidc_configured() and st.button(_("Log out")):
         login.audit(state.engine(), "logout", state.viewer())
         for key in ("viewer", "login_cookie", "unmasked"):
             st.session_state.pop(key, None)
@@ -85,69 +99,97 @@ def logout_control() -> None:
         st.rerun()
 
 
+def language_switch() -> None:
+    """English / 简体中文 in the sidebar: the browser's language until the viewer picks one,
+    which then holds for the session and, through a cookie, across reloads."""
+    with st.sidebar:
+        st.selectbox(
+            "Language · 语言",  # in both languages: it is how a lost viewer finds their own
+            SUPPORTED,
+            index=SUPPORTED.index(lang.language().code),
+            format_func=NAMES.get,
+            key="language_switch",
+            on_change=_switched,
+        )
+        lang.remember_choice()
+
+
+def _switched() -> None:
+    lang.pick(st.session_state["language_switch"])
+
+
 def sidebar() -> None:
     """Time range, carrier, province and source pickers, and the unmask control."""
     options = state.query(queries.filter_options)
     with st.sidebar:
-        st.selectbox("Time range", list(state.RANGES), index=1, key="range")
+        # Bound to this run's language: Streamlit (and AppTest) call it again after the run.
+        label = lang.language().gettext
+        st.selectbox(_("Time range"), list(state.RANGES), index=1, key="range", format_func=label)
         if st.session_state.get("range") == "Custom":
-            st.date_input("Days (China time)", value=(), key="custom_days")
-        st.multiselect("Carrier", options.carriers, key="carriers", placeholder="All carriers")
-        st.multiselect("Province", options.provinces, key="provinces", placeholder="All provinces")
-        st.multiselect("Source", options.sources, key="sources", placeholder="All sources")
+            st.date_input(_("Days (China time)"), value=(), key="custom_days")
+        st.multiselect(
+            _("Carrier"), options.carriers, key="carriers", placeholder=_("All carriers")
+        )
+        st.multiselect(
+            _("Province"), options.provinces, key="provinces", placeholder=_("All provinces")
+        )
+        st.multiselect(_("Source"), options.sources, key="sources", placeholder=_("All sources"))
         unmask_control()
         if state.viewer():
-            st.caption(f"Logged in as **{state.outside(state.viewer())}**")
+            st.caption(_("Logged in as **{viewer}**").format(viewer=state.outside(state.viewer())))
             logout_control()
 
 
 def unmask_control() -> None:
     settings = state.settings()
     if state.unmasked():
-        st.success("Full numbers visible", icon=":material/visibility:")
-        if st.button("Mask numbers again"):
+        st.success(_("Full numbers visible"), icon=":material/visibility:")
+        if st.button(_("Mask numbers again")):
             st.session_state["unmasked"] = False
             st.rerun()
         return
     if not settings.unmask_password:
-        st.caption("Numbers are masked (no unmask password configured).")
+        st.caption(_("Numbers are masked (no unmask password configured)."))
         return
-    with st.expander("Show full numbers"):
-        entered = st.text_input("Unmask password", type="password", key="unmask_entered")
-        if st.button("Unmask"):
+    with st.expander(_("Show full numbers")):
+        entered = st.text_input(_("Unmask password"), type="password", key="unmask_entered")
+        if st.button(_("Unmask")):
             engine, viewer = state.engine(), state.viewer() or ""
             if not login.unmask_allowed(engine, viewer):
-                st.error("Too many wrong unmask passwords: try again later.")
+                st.error(_("Too many wrong unmask passwords: try again later."))
                 return
             if can_unmask(settings, entered):
                 login.audit(engine, "unmask", viewer)
                 st.session_state["unmasked"] = True
                 st.rerun()
             login.audit(engine, "unmask_failed", viewer)
-            st.error("Wrong unmask password.")
+            st.error(_("Wrong unmask password."))
 
 
 def main() -> None:
     st.set_page_config(page_title="voicewatch", page_icon=":material/call:", layout="wide")
+    language_switch()
     require_login()
     navigation = st.navigation(
         {
-            "Monitor": [
+            _("Monitor"): [
                 st.Page(
                     PAGES / "overview.py",
-                    title="Overview",
+                    title=_("Overview"),
                     icon=":material/monitoring:",
                     default=True,
                 ),
-                st.Page(PAGES / "failures.py", title="Failures", icon=":material/call_missed:"),
-                st.Page(PAGES / "throttling.py", title="Throttling", icon=":material/speed:"),
+                st.Page(PAGES / "failures.py", title=_("Failures"), icon=":material/call_missed:"),
+                st.Page(PAGES / "throttling.py", title=_("Throttling"), icon=":material/speed:"),
                 st.Page(
-                    PAGES / "health.py", title="Ingest health", icon=":material/monitor_heart:"
+                    PAGES / "health.py", title=_("Ingest health"), icon=":material/monitor_heart:"
                 ),
             ],
-            "Investigate": [
-                st.Page(PAGES / "lookup.py", title="Lookup", icon=":material/search:"),
-                st.Page(PAGES / "send_test.py", title="Send test call", icon=":material/add_call:"),
+            _("Investigate"): [
+                st.Page(PAGES / "lookup.py", title=_("Lookup"), icon=":material/search:"),
+                st.Page(
+                    PAGES / "send_test.py", title=_("Send test call"), icon=":material/add_call:"
+                ),
             ],
         }
     )

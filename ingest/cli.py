@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import secrets
 import sys
 
@@ -11,6 +12,7 @@ import click
 
 from dashboard.cli import dashboard
 from ingest import logs
+from ingest.i18n import Language, cli_language
 from ingest.seed.history import seed_command
 from ingest.settings import Settings, SettingsError
 from ingest.simulator.cli import simulate
@@ -22,6 +24,11 @@ def _settings() -> Settings:
         return Settings.from_env()
     except SettingsError as error:
         raise click.UsageError(str(error)) from None
+
+
+def _language() -> Language:
+    """The language of the commands' human output: VOICEWATCH_LANG, else LANG and friends."""
+    return cli_language(dict(os.environ))
 
 
 def _engine(settings: Settings):
@@ -119,7 +126,9 @@ def pull(once: bool, interval: float | None) -> None:
         except YunpianError as error:
             raise click.ClickException(str(error)) from None
         except SQLAlchemyError as error:
-            raise click.ClickException(f"database error: {type(error).__name__}") from None
+            raise click.ClickException(
+                _language().gettext("database error: {error}").format(error=type(error).__name__)
+            ) from None
         except KeyboardInterrupt:
             pass
 
@@ -136,7 +145,9 @@ def serve(host: str, port: int) -> None:
     settings = _settings()
     app = create_app(settings, _engine(settings))
     click.echo(
-        f"voicewatch ingest on http://{host}:{port} (push: /push/voice, relay: /v2/voice/send.json)"
+        _language()
+        .gettext("voicewatch ingest on {url} (push: /push/voice, relay: /v2/voice/send.json)")
+        .format(url=f"http://{host}:{port}")
     )
     # No access log: push and relay URLs carry tokens (?token=…, /relay/{token}/…).
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
@@ -166,7 +177,8 @@ def upgrade() -> None:
 
     settings = _settings()
     engine = make_engine(settings.db_url)
-    click.echo(f"database at revision {current_revision(engine)}")
+    revision = current_revision(engine)
+    click.echo(_language().gettext("database at revision {revision}").format(revision=revision))
 
 
 @db.command()
@@ -175,12 +187,20 @@ def purge(days: int | None) -> None:
     """Delete raw bodies, reports and pull runs older than the retention period."""
     from ingest.store.writes import purge_older_than
 
-    settings = _settings()
+    settings, language = _settings(), _language()
     days = days or settings.retention_days
     if not days:
-        raise click.UsageError("no retention period: pass --days or set VOICEWATCH_RETENTION_DAYS")
+        raise click.UsageError(
+            language.gettext("no retention period: pass --days or set VOICEWATCH_RETENTION_DAYS")
+        )
     deleted = purge_older_than(_engine(settings), days)
-    click.echo(", ".join(f"{table}: {count} deleted" for table, count in deleted.items()))
+    line = language.gettext("{table}: {count} deleted")
+    click.echo(
+        ("，" if language.chinese else ", ").join(
+            line.format(table=table, count=language.number(count))
+            for table, count in deleted.items()
+        )
+    )
 
 
 @db.command()
@@ -200,8 +220,12 @@ def replay(statuses: tuple[str, ...]) -> None:
 
     result = replay_inbox(_engine(_settings()), statuses, progress=sys.stderr.isatty())
     click.echo(
-        f"{result.bodies} bodies parsed again: {result.new} reports stored, "
-        f"{result.ok} bodies now ok, {result.refused} still quarantined or malformed"
+        _language()
+        .gettext(
+            "{bodies} bodies parsed again: {new} reports stored, "
+            "{ok} bodies now ok, {refused} still quarantined or malformed"
+        )
+        .format(bodies=result.bodies, new=result.new, ok=result.ok, refused=result.refused)
     )
 
 

@@ -20,6 +20,7 @@ import click
 import httpx
 from sqlalchemy import func, select
 
+from ingest.i18n import N_, Language, cli_language
 from ingest.settings import DEMO_APIKEY, Settings
 from ingest.store.engine import make_engine
 from ingest.store.models import Send
@@ -49,6 +50,7 @@ class Supervisor:
     env: dict[str, str]
     max_start_failures: int = MAX_START_FAILURES
     children: list[Child] = field(default_factory=list)
+    language: Language = field(default_factory=Language)
 
     def start(self, name: str, args: list[str], health_url: str | None = None) -> None:
         self.children.append(Child(name, args, health_url, self._spawn(args), time.monotonic()))
@@ -75,7 +77,9 @@ class Supervisor:
                     pass
                 if time.monotonic() > deadline:
                     raise click.ClickException(
-                        f"{child.name} did not become healthy at {child.health_url}"
+                        self.language.gettext("{part} did not become healthy at {url}").format(
+                            part=child.name, url=child.health_url
+                        )
                     )
                 time.sleep(0.2)
 
@@ -87,7 +91,7 @@ class Supervisor:
             if child.restart_at is None and child.process.poll() is not None:
                 self._exited(child, now)
             if child.restart_at is not None and now >= child.restart_at:
-                _say(f"starting {child.name} again")
+                _say(self.language.gettext("starting {part} again").format(part=child.name))
                 child.process, child.started_at = self._spawn(child.args), now
                 child.restart_at = None
 
@@ -97,12 +101,19 @@ class Supervisor:
         status = child.process.returncode
         if at_start and child.failures >= self.max_start_failures:
             raise click.ClickException(
-                f"{child.name} exited with status {status} at start "
-                f"{child.failures} times in a row: stopping everything"
+                self.language.gettext(
+                    "{part} exited with status {status} at start "
+                    "{failures} times in a row: stopping everything"
+                ).format(part=child.name, status=status, failures=child.failures)
             )
         delay = min(MAX_RESTART_DELAY, 2.0 ** (child.failures - 1))
         child.restart_at = now + delay
-        _say(f"{child.name} exited with status {status}; starting it again in {delay:.0f} s")
+        message = N_("{part} exited with status {status}; starting it again in {delay} s")
+        _say(
+            self.language.gettext(message).format(
+                part=child.name, status=status, delay=f"{delay:.0f}"
+            )
+        )
 
     def stop(self) -> None:
         for child in reversed(self.children):
@@ -145,7 +156,7 @@ def _stop_on_sigterm(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _seed_if_empty(settings: Settings, days: int, per_day: int) -> None:
+def _seed_if_empty(settings: Settings, days: int, per_day: int, language: Language) -> None:
     """Backfill history once, into a database that has no sends yet."""
     from ingest.seed.history import seed
 
@@ -154,8 +165,12 @@ def _seed_if_empty(settings: Settings, days: int, per_day: int) -> None:
         with engine.connect() as connection:
             empty = connection.execute(select(func.count()).select_from(Send)).scalar_one() == 0
         if empty:
-            click.echo(f"empty database: seeding {days} days of history…")
-            seed(engine, days=days, per_day=per_day, progress=True)
+            click.echo(
+                language.gettext("empty database: seeding {days} days of history…").format(
+                    days=days
+                )
+            )
+            seed(engine, days=days, per_day=per_day, progress=True, language=language)
     finally:
         engine.dispose()
 
@@ -200,16 +215,16 @@ def up(
     """Run simulator (unless YUNPIAN_APIKEY is set), ingest, pull loop and dashboard; a part
     that exits is started again; Ctrl-C or SIGTERM stops them all."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    settings = Settings.from_env()
+    settings, language = Settings.from_env(), cli_language(dict(os.environ))
     ingest_url = f"http://{host}:{ingest_port}"
     simulator_url = f"http://{host}:{simulator_port}"
     env = dict(os.environ)
     env.setdefault("VOICEWATCH_DB", settings.db_url)
 
     if seed_days:
-        _seed_if_empty(settings, seed_days, seed_per_day)
+        _seed_if_empty(settings, seed_days, seed_per_day, language)
 
-    supervisor = Supervisor(env, max_start_failures)
+    supervisor = Supervisor(env, max_start_failures, language=language)
     stop_traffic = threading.Event()
     try:
         if settings.simulated:
@@ -228,12 +243,13 @@ def up(
         supervisor.wait_healthy()
         if settings.simulated:
             _start_traffic(ingest_url, traffic, stop_traffic)
-        _print_urls(settings, ingest_url, simulator_url, dashboard_port, host, traffic)
+        dashboard_url = f"http://{host}:{dashboard_port}"
+        _print_urls(settings, language, ingest_url, simulator_url, dashboard_url, traffic)
         while True:
             supervisor.watch()
             time.sleep(0.5)
     except KeyboardInterrupt:
-        click.echo("\nstopping…")
+        click.echo("\n" + language.gettext("stopping…"))
     finally:
         stop_traffic.set()
         supervisor.stop()
@@ -268,24 +284,26 @@ def _start_traffic(relay_url: str, rate: str, stop: threading.Event) -> None:
 
 def _print_urls(
     settings: Settings,
+    language: Language,
     ingest_url: str,
     simulator_url: str,
-    dashboard_port: int,
-    host: str,
+    dashboard_url: str,
     traffic: str,
 ) -> None:
+    _ = language.gettext
     click.echo("")
-    click.secho(f"  dashboard   http://{host}:{dashboard_port}", bold=True)
+    click.secho("  " + _("dashboard   {url}").format(url=dashboard_url), bold=True)
     click.echo(
-        f"  ingest      {ingest_url}  (push: /push/voice · relay: /v2/voice/send.json · /metrics)"
+        "  "
+        + _(
+            "ingest      {url}  (push: /push/voice · relay: /v2/voice/send.json · /metrics)"
+        ).format(url=ingest_url)
     )
     if settings.simulated:
-        click.echo(
-            f"  simulator   {simulator_url}  (ground truth: /_sim/calls) — synthetic users at {traffic}"
-        )
+        line = _("simulator   {url}  (ground truth: /_sim/calls) — synthetic users at {rate}")
+        click.echo("  " + line.format(url=simulator_url, rate=traffic))
     else:
-        click.echo(
-            f"  Yunpian     {settings.voice_url}  — register {ingest_url}/push/voice?token=… as push URL"
-        )
-    click.echo(f"  database    {settings.db_url}")
-    click.echo("  Ctrl-C stops everything.\n")
+        line = _("Yunpian     {url}  — register {push_url}?token=… as push URL")
+        click.echo("  " + line.format(url=settings.voice_url, push_url=f"{ingest_url}/push/voice"))
+    click.echo("  " + _("database    {url}").format(url=settings.db_url))
+    click.echo("  " + _("Ctrl-C stops everything.") + "\n")

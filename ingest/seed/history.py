@@ -7,6 +7,7 @@ always give the same database.
 
 from __future__ import annotations
 
+import os
 import random
 from collections import defaultdict
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import click
 from sqlalchemy import Engine, insert
 from tqdm import tqdm
 
+from ingest.i18n import Language, cli_language
 from ingest.numbers import describe
 from ingest.seed.ingest_runs import ingest_history
 from ingest.settings import Secret
@@ -105,6 +107,7 @@ def seed(
     now: datetime | None = None,
     progress: bool = True,
     digest_key: str = "voicewatch-seed",
+    language: Language | None = None,
 ) -> SeedSummary:
     """Write `days` of history ending at `now` (about `per_day` sends a weekday) and a
     couple of hours of pull runs and raw bodies; returns the counts written."""
@@ -119,7 +122,8 @@ def seed(
     summary.pull_runs, summary.raw_bodies = len(pull_runs), len(bodies)
     summary.numbers = len({s["mobile"] for s in sends})
     total = len(sends) + len(reports) + len(pull_runs) + len(bodies)
-    with engine.begin() as conn, tqdm(total=total, desc="seeding", disable=not progress) as bar:
+    label = (language or Language()).gettext("seeding")
+    with engine.begin() as conn, tqdm(total=total, desc=label, disable=not progress) as bar:
         for table, rows in [
             (Send.__table__, sends),
             (Report.__table__, reports),
@@ -370,13 +374,23 @@ def seed_command(days: int, per_day: int, seed_value: int) -> None:
     from ingest.settings import Settings
     from ingest.store.engine import make_engine
 
-    settings = Settings.from_env()
+    settings, language = Settings.from_env(), cli_language(dict(os.environ))
     engine = make_engine(settings.db_url)
+    key = settings.digest_key.reveal()
     summary = seed(
-        engine, days=days, per_day=per_day, seed=seed_value, digest_key=settings.digest_key.reveal()
+        engine, days=days, per_day=per_day, seed=seed_value, digest_key=key, language=language
     )
     click.echo(
-        f"seeded {summary.sends} sends ({summary.accepted} accepted, {summary.throttled} throttled), "
-        f"{summary.answered} answered, {summary.failed} failed, {summary.pending} pending, "
-        f"fees {summary.fees:g}"
+        language.gettext(
+            "seeded {sends} sends ({accepted} accepted, {throttled} throttled), "
+            "{answered} answered, {failed} failed, {pending} pending, fees {fees}"
+        ).format(
+            sends=summary.sends,
+            accepted=summary.accepted,
+            throttled=summary.throttled,
+            answered=summary.answered,
+            failed=summary.failed,
+            pending=summary.pending,
+            fees=f"{summary.fees:g}",
+        )
     )

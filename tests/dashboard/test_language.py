@@ -1,0 +1,117 @@
+"""The dashboard's shell in English and in Simplified Chinese: the sidebar's switch, the
+navigation, the filters and the login form, run by Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import lang, login
+from ingest.i18n import CHINESE, ENGLISH
+from ingest.store.engine import make_engine
+
+APP = Path(__file__).parents[2] / "dashboard" / "app.py"
+
+
+@pytest.fixture
+def open_app(tmp_path, monkeypatch):
+    """The app against an empty database, with the given password (none: no login)."""
+    url = f"sqlite:///{tmp_path / 'language.db'}"
+    make_engine(url).dispose()
+    monkeypatch.setenv("VOICEWATCH_DB", url)
+    monkeypatch.setenv("VOICEWATCH_DIGEST_KEY", "language-digest-key")
+    monkeypatch.setenv("VOICEWATCH_UNMASK_PASSWORD", "")
+
+    def run(password: str = "") -> AppTest:
+        monkeypatch.setenv("VOICEWATCH_DASHBOARD_PASSWORD", password)
+        return AppTest.from_file(str(APP), default_timeout=30).run()
+
+    return run
+
+
+def switch(at: AppTest, code: str) -> AppTest:
+    return at.sidebar.selectbox(key="language_switch").set_value(code).run()
+
+
+def nav_titles(at: AppTest) -> list[str]:
+    # AppTest keeps what st.navigation registered; it has no public view of the sidebar nav.
+    return [page["page_name"] for page in at._registered_pages.values()]
+
+
+def sidebar_labels(at: AppTest) -> list[str]:
+    return [w.label for w in (*at.sidebar.selectbox, *at.sidebar.multiselect)]
+
+
+def test_the_shell_is_english_by_default(open_app):
+    at = open_app()
+    assert not at.exception
+    assert nav_titles(at)[:2] == ["Overview", "Failures"]
+    assert sidebar_labels(at) == ["Language · 语言", "Time range", "Carrier", "Province", "Source"]
+    assert at.sidebar.selectbox(key="range").options[1] == "Last 24 h"
+
+
+def test_choosing_chinese_translates_navigation_and_sidebar_and_sticks_across_pages(open_app):
+    at = switch(open_app(), CHINESE)
+    assert not at.exception
+    assert nav_titles(at) == ["概览", "失败分析", "限流", "采集健康", "查询", "发送测试呼叫"]
+    assert sidebar_labels(at) == ["Language · 语言", "时间范围", "运营商", "省份", "来源"]
+    assert at.sidebar.selectbox(key="range").options == [
+        "最近 1 小时",
+        "最近 24 小时",
+        "最近 7 天",
+        "最近 30 天",
+        "自定义",
+    ]
+    assert at.sidebar.caption[-1].value == "号码已脱敏（未配置查看完整号码的密码）。"
+    at.switch_page("app_pages/failures.py").run()
+    assert at.session_state[lang.CHOICE] == CHINESE
+    assert "时间范围" in sidebar_labels(at)
+
+
+def test_the_filter_keeps_its_value_when_the_language_changes(open_app):
+    at = open_app()
+    at.sidebar.selectbox(key="range").set_value("Last 7 days").run()
+    at = switch(at, CHINESE)
+    assert at.sidebar.selectbox(key="range").value == "Last 7 days"
+    at = switch(at, ENGLISH)
+    assert at.sidebar.selectbox(key="range").value == "Last 7 days"
+    assert sidebar_labels(at)[1] == "Time range"
+
+
+def test_the_login_form_and_its_errors_speak_chinese(open_app):
+    at = switch(open_app(password="pw-1"), CHINESE)
+    assert [t.label for t in at.text_input] == ["您的姓名", "密码"]
+    assert at.button[0].label == "登录"
+    assert at.caption[0].value.startswith("本控制台展示真实手机号的送达数据")
+    at.text_input[0].input("张三")
+    at.text_input[1].input("wrong")
+    at.button[0].click().run()
+    assert at.error[0].value == "密码错误，或未填写姓名。"
+
+
+def test_the_login_lockout_reads_as_a_chinese_duration(open_app):
+    at = switch(open_app(password="pw-1"), CHINESE)
+    for _attempt in range(login.MAX_FAILURES_PER_NAME + 1):
+        at.text_input[0].input("李四")
+        at.text_input[1].input("wrong")
+        at.button[0].click().run()
+    assert at.error[0].value == "该用户名或该地址登录失败次数过多，请 15分钟后重试。"
+
+
+def _page_with_zone_note() -> None:
+    from dashboard.lang import zone_note
+
+    zone_note()
+
+
+@pytest.mark.parametrize(
+    ("code", "note"),
+    [(ENGLISH, "All times are China time (UTC+8)."), (CHINESE, "所有时间均为北京时间（UTC+8）。")],
+)
+def test_a_page_states_china_time_once_in_the_viewers_language(code, note):
+    at = AppTest.from_function(_page_with_zone_note)
+    at.session_state[lang.CHOICE] = code
+    at.run()
+    assert [c.value for c in at.caption] == [note]
