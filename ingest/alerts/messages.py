@@ -77,7 +77,7 @@ def compose(rule: Rule, kind: str, events: list[AlertEvent], dashboard_url: str)
     return Message(title, "\n".join(lines), severity)
 
 
-def test_message(dashboard_url: str) -> Message:
+def channel_test_message(dashboard_url: str) -> Message:
     """What `voicewatch alerts test` and the page's button send."""
     return Message(
         "[TEST] voicewatch 告警测试 / alert test",
