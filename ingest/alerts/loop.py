@@ -8,6 +8,7 @@ the loops' clocks; hosts whose clocks disagree by more than the lease time can b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -64,6 +65,16 @@ def take_lease(engine: Engine, holder: str, now: datetime, seconds: float) -> bo
         return taken.rowcount == 1
 
 
+def release_lease(engine: Engine, holder: str, now: datetime) -> None:
+    """Give the lease up (a clean stop), so another loop need not wait for it to expire."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(AlertLease)
+            .where(AlertLease.name == LEASE, AlertLease.holder == holder)
+            .values(expires_at=now)
+        )
+
+
 @dataclass
 class TickResult:
     evaluated: bool
@@ -91,7 +102,9 @@ class AlertLoop:
     def tick(self) -> TickResult:
         """One evaluation, when this loop holds the lease."""
         now = self.clock()
-        if not take_lease(self.engine, self.holder, now, max(3 * self.interval, 60.0)):
+        # Long enough to outlast a slow evaluation, short enough for a crashed loop's
+        # successor to take over within a minute.
+        if not take_lease(self.engine, self.holder, now, min(max(3 * self.interval, 15.0), 60.0)):
             return TickResult(evaluated=False)
         reading = self._read_balance()
         with Session(self.engine) as session, session.begin():
@@ -143,12 +156,16 @@ class AlertLoop:
     def run(self, stop: threading.Event | None = None) -> None:
         """Tick every `interval` seconds until `stop` is set; one failed tick stops nothing."""
         stop = stop or threading.Event()
-        while not stop.is_set():
-            try:
-                self.tick()
-            except Exception as error:  # the database away for a moment, say
-                logs.event(log, "alert_tick_failed", logging.ERROR, error=type(error).__name__)
-            stop.wait(self.interval)
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                except Exception as error:  # the database away for a moment, say
+                    logs.event(log, "alert_tick_failed", logging.ERROR, error=type(error).__name__)
+                stop.wait(self.interval)
+        finally:
+            with contextlib.suppress(Exception):
+                release_lease(self.engine, self.holder, self.clock())
 
 
 def _mark(events: list[AlertEvent], now: datetime, ok: bool) -> None:
