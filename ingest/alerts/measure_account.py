@@ -25,7 +25,7 @@ def pull_stale(connection: Connection, rule: Rule, now: datetime) -> list[Findin
     last_ok = connection.execute(
         select(func.max(PullRun.finished_at)).where(PullRun.error.is_(None))
     ).scalar_one()
-    last_ok = _aware(last_ok)
+    last_ok = aware(last_ok)
     age = (now - last_ok).total_seconds() if last_ok else rule.window
     return [Finding(rule.name, "", age, rule.threshold, age > rule.threshold, runs)]
 
@@ -33,7 +33,7 @@ def pull_stale(connection: Connection, rule: Rule, now: datetime) -> list[Findin
 def push_stale(connection: Connection, rule: Rule, now: datetime) -> list[Finding]:
     """Seconds since a report last came by push, when pushes came in the last day and
     `min_sample` sends were accepted in the window (push expected, sends continuing)."""
-    last_push = _aware(
+    last_push = aware(
         connection.execute(select(func.max(Report.last_seen)).where(Report.via_push)).scalar_one()
     )
     if last_push is None or now - last_push > timedelta(days=1):
@@ -82,7 +82,7 @@ def balance_runway(connection: Connection, rule: Rule, now: datetime) -> list[Fi
     return [Finding(rule.name, "", hours, rule.threshold, breached, charged, balance)]
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def aware(moment: datetime | None) -> datetime | None:
     # Aggregates bypass the column type: max() comes back naive UTC (or as text on SQLite).
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)

@@ -72,7 +72,8 @@ def answer_rate(connection: Connection, rule: Rule, now: datetime) -> list[Findi
     findings = []
     for group, (reported, answered, sid, mobile) in sorted(current.items()):
         past_reported, past_answered, _, _ = history.get(group, (0, 0, None, None))
-        baseline = past_answered / past_reported if past_reported >= rule.min_sample else fallback
+        enough_history = past_reported >= max(rule.min_sample, 1)
+        baseline = past_answered / past_reported if enough_history else fallback
         rate = answered / reported if reported else None
         enough = reported >= rule.min_sample
         breached = enough and rate is not None and rate < baseline - rule.threshold
