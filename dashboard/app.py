@@ -103,6 +103,7 @@ def main() -> None:
                 st.Page(
                     PAGES / "health.py", title="Ingest health", icon=":material/monitor_heart:"
                 ),
+                st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
             ],
             "Investigate": [
                 st.Page(PAGES / "lookup.py", title="Lookup", icon=":material/search:"),
