@@ -79,7 +79,7 @@ def _single(name: str, text: str, findings: list) -> GaugeMetricFamily:
 
 def _pull_lag(connection, now: datetime) -> GaugeMetricFamily:
     gauge = GaugeMetricFamily(
-        "voicewatch_pull_lag_seconds", "Seconds since the last successful pull"
+        "voicewatch_good_pull_age_seconds", "Seconds since the last successful pull"
     )
     last = measure_account.aware(
         connection.execute(

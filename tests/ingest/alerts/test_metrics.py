@@ -26,6 +26,17 @@ def test_scrape_shows_answer_rate_balance_pull_lag_and_codes(engine):
     text = generate_latest(registry).decode()
     assert 'voicewatch_answer_rate{carrier="China Mobile"} 0.8' in text
     assert "voicewatch_balance 321.0" in text
-    assert "voicewatch_pull_lag_seconds 30.0" in text
+    assert "voicewatch_good_pull_age_seconds 30.0" in text
     assert 'voicewatch_sends_10m{code="3"} 2.0' in text
     assert 'voicewatch_sends_10m{code="other"} 1.0' in text  # unknown codes: one bounded label
+
+
+def test_alert_figures_register_beside_the_services_own_metrics(engine):
+    from ingest.service.metrics import IngestMetrics
+
+    metrics = IngestMetrics(engine)
+    metrics.registry.register(AlertMetrics(engine, clock=lambda: NOW))
+    text = generate_latest(metrics.registry).decode()
+    names = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    assert "voicewatch_answer_rate" in names
+    assert len(names) == len(set(names))  # the registry does not check custom collectors
