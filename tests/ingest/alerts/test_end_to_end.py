@@ -38,8 +38,9 @@ NUMBERS = [f"1380013{i:04d}" for i in range(400)] + [f"1301234{i:04d}" for i in 
 class Stack:
     """Traffic → relay → simulator; pull loop → database; alert loop → receiver."""
 
-    def __init__(self, simulator, relay, engine, receiver, rules) -> None:
+    def __init__(self, simulator, relay, engine, receiver, rules, push: bool = False) -> None:
         self.simulator, self.relay, self.engine = simulator, relay, engine
+        self.callback_url = f"{relay.url}/push/voice" if push else None
         self.receiver, self.rules = receiver, rules
         self.stop = threading.Event()
         self.threads = [
@@ -82,6 +83,8 @@ class Stack:
                 "mobile": NUMBERS[i % len(NUMBERS)],
                 "code": f"{i % 9000 + 1000}",
             }
+            if self.callback_url:
+                form["callback_url"] = self.callback_url
             with contextlib.suppress(httpx.HTTPError):
                 self.http.post(f"{self.relay.url}/v2/voice/send.json", data=form)
 
@@ -113,10 +116,10 @@ class Stack:
 def stack(make_simulator, make_ingest, engine, receiver) -> Iterator:
     started = []
 
-    def start(rules, **simulator_config) -> Stack:
+    def start(rules, push: bool = False, **simulator_config) -> Stack:
         simulator = make_simulator(**simulator_config)
         relay = make_ingest(voice_url=simulator.url, upstream_timeout=1.0)
-        started.append(Stack(simulator, relay, engine, receiver, rules))
+        started.append(Stack(simulator, relay, engine, receiver, rules, push))
         return started[-1]
 
     yield start
@@ -130,6 +133,24 @@ SCENARIOS = {
         {"outage": {"carriers": ["China Mobile"]}},
         {"clear": True},
         "China Mobile",
+    ),
+    "province_outage": (
+        replace(default_rule("answer_rate_drop_province"), window=15, min_sample=10),
+        {"outage": {"provinces": ["Chongqing"]}},
+        {"clear": True},
+        "Chongqing",
+    ),
+    "balance_runs_out_soon": (
+        replace(default_rule("balance_runway"), window=10, min_sample=5),
+        {"balance": 300},
+        {"balance": 10**9},
+        "Balance runs out soon",
+    ),
+    "pushes_stop": (
+        replace(default_rule("push_stale"), threshold=5, window=10, min_sample=5),
+        {"reports": "withheld"},
+        {"reports": "normal"},
+        "Pushed reports stopped",
     ),
     "reports_withheld": (
         replace(default_rule("reports_missing"), window=15, min_sample=5, params={"after": 4}),
@@ -167,7 +188,7 @@ SCENARIOS = {
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_fault_fires_once_then_resolves_across_a_restart(stack, receiver, scenario):
     rule, fault, clear, words = SCENARIOS[scenario]
-    running = stack([rule])
+    running = stack([rule], push=rule.kind == "push_stale", balance=10**9)
     wait_until(lambda: running.simulator.state()["calls"] >= 20, timeout=30)
     assert receiver.received == []  # normal traffic: nothing
     deadline = rule.window + INTERVAL + SLACK
