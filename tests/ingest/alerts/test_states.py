@@ -151,3 +151,38 @@ def test_a_message_no_channel_took_is_sent_when_the_channel_is_back(engine, rece
     clock.advance(seconds=30)
     loop.tick()
     assert len(receiver.received) == 1 and "FIRING" in receiver.texts()[0]
+
+
+def test_loops_racing_for_the_lease_evaluate_once(engine, receiver):
+    import threading
+
+    clock = Clock(START)
+    rules = [default_rule("answer_rate_drop")]
+    loops = [make_loop(engine, receiver, rules, clock) for _ in range(4)]
+    outage(engine, clock.now)
+    barrier = threading.Barrier(len(loops))
+    results = []
+
+    def tick(loop: AlertLoop) -> None:
+        barrier.wait()
+        results.append(loop.tick())
+
+    threads = [threading.Thread(target=tick, args=(loop,)) for loop in loops]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(r.evaluated for r in results) == 1
+    assert len(receiver.received) == 1
+
+
+def test_a_crashed_loops_lease_runs_out_and_another_takes_over(engine, receiver):
+    clock = Clock(START)
+    rules = [default_rule("answer_rate_drop")]
+    crashed, successor = (make_loop(engine, receiver, rules, clock) for _ in range(2))
+    crashed.tick()  # holds the lease, then dies without releasing it
+    outage(engine, clock.now)
+    clock.advance(seconds=10)
+    assert not successor.tick().evaluated
+    clock.advance(seconds=60)
+    assert successor.tick().evaluated and len(receiver.received) == 1
