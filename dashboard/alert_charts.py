@@ -21,7 +21,7 @@ def alert_chart(df: pd.DataFrame, unit: str = "") -> alt.Chart:
         alt.Chart(long)
         .mark_line(point=True)
         .encode(
-            x=alt.X("at:T", title="China time"),
+            x=alt.X("at:T", title="China time", axis=alt.Axis(format="%H:%M")),
             y=alt.Y("measured:Q", title=unit or "measured"),
             color=alt.Color("series:N", scale=scale, title=None),
             strokeDash=alt.condition(
