@@ -28,8 +28,8 @@ def firing_db(tmp_path):
     url = f"sqlite:///{tmp_path / 'alerts.db'}"
     engine = make_engine(url)
     now = datetime.now(UTC)
-    add_calls(engine, now - timedelta(minutes=4), 40, 4, carrier="China Mobile")
-    add_calls(engine, now - timedelta(minutes=4), 40, 34, carrier="China Unicom")
+    add_calls(engine, now - timedelta(minutes=1), 40, 4, carrier="China Mobile")
+    add_calls(engine, now - timedelta(minutes=1), 40, 34, carrier="China Unicom")
     rule = default_rule("answer_rate_drop_carrier")
     AlertLoop(engine, [rule], Channels([]), "http://dash", clock=lambda: now).tick()
     return url, engine

@@ -70,8 +70,8 @@ def test_answer_rate_baseline_is_the_same_hours_on_previous_days(engine):
 
 
 def test_carrier_outage_fires_for_that_carrier_only(engine):
-    add_calls(engine, NOW - timedelta(minutes=5), 30, 0, carrier="China Mobile")
-    add_calls(engine, NOW - timedelta(minutes=5), 30, 26, carrier="China Unicom")
+    add_calls(engine, NOW - timedelta(minutes=1), 30, 0, carrier="China Mobile")
+    add_calls(engine, NOW - timedelta(minutes=1), 30, 26, carrier="China Unicom")
     by_subject = findings(engine, default_rule("answer_rate_drop_carrier"))
     assert by_subject["carrier=China Mobile"].breached
     assert not by_subject["carrier=China Unicom"].breached
@@ -90,9 +90,9 @@ def test_province_rule_groups_by_province(engine):
 
 
 def test_reports_missing_counts_sends_old_enough_to_have_one(engine):
-    add_calls(engine, NOW - timedelta(minutes=8), 20, 0, reported=False)
-    add_calls(engine, NOW - timedelta(minutes=8), 5, 5)
-    add_calls(engine, NOW - timedelta(minutes=1), 50, 0, reported=False)  # too fresh to count
+    add_calls(engine, NOW - timedelta(minutes=4), 20, 0, reported=False)
+    add_calls(engine, NOW - timedelta(minutes=4), 5, 5)
+    add_calls(engine, NOW - timedelta(seconds=90), 50, 0, reported=False)  # too fresh to count
     (finding,) = findings(engine, default_rule("reports_missing")).values()
     assert finding.sample == 25 and finding.value == pytest.approx(0.8) and finding.breached
 
