@@ -152,20 +152,28 @@ def _refusal_count(
     return count, mobile
 
 
+def _sends(connection: Connection, windows: list[tuple[datetime, datetime]]) -> int:
+    in_windows = or_(*(Send.sent_at.between(start, end) for start, end in windows))
+    return connection.execute(select(func.count(Send.id)).where(in_windows)).scalar_one()
+
+
 def refusals(connection: Connection, rule: Rule, now: datetime) -> list[Finding]:
     """Sends refused with one of the rule's `codes` in the window; with `baseline_factor`,
-    also more than that many times the daily average of the same window before."""
+    also more than that many times the daily average of the same window before, and never
+    before those windows saw `min_history` sends (no history: no "above normal")."""
     count, mobile = _refusal_count(connection, rule, [_window(rule, now)])
     baseline = None
     limit = rule.threshold
+    known = True
     if "baseline_factor" in rule.params:
         days = int(rule.param("baseline_days", 7))  # type: ignore[arg-type]
-        past, _ = _refusal_count(
-            connection, rule, [_window(rule, now, d) for d in range(1, days + 1)]
-        )
+        windows = [_window(rule, now, d) for d in range(1, days + 1)]
+        past, _ = _refusal_count(connection, rule, windows)
         baseline = past / days
-        limit = max(rule.threshold, float(rule.params["baseline_factor"]) * baseline)  # type: ignore[arg-type]
-    breached = count >= limit and count >= max(rule.min_sample, 1)
+        factor = float(rule.params["baseline_factor"])  # type: ignore[arg-type]
+        limit = max(rule.threshold, factor * baseline)
+        known = _sends(connection, windows) >= int(rule.param("min_history", 100))  # type: ignore[arg-type]
+    breached = known and count >= limit and count >= max(rule.min_sample, 1)
     example = f"refused call to {mask(mobile)}" if breached and mobile else None
     return [Finding(rule.name, "", float(count), limit, breached, count, baseline, example)]
 
@@ -200,10 +208,14 @@ def _hot_count(connection: Connection, per_number: int, start: datetime, end: da
 
 
 def hot_numbers(connection: Connection, rule: Rule, now: datetime) -> list[Finding]:
-    """Numbers sent to `per_number` times or more in the window, against the window before."""
+    """Numbers sent to `per_number` times or more in the window, against the window before:
+    fires at `threshold` such numbers and twice as many as before, once the window before
+    saw `min_history` sends (a fresh installation has no "before")."""
     per_number = int(rule.param("per_number", 5))  # type: ignore[arg-type]
     start, end = _window(rule, now)
     count = _hot_count(connection, per_number, start, end)
-    before = _hot_count(connection, per_number, start - (end - start), start)
-    breached = count >= rule.threshold and count >= 2 * before
+    before_window = (start - (end - start), start)
+    before = _hot_count(connection, per_number, *before_window)
+    known = _sends(connection, [before_window]) >= int(rule.param("min_history", 100))  # type: ignore[arg-type]
+    breached = known and count >= rule.threshold and count >= 2 * before
     return [Finding(rule.name, "", float(count), rule.threshold, breached, count, float(before))]

@@ -158,4 +158,12 @@ def test_fee_spike_against_the_same_hour_before(engine):
 def test_hot_numbers_rising(engine):
     for i in range(6):
         add_calls(engine, NOW - timedelta(minutes=10), 5, 0, mobile=f"1390000{i:04d}")
+    # No traffic the hour before: a fresh installation cannot tell "rising".
+    assert not findings(engine, default_rule("hot_numbers"))[""].breached
+    add_calls(engine, NOW - timedelta(minutes=90), 150, 120)  # an ordinary hour before
     assert findings(engine, default_rule("hot_numbers"))[""].breached
+
+
+def test_throttling_without_history_is_not_above_normal(engine):
+    add_calls(engine, NOW - timedelta(minutes=5), 60, 0, result_code=8, http_status=400)
+    assert not findings(engine, default_rule("refusals_throttle"))[""].breached
