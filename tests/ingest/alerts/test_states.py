@@ -186,3 +186,16 @@ def test_a_crashed_loops_lease_runs_out_and_another_takes_over(engine, receiver)
     assert not successor.tick().evaluated
     clock.advance(seconds=60)
     assert successor.tick().evaluated and len(receiver.received) == 1
+
+
+def test_a_firing_ingest_alert_is_what_health_reports(engine, receiver):
+    from ingest.alerts.status import ingest_alerts
+    from tests.ingest.alerts.support import add_pull_run
+
+    clock = Clock(START)
+    rules = [default_rule("pull_stale"), default_rule("answer_rate_drop")]
+    loop = make_loop(engine, receiver, rules, clock)
+    add_pull_run(engine, START - timedelta(minutes=10))
+    outage(engine, clock.now)
+    loop.tick()
+    assert [(a.rule, a.subject) for a in ingest_alerts(engine, rules)] == [("pull_stale", "")]
