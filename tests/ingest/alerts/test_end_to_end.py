@@ -13,10 +13,12 @@ import itertools
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from dashboard.queries.alerts import alert_states
 from ingest import pull
 from ingest.alerts.balance import fetch_balance
 from ingest.alerts.channels import Channels
@@ -195,6 +197,9 @@ def test_fault_fires_once_then_resolves_across_a_restart(stack, receiver, scenar
     running.fault(**fault)
     (firing,) = running.wait_for("FIRING", 1, deadline)
     assert words in firing
+    # The Alerts page's own query shows it firing.
+    page = alert_states(running.engine, datetime.now(UTC) - timedelta(hours=1))
+    assert list(page["status"]) == ["firing"] and page["rule"][0] == rule.name
     running.restart_alerts()
     running.fault(**clear)
     (resolved,) = running.wait_for("RESOLVED", 1, deadline + rule.window)
