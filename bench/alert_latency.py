@@ -51,8 +51,9 @@ class Inbox:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                inbox.messages.append((time.monotonic(), json.loads(body).get("title", "")))
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+                text = f"{body.get('title', '')}\n{body.get('message', '')}"
+                inbox.messages.append((time.monotonic(), text))
                 self.send_response(200)
                 self.end_headers()
 
@@ -66,8 +67,8 @@ class Inbox:
     def wait(self, since: float, words: str, timeout: float) -> float | None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for at, title in list(self.messages):
-                if at >= since and words.lower() in title.lower():
+            for at, text in list(self.messages):
+                if at >= since and words.lower() in text.lower():
                     return at - since
             time.sleep(0.5)
         return None
