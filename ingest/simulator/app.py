@@ -2,7 +2,8 @@
 
 Wire format per ../shared/yunpian-voice-api.md: POST form-encoded (utf-8) in, JSON out as
 `application/json;charset=utf-8`; errors as {"http_status_code", "code", "msg", "detail"}.
-`/_sim/...` are the simulator's own read-only views of its ground truth.
+`/_sim/...` are the simulator's own views of its ground truth, and `POST /_sim/faults`
+(loopback only) switches incidents on and off (ingest/simulator/faults.py).
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from starlette.routing import Route
 
 from ingest.simulator.clock import Clock
 from ingest.simulator.config import SimulatorConfig, seeded_random
+from ingest.simulator.faults import FaultSpecError, IncidentBoard, Incidents, apply_spec
 from ingest.simulator.push import PushWorker
 from ingest.simulator.records import Accepted, Rejection
 from ingest.simulator.world import World
 from ingest.yunpian.codes import lookup
 
 JSON_TYPE = "application/json;charset=utf-8"
+# How long a request to an 'unreachable' simulator (or a stalled pull) hangs at most before
+# it is dropped with a gateway timeout; clients time out well before.
+BLACKHOLE_SECONDS = 120.0
 API_PATHS = ("send", "pull_status", "tpl_notify")
 
 Operation = Callable[[Mapping[str, str]], object]
@@ -112,11 +117,30 @@ class VoiceApi:
         return await self._answer(request, self.world.tpl_notify)
 
     async def pull_status(self, request: Request) -> Response:
+        pull = self.world.incidents.now.pull
+        if pull == "stall":
+            return await self._blackhole(lambda: self.world.incidents.now.pull == "stall")
+        if pull == "5xx":
+            return error_response(Rejection(-51, "系统繁忙，请稍后重试"))
         return await self._answer(request, self.world.pull_status, consumes=True)
+
+    async def user(self, request: Request) -> Response:
+        return await self._answer(request, self.world.user)
+
+    async def _blackhole(self, ongoing: Callable[[], bool]) -> Response:
+        """Hang like a dropped connection while the incident lasts, then give up without
+        touching the world: the client has long stopped waiting for this answer."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BLACKHOLE_SECONDS
+        while ongoing() and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        return Response(b"gateway timeout", status_code=504, media_type="text/plain")
 
     async def _answer(
         self, request: Request, operation: Operation, consumes: bool = False
     ) -> Response:
+        if self.world.incidents.now.unreachable:
+            return await self._blackhole(lambda: self.world.incidents.now.unreachable)
         if self.faults.config.fault_latency:
             await asyncio.sleep(self.faults.config.fault_latency)
         if request.method != "POST":
@@ -141,6 +165,8 @@ class VoiceApi:
             return error_response(result)
         if isinstance(result, Accepted):
             return json_response(result.to_json())
+        if isinstance(result, dict):
+            return json_response(result)
         assert isinstance(result, list)
         self.faults.reorder(result)
         return json_response(result)
@@ -167,6 +193,30 @@ async def sim_state(request: Request) -> Response:
     return json_response(request.app.state.world.state())
 
 
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+async def sim_faults(request: Request) -> Response:
+    """GET: the incidents in force. POST (loopback only) a JSON object to change them, e.g.
+    {"outage": {"carriers": ["China Mobile"]}}, {"reports": "withheld"}, {"pull": "stall"},
+    {"unreachable": true}, {"balance": 50}, {"clear": true}."""
+    world: World = request.app.state.world
+    if request.method == "POST":
+        if request.client is None or request.client.host not in LOOPBACK:
+            return json_response({"error": "faults can be switched from this host only"}, 403)
+        try:
+            spec = json.loads(await request.body())
+            if not isinstance(spec, dict):
+                raise FaultSpecError("the body must be a JSON object")
+            incidents, balance = apply_spec(world.incidents.now, spec)
+        except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
+            return json_response({"error": str(error)}, 400)
+        world.incidents.set(incidents)
+        if balance is not None:
+            world.set_balance(balance)
+    return json_response({**world.incidents.now.to_json(), "balance": world.state()["balance"]})
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     # Yunpian-shaped even for unknown paths: SDKs fail on non-JSON answers. The real service's
     # answer to an unknown path is unconfirmed; -50 "unknown error" is our choice.
@@ -177,9 +227,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(config: SimulatorConfig, clock: Clock | None = None) -> Starlette:
-    """The simulated Yunpian voice API for one account, with its push worker."""
-    world = World(config, clock)
+def create_app(
+    config: SimulatorConfig, clock: Clock | None = None, incidents: Incidents | None = None
+) -> Starlette:
+    """The simulated Yunpian voice API for one account, with its push worker; `incidents`
+    are in force from the start (the `voicewatch simulate` outage flags)."""
+    world = World(config, clock, IncidentBoard(incidents))
     api = VoiceApi(world, Faults(config))
 
     @contextlib.asynccontextmanager
@@ -197,7 +250,12 @@ def create_app(config: SimulatorConfig, clock: Clock | None = None) -> Starlette
         Route(f"/v2/voice/{name}.json", getattr(api, name), methods=["GET", "POST"])
         for name in API_PATHS
     ]
-    routes += [Route("/_sim/calls", sim_calls), Route("/_sim/state", sim_state)]
+    routes += [
+        Route("/v2/user/get.json", api.user, methods=["GET", "POST"]),
+        Route("/_sim/calls", sim_calls),
+        Route("/_sim/state", sim_state),
+        Route("/_sim/faults", sim_faults, methods=["GET", "POST"]),
+    ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )

@@ -11,6 +11,7 @@ import uvicorn
 from ingest.simulator.app import create_app
 from ingest.simulator.clock import Clock
 from ingest.simulator.config import DEMO_APIKEY, SimulatorConfig
+from ingest.simulator.faults import PULL_MODES, REPORT_MODES, Incidents
 from ingest.simulator.traffic import parse_rate, run_traffic
 
 
@@ -33,12 +34,13 @@ def run_simulator(
     port: int = 8800,
     traffic: TrafficPlan | None = None,
     clock: Clock | None = None,
+    incidents: Incidents | None = None,
 ) -> None:
     """Serve the simulator with uvicorn until interrupted; with `traffic`, synthetic users
-    send to it from a background thread once it is up."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(config, clock), host=host, port=port, log_level="warning")
-    )
+    send to it from a background thread once it is up. `incidents` are in force from the
+    start and can be changed with POST /_sim/faults."""
+    app = create_app(config, clock, incidents)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     stop = threading.Event()
     users = None
     if traffic:
@@ -120,6 +122,12 @@ def _share(help_text: str) -> dict[str, object]:
 @click.option("--fault-duplicate-push", **_share("share of pushed reports pushed again"))
 @click.option("--fault-reorder", **_share("share of pushes and pull pages shuffled"))
 @click.option("--push-retry-base", default=10.0, show_default=True, type=float, metavar="SECONDS")
+@click.option("--outage-carrier", multiple=True, help="every call to this carrier fails")
+@click.option("--outage-province", multiple=True, help="every call to this province fails")
+@click.option("--reports", type=click.Choice(REPORT_MODES), default="normal", show_default=True)
+@click.option("--report-delay", default=600.0, show_default=True, type=float, metavar="SECONDS")
+@click.option("--pull-fault", type=click.Choice(PULL_MODES), default="normal", show_default=True)
+@click.option("--unreachable", is_flag=True, help="every API request hangs, then is dropped")
 def simulate(
     host: str,
     port: int,
@@ -127,15 +135,33 @@ def simulate(
     traffic: float | None,
     traffic_callback: str | None,
     no_quiet_hours: bool,
+    outage_carrier: tuple[str, ...],
+    outage_province: tuple[str, ...],
+    reports: str,
+    report_delay: float,
+    pull_fault: str,
+    unreachable: bool,
     **settings: object,
 ) -> None:
-    """Serve a simulated Yunpian voice API (send, pull_status, tpl_notify, push)."""
+    """Serve a simulated Yunpian voice API (send, pull_status, tpl_notify, user/get, push).
+
+    Incidents (outages, withheld reports, a stalled pull, an unreachable API, the balance) can
+    be switched while it runs: POST /_sim/faults from this host, e.g.
+    curl -d '{"outage": {"carriers": ["China Mobile"]}}' http://127.0.0.1:8800/_sim/faults"""
     try:
         config = SimulatorConfig(apikey=apikey, quiet_hours=not no_quiet_hours, **settings)
     except ValueError as error:
         raise click.UsageError(str(error)) from error
+    incidents = Incidents(
+        frozenset(outage_carrier),
+        frozenset(outage_province),
+        reports,
+        report_delay,
+        pull_fault,
+        unreachable,
+    )
     plan = TrafficPlan(traffic, traffic_callback) if traffic else None
     click.echo(f"Yunpian voice simulator on http://{host}:{port} (apikey {masked_apikey(apikey)})")
     if plan:
         click.echo(f"synthetic traffic: {plan.rate_per_s:g} sends/s")
-    run_simulator(config, host, port, plan)
+    run_simulator(config, host, port, plan, incidents=incidents)

@@ -21,7 +21,8 @@ from urllib.parse import parse_qsl, urlsplit
 from ingest.numbers import describe, looks_like_mobile
 from ingest.simulator.clock import Clock, ManualClock, SystemClock
 from ingest.simulator.config import SimulatorConfig, seeded_random
-from ingest.simulator.outcomes import decide_outcome
+from ingest.simulator.faults import OUTAGE_ERROR_MSG, IncidentBoard
+from ingest.simulator.outcomes import CallOutcome, decide_outcome
 from ingest.simulator.records import (
     CHINA,
     VOICE_CODE,
@@ -70,9 +71,15 @@ def in_quiet_hours(moment: datetime) -> bool:
 class World:
     """One simulated Yunpian voice account and every call made through it."""
 
-    def __init__(self, config: SimulatorConfig, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        clock: Clock | None = None,
+        incidents: IncidentBoard | None = None,
+    ) -> None:
         self.config = config
         self.clock: Clock = clock or SystemClock()
+        self.incidents = incidents or IncidentBoard()
         self._lock = threading.Lock()
         self._rng = seeded_random(config.seed, "world")
         self._fee = Decimal(str(config.fee))
@@ -213,8 +220,14 @@ class World:
         delay = self.config.call_delay
         if delay is None:
             delay = self._rng.uniform(*REALISTIC_CALL_DELAY)
+        incidents = self.incidents.now
+        if incidents.reports == "delayed":
+            delay += incidents.report_delay
         due_at = now + timedelta(seconds=delay)
-        outcome = decide_outcome(describe(mobile), self._rng)
+        info = describe(mobile)
+        outcome = decide_outcome(info, self._rng)  # drawn anyway: outages keep the stream
+        if incidents.in_outage(info.carrier, info.province):
+            outcome = CallOutcome(False, 0, OUTAGE_ERROR_MSG)
         uid = _param(params, "uid")
         report: dict[str, object] = {
             "sid": sid,
@@ -234,11 +247,39 @@ class World:
         self._guard.remember(mobile, _content_key(params, kind), now)
         return Accepted(sid=sid, fee=self._fee)
 
+    def user(self, params: Mapping[str, str]) -> dict[str, object] | Rejection:
+        """user/get.json: the account object, whose `balance` the alerts watch."""
+        with self._lock:
+            rejection = self._check_apikey(params)
+            if rejection:
+                return rejection
+            # Fields as in Yunpian's SMS v2 user object (the voice reference names only
+            # balance and alarm_balance; the rest follow the SMS SDK's User model, believed).
+            return {
+                "nick": "voicewatch-demo",
+                "gmt_created": "2024-01-01 00:00:00",
+                "mobile": None,
+                "email": None,
+                "ip_whitelist": None,
+                "api_version": "v2",
+                "alarm_balance": 100,
+                "emergency_contact": None,
+                "emergency_mobile": None,
+                "balance": money(self._balance),
+            }
+
+    def set_balance(self, balance: float) -> None:
+        """Top the account up (or drain it) to `balance`."""
+        with self._lock:
+            self._balance = Decimal(str(balance))
+
     # -- reports coming due, pushing -----------------------------------------------------------
 
     def _release_due(self, now: datetime) -> None:
         """Move reports whose time has come (per the world's clock) to their pull queue and,
-        when the call has a push address, to the outbox."""
+        when the call has a push address, to the outbox. Withheld reports stay pending."""
+        if self.incidents.now.reports == "withheld":
+            return
         while self._pending and self._pending[0][0] <= now:
             _, _, sid = heapq.heappop(self._pending)
             call = self._calls[sid]

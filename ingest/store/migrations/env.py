@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from ingest.store import alert_models  # noqa: F401  (their tables belong to the metadata)
 from ingest.store.models import Base
 
 engine = context.config.attributes["engine"]

@@ -1,0 +1,219 @@
+"""Each rule end to end: the real simulator, the ingest relay and pull loop, the alert loop
+and a local receiver. Fault injected → the notification arrives within the rule's window
+plus one evaluation interval → fault cleared → the resolved one arrives; nothing is sent
+twice across a restart of the alert loop.
+
+Windows are shortened to seconds (the rules' logic is the same at any scale) and the
+deadlines are generous, for a machine under load."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from dashboard.queries.alerts import alert_states
+from ingest import pull
+from ingest.alerts.balance import fetch_balance
+from ingest.alerts.channels import Channels
+from ingest.alerts.loop import AlertLoop
+from ingest.alerts.rules import load_rules
+from ingest.settings import Secret
+from ingest.yunpian.client import VoiceClient
+from tests.ingest.alerts.support import default_rule
+from tests.servers import wait_until
+
+pytestmark = pytest.mark.slow
+
+INTERVAL = 0.5
+SLACK = 20.0  # seconds on top of window + interval, for a loaded machine
+# China Mobile numbers (138) and China Unicom ones (130), distinct, so no throttling applies.
+NUMBERS = [f"1380013{i:04d}" for i in range(400)] + [f"1301234{i:04d}" for i in range(400)]
+
+
+class Stack:
+    """Traffic → relay → simulator; pull loop → database; alert loop → receiver."""
+
+    def __init__(self, simulator, relay, engine, receiver, rules, push: bool = False) -> None:
+        self.simulator, self.relay, self.engine = simulator, relay, engine
+        self.callback_url = f"{relay.url}/push/voice" if push else None
+        self.receiver, self.rules = receiver, rules
+        self.stop = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._traffic, daemon=True),
+            threading.Thread(target=self._pull, daemon=True),
+        ]
+        self.http = httpx.Client(timeout=10)
+        self._alerts_stop, self._alerts = self._start_alerts()
+        for thread in self.threads:
+            thread.start()
+
+    def _start_alerts(self) -> tuple[threading.Event, threading.Thread]:
+        balance_http = httpx.Client(timeout=2)
+        loop = AlertLoop(
+            self.engine,
+            self.rules,
+            Channels([Secret(f"json://{self.receiver.host}/hook")]),
+            "http://dash.example",
+            INTERVAL,
+            balance=lambda: fetch_balance(
+                balance_http, self.simulator.url, Secret(self.simulator.apikey)
+            ),
+        )
+        stop = threading.Event()
+        thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+        thread.start()
+        return stop, thread
+
+    def restart_alerts(self) -> None:
+        self._alerts_stop.set()
+        self._alerts.join(timeout=10)
+        self._alerts_stop, self._alerts = self._start_alerts()
+
+    def _traffic(self) -> None:
+        for i in itertools.count():
+            if self.stop.wait(0.05):
+                return
+            form = {
+                "apikey": self.simulator.apikey,
+                "mobile": NUMBERS[i % len(NUMBERS)],
+                "code": f"{i % 9000 + 1000}",
+            }
+            if self.callback_url:
+                form["callback_url"] = self.callback_url
+            with contextlib.suppress(httpx.HTTPError):
+                self.http.post(f"{self.relay.url}/v2/voice/send.json", data=form)
+
+    def _pull(self) -> None:
+        with VoiceClient(
+            self.simulator.url, self.simulator.apikey, timeout=1.0, connect_retries=0
+        ) as client:
+            pull.run(client, self.engine, interval=0.2, stop=self.stop, max_backoff=0.5)
+
+    def fault(self, **spec: object) -> None:
+        assert self.simulator.http.post("/_sim/faults", json=spec).status_code == 200
+
+    def wait_for(self, word: str, count: int, timeout: float) -> list[str]:
+        def arrived() -> list[str] | None:
+            texts = [text for text in self.receiver.texts() if word in text]
+            return texts[:count] if len(texts) >= count else None
+
+        return wait_until(arrived, timeout=timeout)
+
+    def close(self) -> None:
+        self.stop.set()
+        self._alerts_stop.set()
+        for thread in [*self.threads, self._alerts]:
+            thread.join(timeout=15)
+        self.http.close()
+
+
+@pytest.fixture
+def stack(make_simulator, make_ingest, engine, receiver) -> Iterator:
+    started = []
+
+    def start(rules, push: bool = False, **simulator_config) -> Stack:
+        simulator = make_simulator(**simulator_config)
+        relay = make_ingest(voice_url=simulator.url, upstream_timeout=1.0)
+        started.append(Stack(simulator, relay, engine, receiver, rules, push))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.close()
+
+
+SCENARIOS = {
+    "carrier_outage": (
+        replace(default_rule("answer_rate_drop_carrier"), window=15, min_sample=10),
+        {"outage": {"carriers": ["China Mobile"]}},
+        {"clear": True},
+        "China Mobile",
+    ),
+    "province_outage": (
+        replace(default_rule("answer_rate_drop_province"), window=15, min_sample=10),
+        {"outage": {"provinces": ["Chongqing"]}},
+        {"clear": True},
+        "Chongqing",
+    ),
+    "balance_runs_out_soon": (
+        replace(default_rule("balance_runway"), window=10, min_sample=5),
+        {"balance": 300},
+        {"balance": 10**9},
+        "Balance runs out soon",
+    ),
+    "pushes_stop": (
+        replace(default_rule("push_stale"), threshold=5, window=10, min_sample=5),
+        {"reports": "withheld"},
+        {"reports": "normal"},
+        "Pushed reports stopped",
+    ),
+    "reports_withheld": (
+        replace(default_rule("reports_missing"), window=15, min_sample=5, params={"after": 4}),
+        {"reports": "withheld"},
+        {"reports": "normal"},
+        "Reports missing",
+    ),
+    "pull_failing": (
+        replace(default_rule("pull_stale"), threshold=4),
+        {"pull": "5xx"},
+        {"pull": "normal"},
+        "Report pull is stale",
+    ),
+    "yunpian_unreachable": (
+        replace(default_rule("upstream_errors"), window=10, min_sample=5),
+        {"unreachable": True},
+        {"unreachable": False},
+        "Yunpian unreachable",
+    ),
+    "balance_out": (
+        replace(default_rule("refusals_balance"), window=8),
+        {"balance": 0},
+        {"balance": 10_000},
+        "Sends refused: balance",
+    ),
+    "balance_low": (
+        replace(default_rule("balance_low"), threshold=50, window=10),
+        {"balance": 20},
+        {"balance": 10_000},
+        "Balance low",
+    ),
+}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_fault_fires_once_then_resolves_across_a_restart(stack, receiver, scenario):
+    rule, fault, clear, words = SCENARIOS[scenario]
+    running = stack([rule], push=rule.kind == "push_stale", balance=10**9)
+    wait_until(lambda: running.simulator.state()["calls"] >= 20, timeout=30)
+    assert receiver.received == []  # normal traffic: nothing
+    deadline = rule.window + INTERVAL + SLACK
+    running.fault(**fault)
+    (firing,) = running.wait_for("FIRING", 1, deadline)
+    assert words in firing
+    # The Alerts page's own query shows it firing.
+    page = alert_states(running.engine, datetime.now(UTC) - timedelta(hours=1))
+    assert list(page["status"]) == ["firing"] and page["rule"][0] == rule.name
+    running.restart_alerts()
+    running.fault(**clear)
+    (resolved,) = running.wait_for("RESOLVED", 1, deadline + rule.window)
+    assert words in resolved
+    texts = receiver.texts()
+    assert sum("FIRING" in t and "STILL" not in t for t in texts) == 1, texts
+    assert sum("RESOLVED" in t for t in texts) == 1, texts
+
+
+def test_normal_traffic_fires_no_default_rule(stack, receiver):
+    # Every default rule, its window cut to a minute; a topped-up account, as in `make run`.
+    rules = [replace(rule, window=min(rule.window, 60)) for rule in load_rules()]
+    running = stack(rules, balance=10**9)
+    wait_until(lambda: running.simulator.state()["calls"] >= 300, timeout=90)
+    running.restart_alerts()
+    wait_until(lambda: running.simulator.state()["calls"] >= 400, timeout=60)
+    assert receiver.texts() == []
