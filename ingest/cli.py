@@ -141,10 +141,14 @@ def serve(host: str, port: int) -> None:
     """Run the ingest service: push receiver, relay, /healthz and /metrics."""
     import uvicorn
 
+    from ingest.alerts.config import AlertSettings
+    from ingest.alerts.rules import load_rules
     from ingest.service.app import create_app
 
     settings = _settings()
-    app = create_app(settings, _engine(settings))
+    # The alert rules say which firing alerts make /healthz degraded.
+    rules = load_rules(AlertSettings.from_env(os.environ).rules_path)
+    app = create_app(settings, _engine(settings), alert_rules=rules)
     click.echo(
         _language()
         .gettext("voicewatch ingest on {url} (push: /push/voice, relay: /v2/voice/send.json)")

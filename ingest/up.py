@@ -235,6 +235,9 @@ def up(
             "ingest", ["serve", "--host", host, "--port", str(ingest_port)], f"{ingest_url}/healthz"
         )
         supervisor.start("pull loop", ["pull", "--interval", str(max(1.0, settings.pull_interval))])
+        # Alerts link to this dashboard; channels come from VOICEWATCH_ALERT_URLS.
+        env.setdefault("VOICEWATCH_DASHBOARD_URL", f"http://{host}:{dashboard_port}")
+        supervisor.start("alerts", ["alerts", "run"])
         supervisor.start(
             "dashboard",
             ["dashboard", "--host", host, "--port", str(dashboard_port)],
@@ -255,6 +258,9 @@ def up(
         supervisor.stop()
 
 
+DEMO_BALANCE = 100_000_000
+
+
 def _simulate_command(
     settings: Settings, host: str, port: int, ingest_url: str, quiet_hours: bool
 ) -> list[str]:
@@ -263,6 +269,8 @@ def _simulate_command(
     if settings.push_token:
         push_url += f"?token={settings.push_token.reveal()}"
     command = ["simulate", "--host", host, "--port", str(port), "--push-url", push_url]
+    # The demo account is topped up so it never runs dry (10,000 lasted about 2.8 h).
+    command += ["--balance", str(DEMO_BALANCE)]
     return command if quiet_hours else [*command, "--no-quiet-hours"]
 
 

@@ -31,3 +31,11 @@ def ingest_alerts(engine: Engine, rules: list) -> list[FiringAlert]:
     """Firing alerts of the ingest kinds among `rules`: each one makes health degraded."""
     names = [rule.name for rule in rules if rule.kind in INGEST_RULE_KINDS]
     return firing_alerts(engine, names) if names else []
+
+
+def firing_ingest_alert_names(engine: Engine, rules: list) -> list[str]:
+    """ "rule" or "rule: subject" for each ingest alert firing now, for health's reasons."""
+    return [
+        f"{alert.rule}: {alert.subject}" if alert.subject else alert.rule
+        for alert in ingest_alerts(engine, rules)
+    ]

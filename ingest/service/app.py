@@ -13,6 +13,8 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
+from ingest.alerts.metrics import AlertMetrics
+from ingest.alerts.rules import Rule, load_rules
 from ingest.numbers import describe
 from ingest.pull import replay_pending
 from ingest.service.health import Health
@@ -23,12 +25,19 @@ from ingest.settings import Settings
 
 
 def create_app(
-    settings: Settings, engine: Engine, *, upstream: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    engine: Engine,
+    *,
+    upstream: httpx.AsyncBaseTransport | None = None,
+    alert_rules: list[Rule] | None = None,
 ) -> Starlette:
-    """The ingest service over `engine`, relaying to `settings.voice_url`."""
+    """The ingest service over `engine`, relaying to `settings.voice_url`; `alert_rules`
+    (default: the package's) say which firing alerts make /healthz degraded."""
     metrics = IngestMetrics(engine)
+    # The alerts' domain figures (answer rate, balance, …) on the same /metrics.
+    metrics.registry.register(AlertMetrics(engine))
     pushes = PushReceiver(settings, engine, metrics)
-    health = Health(settings, engine, metrics)
+    health = Health(settings, engine, metrics, alert_rules or load_rules())
     clients: dict[str, httpx.AsyncClient] = {}
     relay = Relay(settings, engine, metrics, lambda: clients["upstream"])
 

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from ingest.alerts.status import firing_ingest_alert_names
 from ingest.service.http_edge import is_loopback, token_ok
 from ingest.service.metrics import IngestMetrics
 from ingest.settings import Settings
@@ -32,10 +33,13 @@ HEALTH_WAIT = 5.0  # seconds /healthz waits for the database before saying it di
 class Health:
     """The health and metrics endpoints over one engine and one set of metrics."""
 
-    def __init__(self, settings: Settings, engine: Engine, metrics: IngestMetrics) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, metrics: IngestMetrics, alert_rules: list
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.metrics = metrics
+        self.alert_rules = alert_rules
         self._running: asyncio.Future | None = None
 
     async def healthz(self, request: Request) -> Response:
@@ -99,9 +103,7 @@ class Health:
     async def _fresh_check(self):
         """(problems, signals); signals None when the database did not answer in time."""
         try:
-            signals = await asyncio.wait_for(
-                run_in_threadpool(read_signals, self.engine), HEALTH_WAIT
-            )
+            signals, alerts = await asyncio.wait_for(run_in_threadpool(self._read), HEALTH_WAIT)
         except TimeoutError:
             return [Problem(STORE_FAILING, f"database gave no answer in {HEALTH_WAIT} s")], None
         problems = evaluate(
@@ -109,8 +111,15 @@ class Health:
             pull_interval=self.settings.pull_interval,
             disk_min_free_bytes=int(self.settings.disk_min_free_mb * 2**20),
             recent_store_errors=self.metrics.recent_store_errors(signals.last_write),
+            firing_alerts=alerts,
         )
         return problems, signals
+
+    def _read(self):
+        signals = read_signals(self.engine)
+        if signals.database_error:
+            return signals, []
+        return signals, firing_ingest_alert_names(self.engine, self.alert_rules)
 
 
 def _checks(signals) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,8 @@ STORE_FAILING = "store_failing"  # writes fail, the database is locked or does n
 PULL_STALE = "pull_stale"  # the pull loop has not succeeded for several intervals
 DISK_LOW = "disk_low"  # the database's filesystem is nearly full
 UPSTREAM_UNREACHABLE = "upstream_unreachable"  # Yunpian did not answer the latest calls
-REASONS = (STORE_FAILING, PULL_STALE, DISK_LOW, UPSTREAM_UNREACHABLE)
+INGEST_ALERT = "ingest_alert"  # an alert about ingest (pull, pushes, reports) is firing
+REASONS = (STORE_FAILING, PULL_STALE, DISK_LOW, UPSTREAM_UNREACHABLE, INGEST_ALERT)
 
 PULL_STALE_INTERVALS = 4  # a pull is stale after this many intervals without success...
 PULL_STALE_MIN_S = 30.0  # ...and never sooner than this (a long drain is not stale)
@@ -77,11 +79,13 @@ def evaluate(
     pull_interval: float,
     disk_min_free_bytes: int,
     recent_store_errors: int = 0,
+    firing_alerts: Sequence[str] = (),
 ) -> list[Problem]:
     """The problems the signals show (empty: healthy). `recent_store_errors`: failed writes
     the running service saw lately and since `signals.last_write`, which the database cannot
-    know of."""
-    problems = []
+    know of. `firing_alerts`: the alerts about ingest firing now (ingest.alerts.status), so
+    health and the alerts never disagree."""
+    problems = [Problem(INGEST_ALERT, f"alert firing: {name}") for name in firing_alerts]
     if signals.database_error:
         problems.append(Problem(STORE_FAILING, f"database unreachable: {signals.database_error}"))
     elif signals.write_locked:

@@ -12,10 +12,13 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from ingest.service.app import create_app
 from ingest.service.metrics import IngestMetrics
 from ingest.settings import Secret
+from ingest.store.alert_models import AlertState
 from ingest.store.health import evaluate, read_signals
 from tests.fixtures.dashboard import add_rows
 from tests.ingest.test_reports import REFERENCE_EXAMPLE
@@ -191,3 +194,33 @@ def test_with_a_token_details_and_metrics_need_it(remote, make_ingest, headers, 
     local = make_ingest(metrics_token=METRICS_TOKEN)  # loopback needs it too, once it is set
     answer = httpx.get(f"{local.url}/metrics{query}", headers=headers)
     assert (answer.status_code == 200) == full
+
+
+def _alert(rule: str, status: str, subject: str = "") -> AlertState:
+    now = datetime.now(UTC)
+    return AlertState(
+        rule=rule,
+        subject=subject,
+        status=status,
+        threshold=1.0,
+        since=now,
+        fired_at=now if status == "firing" else None,
+        updated_at=now,
+    )
+
+
+def test_a_firing_ingest_alert_makes_health_degraded_and_others_do_not(make_ingest, engine):
+    # /healthz and the alerts agree: "pushes stopped" firing is degraded health, an answer-rate
+    # drop (a carrier's problem, not ingest's) is not.
+    add_rows(engine, pulls=[pull_run(datetime.now(UTC))])
+    service = make_ingest()
+    with Session(engine) as session:
+        session.add_all([_alert("answer_rate_drop", "firing"), _alert("push_stale", "pending")])
+        session.commit()
+    assert health(service)[0] == 200
+    with Session(engine) as session:
+        session.execute(update(AlertState).values(status="firing"))
+        session.commit()
+    status, body = health(service)
+    assert status == 503 and body["reasons"] == ["ingest_alert"]
+    assert [p["detail"] for p in body["problems"]] == ["alert firing: push_stale"]
