@@ -247,6 +247,13 @@ def _simulate_command(
     if settings.push_token:
         push_url += f"?token={settings.push_token.reveal()}"
     command = ["simulate", "--host", host, "--port", str(port), "--push-url", push_url]
+    # The account limits in force (VOICEWATCH_LIMIT_PER_*), so Lookup's predictions hold.
+    for flag, limit in (
+        ("--limit-per-hour", settings.limit_per_hour),
+        ("--limit-per-day", settings.limit_per_day),
+    ):
+        if limit is not None:
+            command += [flag, str(limit)]
     return command if quiet_hours else [*command, "--no-quiet-hours"]
 
 
