@@ -58,10 +58,9 @@ def send(
 
     With no YUNPIAN_APIKEY that is the simulator `voicewatch up` runs (YUNPIAN_VOICE_URL,
     default http://127.0.0.1:8800), never Yunpian itself."""
-    from ingest.numbers import mask
-    from ingest.numbers import as_sent
-    from ingest.sending import call_problems, send_test_call
-    from ingest.support import refusal_message
+    from ingest.numbers import as_sent, mask
+    from ingest.sending import send_test_call
+    from ingest.support import call_problems, refusal_message
     from ingest.text import printable
 
     language = cli_language(dict(os.environ))

@@ -10,14 +10,11 @@ sent". See ../shared/yunpian-voice-api.md ("Return codes") for why the differenc
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from ingest.i18n import Language
-from ingest.numbers import as_sent, describe, looks_like_mobile
 from ingest.settings import Settings, redact
 from ingest.store.models import NOT_SENT_CODE, Send
 from ingest.store.writes import code_digest, record_send, utcnow
@@ -44,28 +41,6 @@ class SendOutcome:
     fee: float
     send_id: int
     state: str = "accepted"  # Send.state: accepted, rejected, not sent or unknown
-
-
-def call_problems(mobile: str, code: str, language: Language) -> list[str]:
-    """What is wrong with a test call's number and code, checked before anything is sent or
-    recorded: a number Yunpian would not call, a code that is not 4 to 6 digits. The number
-    may be written any common way (`as_sent` gives the form to send)."""
-    problems = []
-    sent = as_sent(mobile)
-    if sent is None or not looks_like_mobile(sent) or not describe(sent).valid:
-        problems.append(
-            language.gettext(
-                "{number!r} is not a phone number Yunpian calls: write a domestic mobile "
-                "(11 digits, 1xxxxxxxxxx) or + and the country code"
-            ).format(number=mobile[:40])
-        )
-    if not re.fullmatch(r"[0-9]{4,6}", code):
-        problems.append(
-            language.gettext("the code must be 4 to 6 digits, got {length}").format(
-                length=len(code)
-            )
-        )
-    return problems
 
 
 def outcome_unknown(error: YunpianError) -> bool:

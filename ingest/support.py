@@ -13,10 +13,12 @@ it, answered or not. Nothing here says "answered after".
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ingest.i18n import N_, Language
+from ingest.numbers import as_sent, describe, looks_like_mobile
 from ingest.throttle import ThrottleLimits
 from ingest.yunpian import codes
 from ingest.yunpian.reasons import CATEGORY_LABELS, explain
@@ -144,3 +146,25 @@ def call_outcome(
     if sent_at is not None and now - sent_at > no_report_after:
         return NO_REPORT
     return AWAITING_REPORT
+
+
+def call_problems(mobile: str, code: str, language: Language) -> list[str]:
+    """What is wrong with a test call's number and code, checked before anything is sent or
+    recorded: a number Yunpian would not call, a code that is not 4 to 6 digits. The number
+    may be written any common way (`as_sent` gives the form to send)."""
+    problems = []
+    sent = as_sent(mobile)
+    if sent is None or not looks_like_mobile(sent) or not describe(sent).valid:
+        problems.append(
+            language.gettext(
+                "{number!r} is not a phone number Yunpian calls: write a domestic mobile "
+                "(11 digits, 1xxxxxxxxxx) or + and the country code"
+            ).format(number=mobile[:40])
+        )
+    if not re.fullmatch(r"[0-9]{4,6}", code):
+        problems.append(
+            language.gettext("the code must be 4 to 6 digits, got {length}").format(
+                length=len(code)
+            )
+        )
+    return problems

@@ -233,7 +233,7 @@ def test_lookup_joins_reports_by_sid_and_keeps_orphans(engine):
     timeline = queries.lookup_timeline(engine, MOBILE)
     assert timeline["sid"].tolist() == [orphan["sid"], second["sid"], first["sid"]]
     assert timeline["source"].tolist() == ["report only", "relay", "relay"]
-    assert timeline["status"].iloc[2] == "FAIL" and timeline["answer_after_s"].iloc[2] == 30
+    assert timeline["status"].iloc[2] == "FAIL" and timeline["call_ended_after_s"].iloc[2] == 30
     by_sid = queries.lookup_timeline(engine, first["sid"])
     assert by_sid["mobile"].tolist() == [MOBILE]
     assert queries.report_for_sid(engine, second["sid"]) is None
@@ -247,7 +247,7 @@ def test_lookup_shows_a_report_for_the_number_whose_send_names_it_differently(en
     assert (row["sid"], row["source"], row["status"]) == (sent["sid"], "report only", "FAIL")
     assert row["user_receive_time"] == pd.Timestamp("2025-06-02 10:00:30")  # China time
     [row] = queries.lookup_timeline(engine, "+86" + MOBILE).to_dict("records")
-    assert (row["result"], row["answer_after_s"]) == ("accepted", 30)
+    assert (row["result"], row["call_ended_after_s"]) == ("accepted", 30)
 
 
 def test_manual_sends_are_counted_per_viewer(engine):

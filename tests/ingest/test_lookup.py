@@ -47,7 +47,7 @@ def test_a_numbers_sends_come_with_their_reports_newest_first(engine):
     calls = lookup(engine, f" {MOBILE} ")
     assert [(c.send.sid, c.send.result_code) for c in calls] == [(None, 8), ("s2", 0), ("s1", 0)]
     assert [c.report and c.report.sid for c in calls] == [None, None, "s1"]
-    assert calls[2].answer_after == timedelta(seconds=30) and calls[1].answer_after is None
+    assert calls[2].until_call_ended == timedelta(seconds=30) and calls[1].until_call_ended is None
     assert calls[2].send.sent_at == T0  # aware UTC, as the models return it
 
 
