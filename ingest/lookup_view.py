@@ -17,7 +17,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from ingest.i18n import Language
-from ingest.numbers import describe, looks_like_mobile, mask, mask_in_text, partial_number
+from ingest.numbers import (
+    as_sent,
+    describe,
+    looks_like_mobile,
+    mask,
+    mask_in_text,
+    partial_number,
+)
 from ingest.store.lookup import Call, candidates, lookup
 from ingest.store.models import ACCEPTED, JOINED, REJECTED, UNKNOWN, Send
 from ingest.support import CHINA, call_outcome, refusal_message, report_reason
@@ -53,10 +60,16 @@ def render_lookup(
     if not calls:
         shown = show(query) if looks_like_mobile(query) else printable(query)
         raise NothingStored(lang.gettext("nothing stored for {query}").format(query=shown))
-    events = _events(calls, unmask, now or datetime.now(UTC), no_report_after, lang)
+    # JSON is for machines: English words, and a sid's own events only.
+    words = Language() if as_json else lang
+    events = _events(calls, unmask, now or datetime.now(UTC), no_report_after, words)
     if as_json:
         return json.dumps(
-            [{**event, "at": event["at"].isoformat()} for event in events],
+            [
+                {**event, "at": event["at"].isoformat()}
+                for event in events
+                if marked is None or event["sid"] == marked
+            ],
             ensure_ascii=False,
             indent=2,
         )
@@ -124,7 +137,9 @@ def _report_event(report, show, text, lang: Language) -> dict:
         )
     else:
         category, meaning, advice = report_reason(report.error_msg, lang)
-        why = f"{text(report.error_msg) or '-'} — {category}: {text(meaning)}. {advice}"
+        said = text(report.error_msg) or "-"
+        meaning = "" if meaning == report.error_msg else f": {text(meaning)}"
+        why = f"{said} — {category}{meaning}. {advice}"
     return {
         # `user_receive_time`: when the call ended (ingest/support.py).
         "at": report.user_receive_time or report.first_seen,
@@ -149,7 +164,7 @@ def _choices(engine: Engine, query: str, partial, lang: Language, show, as_json:
             lang.gettext("no stored number matches {query}").format(query=printable(query))
         )
     if as_json:
-        return json.dumps([{"number": show(c.number), "sends": c.sends} for c in found])
+        return json.dumps([{"number": show(as_sent(c.number)), "sends": c.sends} for c in found])
     lines = [
         lang.ngettext(
             "{n} stored number matches {query}; look one up by its full number:",
@@ -159,7 +174,11 @@ def _choices(engine: Engine, query: str, partial, lang: Language, show, as_json:
     ]
     for choice in found:
         sends = lang.ngettext("{n} send", "{n} sends", choice.sends).format(n=choice.sends)
-        lines.append(f"  {show(choice.number)}  ({sends})")
+        info = describe(choice.number)
+        lines.append(
+            f"  {show(as_sent(choice.number) or choice.number)}  "
+            f"{info.carrier}, {info.province} ({sends})"
+        )
     return "\n".join(lines)
 
 

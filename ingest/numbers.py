@@ -132,7 +132,8 @@ def canonical(mobile: str | None) -> str | None:
     if not mobile:
         return None
     text = unicodedata.normalize("NFKC", mobile).strip()
-    if not text or len(text) > 40 or not re.fullmatch(r"\+?[\d\s\-().\u00a0]+", text):
+    plain = re.fullmatch(r"\(?\+?[\d\s\-().\u00a0]+", text)
+    if not text or len(text) > 40 or not plain or text.count("+") > 1:
         return None
     try:
         parsed = phonenumbers.parse(text, "CN")
