@@ -27,7 +27,14 @@ from ingest.numbers import (
 )
 from ingest.store.lookup import Call, candidates, lookup
 from ingest.store.models import ACCEPTED, JOINED, REJECTED, UNKNOWN, Send
-from ingest.support import CHINA, call_outcome, refusal_message, report_reason
+from ingest.support import (
+    ANSWERED,
+    CHINA,
+    NOT_ANSWERED,
+    call_outcome,
+    refusal_message,
+    report_reason,
+)
 from ingest.text import printable
 
 
@@ -147,7 +154,7 @@ def _report_event(report, show, text, lang: Language) -> dict:
         "mobile": show(report.mobile),
         "sid": text(report.sid),
         "result": text(report.status),
-        "outcome": lang.gettext("answered" if answered else "not answered"),
+        "outcome": lang.gettext(ANSWERED if answered else NOT_ANSWERED),
         "why": why,
         "duration_s": report.duration,
         "via": "+".join(

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from sqlalchemy import Engine, and_, func, select
 
-from dashboard.queries._sql import REPORTS, SENDS, to_china
+from dashboard.queries._sql import SENDS, to_china
 from dashboard.queries.failures import code_reason
 from ingest.numbers import storage_key
-from ingest.store.lookup import Call, Candidate, candidates, lookup
+from ingest.store.lookup import Call, Candidate, candidates, count_no_report, lookup
 from ingest.store.models import JOINED, REJECTED, UNKNOWN
 from ingest.support import call_outcome
 from ingest.throttle import DEFAULT_LIMITS, AcceptedSend, NextSend, ThrottleLimits, next_send
@@ -144,18 +144,7 @@ def no_report_count(
 ) -> int:
     """Accepted sends in [start, end) with no report `after` their send, as of `now`: the
     "no report" outcome (VOICEWATCH_NO_REPORT_AFTER), for the Overview tile and alerts."""
-    stmt = (
-        select(func.count())
-        .select_from(SENDS.outerjoin(REPORTS, REPORTS.c.sid == SENDS.c.sid))
-        .where(
-            SENDS.c.result_code == 0,
-            SENDS.c.sent_at >= start,
-            SENDS.c.sent_at < min(end, now - after),
-            REPORTS.c.id.is_(None),
-        )
-    )
-    with engine.connect() as conn:
-        return int(conn.execute(stmt).scalar_one())
+    return count_no_report(engine, start, min(end, now - after))
 
 
 def accepted_history(engine: Engine, mobile: str, now: datetime) -> list[AcceptedSend]:

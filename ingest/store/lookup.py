@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import (
@@ -96,6 +96,22 @@ def candidates(engine: Engine, partial: PartialNumber, limit: int = 20) -> list[
     )
     with engine.connect() as connection:
         return [Candidate(*row) for row in connection.execute(stmt)]
+
+
+def count_no_report(engine: Engine, start: datetime, sent_before: datetime) -> int:
+    """Accepted sends from `start` up to `sent_before` whose report has not arrived."""
+    stmt = (
+        select(func.count())
+        .select_from(SENDS.outerjoin(REPORTS, REPORTS.c.sid == SENDS.c.sid))
+        .where(
+            SENDS.c.result_code == 0,
+            SENDS.c.sent_at >= start,
+            SENDS.c.sent_at < sent_before,
+            REPORTS.c.id.is_(None),
+        )
+    )
+    with engine.connect() as connection:
+        return int(connection.execute(stmt).scalar_one())
 
 
 def _columns() -> list[ColumnElement]:
