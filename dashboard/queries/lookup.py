@@ -14,7 +14,7 @@ from ingest.numbers import storage_key
 from ingest.store.lookup import Call, Candidate, candidates, count_no_report, lookup
 from ingest.store.models import JOINED, REJECTED, UNKNOWN
 from ingest.support import call_outcome
-from ingest.throttle import DEFAULT_LIMITS, AcceptedSend, NextSend, ThrottleLimits, next_send
+from ingest.throttle import NO_ACCOUNT_LIMITS, AcceptedSend, NextSend, ThrottleLimits, next_send
 
 NO_REPORT_AFTER = timedelta(minutes=15)  # VOICEWATCH_NO_REPORT_AFTER's default
 
@@ -166,7 +166,7 @@ def next_accepted_send(
     *,
     code_digest: str | None = None,
     now: datetime,
-    limits: ThrottleLimits = DEFAULT_LIMITS,
+    limits: ThrottleLimits = NO_ACCOUNT_LIMITS,
 ) -> NextSend:
     """When Yunpian would next accept a send to `mobile`: with the code whose digest is
     given (default: the code sent last) and with a new code."""
