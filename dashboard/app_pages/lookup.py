@@ -12,7 +12,7 @@ from dashboard import queries, state
 from dashboard.lang import _, language
 from dashboard.privacy import show_number
 from ingest import support
-from ingest.numbers import canonical, describe, looks_like_mobile, partial_number
+from ingest.numbers import as_sent, canonical, describe, looks_like_mobile, partial_number
 from ingest.throttle import ThrottleLimits
 
 st.title(_("Lookup"))
@@ -42,7 +42,10 @@ def choose_number(partial) -> None:
     for choice in choices:
         info = describe(choice.number)
         sends = lang.ngettext("{n} send", "{n} sends", choice.sends).format(n=choice.sends)
-        label = f"{show_number(choice.number, state.unmasked())} · {info.carrier} · {info.province} · {sends}"
+        written = as_sent(choice.number) or choice.number
+        label = (
+            f"{show_number(written, state.unmasked())} · {info.carrier} · {info.province} · {sends}"
+        )
         if st.button(label, key=f"choose-{choice.number}"):
             st.session_state["lookup_query"] = choice.number
             st.rerun()
@@ -71,9 +74,9 @@ if timeline.empty:
 
 mobile = str(timeline["number"].iloc[0])  # canonical: what its history is kept by
 info = describe(mobile)
-as_sent = str(timeline["mobile"].iloc[0])
+written_as = str(timeline["mobile"].iloc[0])
 st.subheader(
-    f"{state.outside(show_number(as_sent, state.unmasked()))} · {info.carrier} · {info.province}"
+    f"{state.outside(show_number(written_as, state.unmasked()))} · {info.carrier} · {info.province}"
 )
 if picked_sid:
     st.caption(
