@@ -101,7 +101,10 @@ def limits_in_force(limits: ThrottleLimits, language: Language) -> str:
 
 
 def when(moment: datetime, now: datetime, language: Language) -> str:
-    """A moment in China time: the time alone when it is today there, else with the date."""
+    """A moment in China time: the time alone when it is today there, else with the date.
+    A naive moment is China time already (the dashboard's tables hold them so)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=CHINA)
     local, today = moment.astimezone(CHINA), now.astimezone(CHINA)
     return language.datetime(local, with_date=local.date() != today.date())
 

@@ -4,6 +4,7 @@ partial number, a sid in its number's history, reasons explained, "no report", b
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -68,9 +69,16 @@ def test_a_sid_is_shown_marked_in_its_numbers_history(open_page, small_db):
 
 
 def test_the_latest_failure_is_explained_in_plain_words(open_page, small_db):
-    url, _, _ = small_db
+    url, _, failed = small_db
     at = look_up(open_page("lookup", url), MOBILE)
     [error] = at.error
+    sent = failed["sent_at"].astimezone(ZoneInfo("Asia/Shanghai"))
+    shown = (
+        f"{sent:%H:%M:%S}"
+        if sent.date() == datetime.now(sent.tzinfo).date()
+        else sent.strftime("%b %-d, %H:%M:%S")
+    )
+    assert error.value.startswith(f"Latest call (sent {shown}): not answered.")
     assert "“用户拒接”: user did not answer — the user declined the call." in error.value
     assert "unknown number; retry" in error.value
     timeline = at.dataframe[0].value
