@@ -166,6 +166,7 @@ def lookup(sid_or_mobile: str, as_json: bool, unmask: bool) -> None:
     from datetime import timedelta
 
     from ingest.lookup_view import NothingStored, render_lookup
+    from ingest.throttle import ThrottleLimits
 
     settings = _settings()
     try:
@@ -176,6 +177,7 @@ def lookup(sid_or_mobile: str, as_json: bool, unmask: bool) -> None:
             unmask=unmask,
             language=cli_language(dict(os.environ)),
             no_report_after=timedelta(seconds=settings.no_report_after),
+            limits=ThrottleLimits.of(settings),
         )
     except NothingStored as nothing:
         click.echo(str(nothing), err=True)

@@ -32,10 +32,14 @@ from ingest.support import (
     CHINA,
     NOT_ANSWERED,
     call_outcome,
+    limits_in_force,
     refusal_message,
     report_reason,
+    wait_reason,
+    wait_text,
 )
 from ingest.text import printable
+from ingest.throttle import NO_ACCOUNT_LIMITS, AcceptedSend, ThrottleLimits, next_send
 
 
 class NothingStored(LookupError):
@@ -51,8 +55,10 @@ def render_lookup(
     language: Language | None = None,
     now: datetime | None = None,
     no_report_after: timedelta = timedelta(minutes=15),
+    limits: ThrottleLimits = NO_ACCOUNT_LIMITS,
 ) -> str:
-    """The text (or JSON) `voicewatch lookup` prints; NothingStored when nothing matched."""
+    """The text (or JSON) `voicewatch lookup` prints; NothingStored when nothing matched.
+    The text ends with when the number can next be sent to, under `limits`."""
     lang = language or Language()
     show = printable if unmask else (lambda number: printable(mask(number)))
     partial = partial_number(query)
@@ -69,7 +75,8 @@ def render_lookup(
         raise NothingStored(lang.gettext("nothing stored for {query}").format(query=shown))
     # JSON is for machines: English words, and a sid's own events only.
     words = Language() if as_json else lang
-    events = _events(calls, unmask, now or datetime.now(UTC), no_report_after, words)
+    now = now or datetime.now(UTC)
+    events = _events(calls, unmask, now, no_report_after, words)
     if as_json:
         return json.dumps(
             [
@@ -80,7 +87,27 @@ def render_lookup(
             ensure_ascii=False,
             indent=2,
         )
-    return "\n".join(_text(calls, events, marked, show, lang))
+    return "\n".join(
+        [*_text(calls, events, marked, show, lang), *_next_send(calls, now, limits, lang)]
+    )
+
+
+def _next_send(calls: list[Call], now: datetime, limits: ThrottleLimits, lang: Language):
+    """When Yunpian would next accept a send to the number, and the limits that says so."""
+    history = [
+        AcceptedSend(c.send.sent_at, c.send.code_digest)
+        for c in calls
+        if c.send is not None
+        and c.send.result_code == 0
+        and c.send.sent_at > now - timedelta(days=1)
+    ]
+    nxt = next_send(history, now, limits=limits)
+    yield lang.gettext("next accepted send: same code {same}; a new code {new}").format(
+        same=wait_text(nxt.same_code_at, now, lang), new=wait_text(nxt.new_code_at, now, lang)
+    )
+    for code in nxt.codes:
+        yield "  " + wait_reason(code, limits, lang)
+    yield limits_in_force(limits, lang)
 
 
 def _text(calls: list[Call], events: list[dict], marked, show, lang: Language) -> list[str]:

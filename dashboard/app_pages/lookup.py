@@ -101,16 +101,14 @@ for tile, word in zip(
     tile.metric(_(word).capitalize(), lang.number(int((outcomes == word).sum())), border=True)
 
 
-def latest_outcome(latest: pd.Series) -> None:
+def latest_outcome(latest: pd.Series, head_text: str) -> None:
     """The answer to "why did the last call not come?" in one line, before any table."""
     sent = (
         support.when(latest["sent_at"].to_pydatetime(), now, lang)
         if pd.notna(latest["sent_at"])
         else _("report only")
     )
-    head = _("Latest call (sent {sent}): {outcome}.").format(
-        sent=sent, outcome=_(latest["outcome"])
-    )
+    head = head_text.format(sent=sent, outcome=_(latest["outcome"]))
     word = latest["outcome"]
     if word == support.ANSWERED:
         span = lang.duration(timedelta(seconds=int(latest["duration"])))
@@ -144,7 +142,12 @@ def latest_outcome(latest: pd.Series) -> None:
         st.info(head)
 
 
-latest_outcome(timeline.iloc[0])
+if picked_sid:  # the call asked about, whatever came after it
+    latest_outcome(
+        timeline[timeline["sid"] == picked_sid].iloc[0], _("This call (sent {sent}): {outcome}.")
+    )
+else:
+    latest_outcome(timeline.iloc[0], _("Latest call (sent {sent}): {outcome}."))
 
 limits = ThrottleLimits.of(settings)
 nxt = queries.next_accepted_send(state.engine(), mobile, now=now, limits=limits)

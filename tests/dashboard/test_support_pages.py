@@ -65,6 +65,7 @@ def test_a_sid_is_shown_marked_in_its_numbers_history(open_page, small_db):
     timeline = at.dataframe[0].value
     assert timeline["mark"].tolist() == ["▶", ""]  # the newer call is not hidden
     assert "is marked ▶" in text_of(at)
+    assert at.error[0].value.startswith("This call (sent ")  # the banner is about that call
     assert any(link.label == "Full timeline of this number" for link in at.get("page_link"))
 
 

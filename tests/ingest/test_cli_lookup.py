@@ -4,6 +4,7 @@ JSON, read from a real database on both dialects."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -77,7 +78,7 @@ NOT_ANSWERED_S2 = (
 def test_lookup_prints_a_numbers_calls_newest_first_explained_with_zones(story):
     lines = lookup(MOBILE).splitlines()
     assert lines[0] == "152****1314 — China Mobile, Jiangsu (3 sends, 3 reports)"
-    assert [line[2:27] for line in lines[1:]] == [
+    assert [line[2:27] for line in lines[1:7]] == [
         "2026-11-20 14:05:00+08:00",
         "2026-11-20 14:02:00+08:00",
         "2026-11-20 14:01:30+08:00",
@@ -116,8 +117,28 @@ def test_lookup_counts_in_plural_forms(engine, db_url, monkeypatch):
 def test_lookup_by_sid_in_any_case_shows_the_call_marked_in_its_numbers_history(story):
     lines = lookup("S2", "--unmask").splitlines()
     assert lines[0] == "15205201314 — China Mobile, Jiangsu (3 sends, 3 reports)"
-    assert [line[0] for line in lines[1:]] == [" ", " ", "▶", "▶", " ", " "]
+    assert [line[0] for line in lines[1:7]] == [" ", " ", "▶", "▶", " ", " "]
     assert lines[3][2:] == NOT_ANSWERED_S2
+
+
+def test_lookup_says_when_the_number_can_next_be_sent_to_under_the_configured_limits(
+    engine, db_url, monkeypatch
+):
+    monkeypatch.setenv("VOICEWATCH_DB", db_url)
+    monkeypatch.setenv("VOICEWATCH_DIGEST_KEY", "test-digest-key")
+    now = datetime.now(UTC)
+    send(engine, "n1", now - timedelta(minutes=30))
+    send(engine, "n2", now - timedelta(minutes=10))
+    assert lookup(MOBILE).splitlines()[-2:] == [
+        "next accepted send: same code now; a new code now",
+        "Limits in force: same code 30 s apart and 3 per 5 min; per number none per hour, none "
+        "per 24 h (VOICEWATCH_LIMIT_PER_HOUR, VOICEWATCH_LIMIT_PER_DAY).",
+    ]
+    monkeypatch.setenv("VOICEWATCH_LIMIT_PER_HOUR", "2")
+    lines = lookup(MOBILE).splitlines()
+    # The send 30 min ago leaves the hour then (a moment less, as the command runs later).
+    assert re.match(r"next accepted send: same code in (30 min|29 min, 59 sec) \(", lines[-3])
+    assert lines[-2] == "  2 sends in the last hour reached the account's 1 h limit (code 22)"
 
 
 @pytest.mark.parametrize(
