@@ -129,6 +129,12 @@ def _text(calls: list[Call], events: list[dict], marked, show, lang: Language) -
             f"{mark} {when}  {event['what']:<6} {event['outcome']:<14} "
             f"sid={event['sid'] or '-'}  {event['why'] or ''}".rstrip()
         )
+    lines.append(
+        lang.gettext(
+            "A send's time is when it was sent; a report's is when its call ended "
+            "(user_receive_time)."
+        )
+    )
     return lines
 
 
