@@ -60,13 +60,22 @@ def send(
     as_json: bool,
     actor: str | None,
 ) -> None:
-    """Send one voice code to MOBILE through the configured endpoint, and record it."""
-    from ingest.numbers import mask
+    """Send one voice code to MOBILE through the configured upstream, and record it.
+
+    With no YUNPIAN_APIKEY that is the simulator `voicewatch up` runs (YUNPIAN_VOICE_URL,
+    default http://127.0.0.1:8800), never Yunpian itself."""
+    from ingest.numbers import as_sent, mask
     from ingest.sending import send_test_call
+    from ingest.support import call_problems, refusal_message
     from ingest.text import printable
 
+    language = cli_language(dict(os.environ))
     settings = _settings()
     code = code or f"{secrets.randbelow(10**6):06d}"
+    problems = call_problems(mobile, code, language)
+    if problems:
+        raise click.UsageError("; ".join(problems))
+    mobile = as_sent(mobile) or mobile
     outcome = send_test_call(
         settings,
         _engine(settings),
@@ -82,22 +91,24 @@ def send(
             json.dumps({k: getattr(outcome, k) for k in outcome.__slots__}, ensure_ascii=False)
         )
     elif outcome.accepted:
-        sid = printable(outcome.sid)
-        click.echo(f"accepted: calling {mask(mobile)} — sid {sid}, fee {outcome.fee:g}")
+        click.echo(
+            language.gettext("accepted: calling {number} — sid {sid}, fee {fee}").format(
+                number=mask(mobile), sid=printable(outcome.sid), fee=f"{outcome.fee:g}"
+            )
+        )
     elif outcome.result_code is None:
         click.echo(
-            f"unknown: {printable(outcome.msg)}; the call to {mask(mobile)} may have been "
-            "placed, do not send again before `voicewatch lookup` shows its report"
+            language.gettext(
+                "unknown: {msg}; the call to {number} may have been placed, do not send again "
+                "before `voicewatch lookup` shows its report"
+            ).format(msg=printable(outcome.msg), number=mask(mobile))
         )
     else:
-        from ingest.yunpian.codes import lookup
-
-        meaning = lookup(outcome.result_code)
         click.echo(
-            f"rejected: code {outcome.result_code} {printable(outcome.msg)} ({meaning.meaning}, {meaning.category})"
+            language.gettext("refused: {reason}").format(
+                reason=refusal_message(outcome.result_code, language)
+            )
         )
-        if outcome.detail:
-            click.echo(f"  detail: {printable(outcome.detail)}")
     if not outcome.accepted:
         sys.exit(1)
 
@@ -163,11 +174,29 @@ def serve(host: str, port: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.option("--unmask", is_flag=True, help="show full numbers (on-call use)")
 def lookup(sid_or_mobile: str, as_json: bool, unmask: bool) -> None:
-    """Sends and reports for a sid or a number, newest first."""
-    from ingest.lookup_view import render_lookup
+    """Sends and reports for a sid or a number (any way of writing it), newest first; a
+    partial number (152****9867, the last 4 digits) lists the numbers it may mean.
+    Exits 1 when nothing matched."""
+    from datetime import timedelta
+
+    from ingest.lookup_view import NothingStored, render_lookup
+    from ingest.throttle import ThrottleLimits
 
     settings = _settings()
-    click.echo(render_lookup(_engine(settings), sid_or_mobile, as_json=as_json, unmask=unmask))
+    try:
+        text = render_lookup(
+            _engine(settings),
+            sid_or_mobile,
+            as_json=as_json,
+            unmask=unmask,
+            language=cli_language(dict(os.environ)),
+            no_report_after=timedelta(seconds=settings.no_report_after),
+            limits=ThrottleLimits.of(settings),
+        )
+    except NothingStored as nothing:
+        click.echo(str(nothing), err=True)
+        sys.exit(1)
+    click.echo(text)
 
 
 @main.group()

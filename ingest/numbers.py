@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -103,3 +104,76 @@ def _digits(number: str) -> str:
     if number.startswith("00"):
         return "+" + digits[2:]
     return "+" + digits if number.startswith("+") else digits
+
+
+# ---------------------------------------------------------------- one number, one history
+
+# A number written partly: `152****9867`, `152…9867`, `+86152xxxx9867`; and a bare last four.
+_MASKED = re.compile(r"^(\+?\d{0,7})[*xX×•.…]+(\d{2,4})$")
+_LAST_DIGITS = re.compile(r"^\d{4}$")
+_PREFIX_AND_LAST = re.compile(r"^(\+?\d{2,7})\s+(\d{4})$")  # "152 9867"
+_WRITING = re.compile(r"[\s\-().\u00a0\u3000]")
+
+
+@dataclass(frozen=True, slots=True)
+class PartialNumber:
+    """A number known only by its start and its last digits: it lists the numbers to choose
+    from, never one history."""
+
+    prefix: str  # canonical start, e.g. "+86152"; "" when only the end is known
+    suffix: str  # the last digits, e.g. "9867"
+
+
+@lru_cache(maxsize=65536)
+def canonical(mobile: str | None) -> str | None:
+    """The one form of a number every history is kept and searched by: E.164 (`+8615231999867`),
+    read the way people write numbers (`+86 152 3199 9867`, `152-3199-9867`, `0086…`,
+    full-width digits), domestic by default. None when it is not a possible number."""
+    if not mobile:
+        return None
+    text = unicodedata.normalize("NFKC", mobile).strip()
+    plain = re.fullmatch(r"\(?\+?[\d\s\-().\u00a0]+", text)
+    if not text or len(text) > 40 or not plain or text.count("+") > 1:
+        return None
+    try:
+        parsed = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def as_sent(mobile: str) -> str | None:
+    """How voicewatch sends a number however it was typed: a domestic number as its 11 (or
+    area-code) digits, a foreign one as +country digits, the forms Yunpian takes; None when
+    it is not a possible number."""
+    number = canonical(mobile)
+    if number is None or not number.startswith("+86"):
+        return number
+    national = number[3:]
+    return national if len(national) == 11 and national.startswith("1") else "0" + national
+
+
+def storage_key(mobile: str) -> str:
+    """What a stored send or report is found by: its canonical number, else the text as it
+    came (clipped to the column), so an odd number still has one history."""
+    return canonical(mobile) or mobile.strip()[:32]
+
+
+def partial_number(text: str) -> PartialNumber | None:
+    """`152****9867`, `+86152…9867` or a bare `9867` as a partial number; None otherwise."""
+    folded = unicodedata.normalize("NFKC", text).strip()
+    plain = _WRITING.sub("", folded)
+    if _LAST_DIGITS.fullmatch(plain):
+        return PartialNumber("", plain)
+    found = _MASKED.fullmatch(plain) or _PREFIX_AND_LAST.fullmatch(folded)
+    if not found:
+        return None
+    prefix, suffix = found.groups()
+    if prefix.startswith("00"):
+        prefix = "+" + prefix[2:]
+    elif prefix and not prefix.startswith("+"):
+        # "152" is the start of a domestic number; "86152" the same with its country code.
+        prefix = "+86" + (prefix[2:] if prefix.startswith("86") and len(prefix) > 3 else prefix)
+    return PartialNumber(prefix, suffix)

@@ -17,6 +17,9 @@ REGION_URLS = {
     "cn": "https://voice.yunpian.com",
     "us": "https://us.yunpian.com",
 }
+# Where `voicewatch up` runs its simulator by default (--simulator-port): with no apikey,
+# every command talks to it, never to Yunpian with the simulator's demo key.
+SIMULATOR_URL = "http://127.0.0.1:8800"
 DEFAULT_DB_URL = "sqlite:///data/voicewatch.db"
 DEMO_APIKEY = "0123456789abcdef0123456789abcdef"  # the simulator's; never valid at Yunpian
 
@@ -95,6 +98,11 @@ class Settings:
     refused_per_minute: int = 60  # refused pushes kept in the raw inbox per minute, in all
     disk_min_free_mb: float = 512.0  # /healthz is degraded below this much free disk
     metrics_token: Secret = field(default_factory=lambda: Secret(""))
+    # The account's per-number limits set in Yunpian's console (codes 22 and 17); None: no
+    # limit, as the simulator has unless told. Read by the dashboard, the CLI and `make run`.
+    limit_per_hour: int | None = None
+    limit_per_day: int | None = None
+    no_report_after: float = 900.0  # seconds after which an accepted call is "no report"
 
     @property
     def simulated(self) -> bool:
@@ -118,10 +126,12 @@ class Settings:
         if region not in REGION_URLS:
             raise SettingsError(f"YUNPIAN_REGION={region!r}: expected one of {sorted(REGION_URLS)}")
         db_url = env.get("VOICEWATCH_DB", DEFAULT_DB_URL)
+        apikey = env.get("YUNPIAN_APIKEY", "").strip()
+        upstream = REGION_URLS[region] if apikey else SIMULATOR_URL
         return cls(
-            apikey=Secret(env.get("YUNPIAN_APIKEY", "").strip()),
+            apikey=Secret(apikey),
             region=region,
-            voice_url=(env.get("YUNPIAN_VOICE_URL") or REGION_URLS[region]).rstrip("/"),
+            voice_url=(env.get("YUNPIAN_VOICE_URL") or upstream).rstrip("/"),
             db_url=db_url,
             push_token=Secret(env.get("VOICEWATCH_PUSH_TOKEN", "")),
             relay_token=Secret(env.get("VOICEWATCH_RELAY_TOKEN", "")),
@@ -137,6 +147,9 @@ class Settings:
             refused_per_minute=int(_number(env, "VOICEWATCH_REFUSED_PER_MINUTE", 60)),
             disk_min_free_mb=_number(env, "VOICEWATCH_DISK_MIN_FREE_MB", 512.0),
             metrics_token=Secret(env.get("VOICEWATCH_METRICS_TOKEN", "")),
+            limit_per_hour=_limit(env, "VOICEWATCH_LIMIT_PER_HOUR"),
+            limit_per_day=_limit(env, "VOICEWATCH_LIMIT_PER_DAY"),
+            no_report_after=_number(env, "VOICEWATCH_NO_REPORT_AFTER", 900.0),
         )
 
 
@@ -148,6 +161,18 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
+
+
+def _limit(env: Mapping[str, str], name: str) -> int | None:
+    """A per-number send limit: a whole number of sends >= 1, or unset (no limit)."""
+    raw = (env.get(name) or "").strip()
+    if raw.lower() in ("", "none", "off"):
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(
+            f"{name}={raw!r}: expected a whole number of sends (1 or more), or unset"
+        )
+    return int(raw)
 
 
 def _local_digest_key(db_url: str) -> str:

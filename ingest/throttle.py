@@ -7,7 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from ingest.settings import Settings
 
 CHINA = ZoneInfo("Asia/Shanghai")
 # Domestic voice codes are not placed in these China-time hours (see the API notes).
@@ -18,17 +22,27 @@ QUIET_END = time(7, 30)
 @dataclass(frozen=True, slots=True)
 class ThrottleLimits:
     """Per-number limits. The 30 s / 3-in-5-min same-content rules are Yunpian's documented
-    ones; the 1 h and 24 h counts are set per account in Yunpian's console, so the defaults
-    here are assumptions to adjust."""
+    ones; the 1 h and 24 h counts are set per account in Yunpian's console: configuration
+    (VOICEWATCH_LIMIT_PER_HOUR / _PER_DAY, `of(settings)`), None when the account has none."""
 
     same_code_gap: timedelta = timedelta(seconds=30)  # code 8
     same_code_window: timedelta = timedelta(minutes=5)  # code 9
     same_code_per_window: int = 3
-    per_hour: int = 5  # code 22
-    per_day: int = 10  # code 17
+    per_hour: int | None = None  # code 22
+    per_day: int | None = None  # code 17
+
+    @classmethod
+    def of(cls, settings: Settings) -> ThrottleLimits:
+        """The limits in force for the configured account."""
+        return cls(per_hour=settings.limit_per_hour, per_day=settings.limit_per_day)
 
 
-DEFAULT_LIMITS = ThrottleLimits()
+NO_ACCOUNT_LIMITS = ThrottleLimits()  # what the simulator does unless told: no 1 h / 24 h limit
+# A plausible account's console settings, for the seeded demo history's 22 and 17 refusals.
+EXAMPLE_LIMITS = ThrottleLimits(per_hour=5, per_day=10)
+# Still read by the Throttling page, until it reads `ThrottleLimits.of(settings)` as Lookup,
+# Send test and the CLI do; then this goes.
+DEFAULT_LIMITS = EXAMPLE_LIMITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +60,7 @@ class NextSend:
     now: datetime
     same_code_at: datetime  # repeating the code given (or the latest one sent)
     new_code_at: datetime  # sending a fresh code
-    reasons: tuple[str, ...]  # human explanations of every rule that delays a send
+    codes: tuple[int, ...]  # the refusal code of every rule that delays a send (8, 9, 22, 17)
     quiet_hours: bool  # `new_code_at` falls in 22:00–07:30 China time
 
     @property
@@ -64,8 +78,10 @@ def in_quiet_hours(at: datetime) -> bool:
     return local >= QUIET_START or local < QUIET_END
 
 
-def _earliest(times_desc: list[datetime], now: datetime, window: timedelta, limit: int):
+def _earliest(times_desc: list[datetime], now: datetime, window: timedelta, limit: int | None):
     """Earliest moment ≥ now at which fewer than `limit` of `times_desc` lie in `window`."""
+    if limit is None:
+        return now
     recent = [t for t in times_desc if t > now - window]
     if len(recent) < limit:
         return now
@@ -76,7 +92,7 @@ def rejection_code(
     history: Iterable[AcceptedSend],
     at: datetime,
     code_digest: str,
-    limits: ThrottleLimits = DEFAULT_LIMITS,
+    limits: ThrottleLimits = NO_ACCOUNT_LIMITS,
 ) -> int | None:
     """The throttle code (8, 9, 22, 17) a send at `at` would get, or None if accepted."""
     history = list(history)
@@ -102,7 +118,7 @@ def next_send(
     history: Iterable[AcceptedSend],
     now: datetime,
     code_digest: str | None = None,
-    limits: ThrottleLimits = DEFAULT_LIMITS,
+    limits: ThrottleLimits = NO_ACCOUNT_LIMITS,
 ) -> NextSend:
     """When a send to the number is next accepted, for the same code and for a new one.
 
@@ -114,27 +130,18 @@ def next_send(
     if code_digest is None and accepted:
         code_digest = accepted[0].code_digest
     same = [s.sent_at for s in accepted if s.code_digest == code_digest]
-    reasons: list[str] = []
-
     hour_at = _earliest(times, now, timedelta(hours=1), limits.per_hour)
     day_at = _earliest(times, now, timedelta(days=1), limits.per_day)
-    if hour_at > now:
-        reasons.append(f"{limits.per_hour} sends in the last hour reached the 1 h limit (code 22)")
-    if day_at > now:
-        reasons.append(f"{limits.per_day} sends in the last 24 h reached the 24 h limit (code 17)")
-    new_code_at = max(now, hour_at, day_at)
-
     gap_at = same[0] + limits.same_code_gap if same else now
     window_at = _earliest(same, now, limits.same_code_window, limits.same_code_per_window)
-    if gap_at > now:
-        reasons.append("the same code was sent less than 30 s ago (code 8)")
-    if window_at > now:
-        reasons.append("the same code was sent 3 times in the last 5 min (code 9)")
+    # In the order Yunpian checks them, as `rejection_code` does.
+    waits = ((8, gap_at), (9, window_at), (22, hour_at), (17, day_at))
+    new_code_at = max(now, hour_at, day_at)
     same_code_at = max(new_code_at, gap_at, window_at)
     return NextSend(
         now=now,
         same_code_at=same_code_at,
         new_code_at=new_code_at,
-        reasons=tuple(reasons),
+        codes=tuple(code for code, at in waits if at > now),
         quiet_hours=in_quiet_hours(new_code_at),
     )

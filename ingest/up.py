@@ -271,6 +271,13 @@ def _simulate_command(
     command = ["simulate", "--host", host, "--port", str(port), "--push-url", push_url]
     # The demo account is topped up so it never runs dry (10,000 lasted about 2.8 h).
     command += ["--balance", str(DEMO_BALANCE)]
+    # The account limits in force (VOICEWATCH_LIMIT_PER_*), so Lookup's predictions hold.
+    for flag, limit in (
+        ("--limit-per-hour", settings.limit_per_hour),
+        ("--limit-per-day", settings.limit_per_day),
+    ):
+        if limit is not None:
+            command += [flag, str(limit)]
     return command if quiet_hours else [*command, "--no-quiet-hours"]
 
 

@@ -1,4 +1,5 @@
-"""Lookup: everything stored about one number or one sid, and when it can next be called."""
+"""Lookup: everything stored about one number (however written) or one sid, and when it can
+next be called. Words and times as ingest/support.py defines them."""
 
 from __future__ import annotations
 
@@ -8,108 +9,196 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries, state
+from dashboard.lang import _, language
 from dashboard.privacy import show_number
-from ingest.numbers import describe, looks_like_mobile
+from ingest import support
+from ingest.numbers import as_sent, canonical, describe, looks_like_mobile, partial_number
+from ingest.throttle import ThrottleLimits
 
-st.title("Lookup")
-initial = st.query_params.get("sid") or st.session_state.pop("lookup_query", None)
+st.title(_("Lookup"))
+settings = state.settings()
+lang = language()
+params = st.query_params
+initial = params.get("sid") or params.get("number") or st.session_state.pop("lookup_query", None)
 if initial:
     st.session_state["lookup_input"] = initial
 query = st.text_input(
-    "Number or sid",
+    _("Number or sid"),
     key="lookup_input",
-    placeholder="15205201314, +6591234567 or a 32-character sid",
+    placeholder=_("152 0520 1314, +86 152…, 152****1314, the last 4 digits, or a sid"),
 ).strip()
 if not query:
-    st.info("Type a phone number or a sid, or pick a row on the Failures page.")
+    st.info(_("Type a phone number or a sid, or pick a row on the Failures page."))
     st.stop()
 
-timeline = queries.lookup_timeline(state.engine(), query)
-if timeline.empty:
-    st.warning(
-        f"Nothing stored for {state.outside(show_number(query, state.unmasked()) if looks_like_mobile(query) else query)}."
-    )
-    st.stop()
 
-mobile = query if looks_like_mobile(query) else str(timeline["mobile"].iloc[0])
-info = describe(mobile)
-sends = timeline["send_state"].notna()
-st.subheader(
-    f"{state.outside(show_number(mobile, state.unmasked()))} · {info.carrier} · {info.province}"
-)
-tiles = st.columns(4)
-tiles[0].metric("Sends", int(sends.sum()), border=True)
-tiles[1].metric("Accepted", int((timeline["result_code"] == 0).sum()), border=True)
-tiles[2].metric("Answered", int((timeline["status"] == "SUCCESS").sum()), border=True)
-tiles[3].metric("Not answered", int((timeline["status"] == "FAIL").sum()), border=True)
-
-
-def latest_outcome(latest: pd.Series) -> None:
-    """The answer to "why did the last call not come?" in one line, before any table."""
-    sent = f"sent {latest['sent_at']:%m-%d %H:%M:%S}" if pd.notna(latest["sent_at"]) else "report"
-    if latest["send_state"] == "unknown":
-        st.warning(
-            f"Latest send ({sent}) has an unknown outcome: Yunpian's answer was lost, the call "
-            "may have been placed. A report for the number within 10 minutes joins it."
+def choose_number(partial) -> None:
+    """A partial number lists the stored numbers it may mean; one click looks one up."""
+    choices = queries.number_choices(state.engine(), partial)
+    if not choices:
+        st.warning(_("No stored number matches {query}.").format(query=state.outside(query)))
+        st.stop()
+    st.info(_("{query} is a partial number: pick the number you mean.").format(query=query))
+    for choice in choices:
+        info = describe(choice.number)
+        sends = lang.ngettext("{n} send", "{n} sends", choice.sends).format(n=choice.sends)
+        written = as_sent(choice.number) or choice.number
+        label = (
+            f"{show_number(written, state.unmasked())} · {info.carrier} · {info.province} · {sends}"
         )
-    elif pd.notna(latest["result_code"]) and latest["result_code"] != 0:
-        st.error(f"Latest send ({sent}) was refused by Yunpian: {state.outside(latest['result'])}.")
-    elif latest["status"] == "FAIL":
-        reason = latest["error_msg"] if pd.notna(latest["error_msg"]) else "no reason given"
-        st.error(f"Latest call ({sent}) was not answered: “{state.outside(reason)}”.")
-    elif latest["status"] == "SUCCESS":
-        st.success(f"Latest call ({sent}) was answered; it lasted {int(latest['duration'])} s.")
-    else:
-        st.info(f"Latest call ({sent}) was accepted; its report has not arrived yet.")
+        if st.button(label, key=f"choose-{choice.number}"):
+            st.session_state["lookup_query"] = choice.number
+            st.rerun()
+    st.stop()
 
 
-latest_outcome(timeline.iloc[0])
+partial = partial_number(query)
+if partial is not None:
+    choose_number(partial)
 
-
-def wait_text(wait: timedelta, at) -> str:
-    if wait <= timedelta(0):
-        return "now"
-    minutes, secs = divmod(int(wait.total_seconds()), 60)
-    hours, minutes = divmod(minutes, 60)
-    span = (
-        f"{hours} h {minutes} min"
-        if hours
-        else (f"{minutes} min {secs} s" if minutes else f"{secs} s")
+now = datetime.now(UTC)
+no_report_after = timedelta(seconds=settings.no_report_after)
+by_sid = not (looks_like_mobile(query) or canonical(query))
+timeline = queries.lookup_timeline(state.engine(), query, now=now, no_report_after=no_report_after)
+picked_sid = None
+if not timeline.empty and by_sid:
+    # A sid is shown within its number's history, its call marked.
+    picked_sid = str(timeline["sid"].iloc[0])
+    timeline = queries.lookup_timeline(
+        state.engine(), str(timeline["number"].iloc[0]), now=now, no_report_after=no_report_after
     )
-    return f"in {span} ({state.china_time(at, '%H:%M:%S')})"
+if timeline.empty:
+    shown = show_number(query, state.unmasked()) if looks_like_mobile(query) else query
+    st.warning(_("Nothing stored for {query}.").format(query=state.outside(shown)))
+    st.stop()
 
-
-nxt = queries.next_accepted_send(state.engine(), mobile, now=datetime.now(UTC))
-st.subheader("Next accepted send")
-cols = st.columns(2)
-cols[0].metric("Same code again", wait_text(nxt.same_code_wait, nxt.same_code_at), border=True)
-cols[1].metric("A new code", wait_text(nxt.new_code_wait, nxt.new_code_at), border=True)
-st.caption(
-    "Worked out from the accepted sends stored for this number in the last 24 h. Repeating the last "
-    "code is refused within 30 s of it (code 8) and after 3 sends of it in 5 min (code 9); a new code "
-    "goes through at once unless the number has reached the 1 h or 24 h limit (codes 22, 17)."
+mobile = str(timeline["number"].iloc[0])  # canonical: what its history is kept by
+info = describe(mobile)
+written_as = str(timeline["mobile"].iloc[0])
+st.subheader(
+    f"{state.outside(show_number(written_as, state.unmasked()))} · {info.carrier} · {info.province}"
 )
-for reason in nxt.reasons:
-    st.warning(f"Waiting because {state.outside(reason)}.", icon=":material/hourglass_top:")
+if picked_sid:
+    st.caption(
+        _("Call {sid} is marked ▶ in its number's history below.").format(
+            sid=state.outside(picked_sid)
+        )
+    )
+    st.page_link(
+        "app_pages/lookup.py",
+        label=_("Full timeline of this number"),
+        icon=":material/timeline:",
+        query_params={"number": mobile},
+    )
+sends = timeline["send_state"].notna()
+outcomes = timeline["outcome"]
+tiles = st.columns(5)
+tiles[0].metric(_("Sends"), lang.number(int(sends.sum())), border=True)
+tiles[1].metric(_("Accepted"), lang.number(int((timeline["result_code"] == 0).sum())), border=True)
+for tile, word in zip(
+    tiles[2:], (support.ANSWERED, support.NOT_ANSWERED, support.NO_REPORT), strict=True
+):
+    tile.metric(_(word).capitalize(), lang.number(int((outcomes == word).sum())), border=True)
+
+
+def latest_outcome(latest: pd.Series, head_text: str) -> None:
+    """The answer to "why did the last call not come?" in one line, before any table."""
+    sent = (
+        support.when(latest["sent_at"].to_pydatetime(), now, lang)
+        if pd.notna(latest["sent_at"])
+        else _("report only")
+    )
+    head = head_text.format(sent=sent, outcome=_(latest["outcome"]))
+    word = latest["outcome"]
+    if word == support.ANSWERED:
+        span = lang.duration(timedelta(seconds=int(latest["duration"])))
+        st.success(head + " " + _("The call lasted {span}.").format(span=span))
+    elif word == support.NOT_ANSWERED:
+        category, meaning, advice = support.report_reason(latest["error_msg"], lang)
+        reason = latest["error_msg"] if pd.notna(latest["error_msg"]) else "—"
+        st.error(
+            f"{head} “{state.outside(reason)}”: {category} — {state.outside(meaning)}. {advice}"
+        )
+    elif word == support.REFUSED:
+        st.error(head + " " + support.refusal_message(int(latest["result_code"]), lang))
+    elif word == support.UNKNOWN_OUTCOME:
+        st.warning(
+            head
+            + " "
+            + _(
+                "Yunpian's answer was lost and the call may have been placed; a "
+                "report for the number within 10 minutes joins it."
+            )
+        )
+    elif word == support.NO_REPORT:
+        st.warning(
+            head
+            + " "
+            + _("No report came within {span}: check Ingest health (push and pull).").format(
+                span=lang.duration(no_report_after)
+            )
+        )
+    else:
+        st.info(head)
+
+
+if picked_sid:  # the call asked about, whatever came after it
+    latest_outcome(
+        timeline[timeline["sid"] == picked_sid].iloc[0], _("This call (sent {sent}): {outcome}.")
+    )
+else:
+    latest_outcome(timeline.iloc[0], _("Latest call (sent {sent}): {outcome}."))
+
+limits = ThrottleLimits.of(settings)
+nxt = queries.next_accepted_send(state.engine(), mobile, now=now, limits=limits)
+st.subheader(_("Next accepted send"))
+cols = st.columns(2)
+cols[0].metric(_("Same code again"), support.wait_text(nxt.same_code_at, now, lang), border=True)
+cols[1].metric(_("A new code"), support.wait_text(nxt.new_code_at, now, lang), border=True)
+st.caption(
+    _("Worked out from the accepted sends stored for this number in the last 24 h.")
+    + " "
+    + support.limits_in_force(limits, lang)
+)
+for code in nxt.codes:
+    st.warning(
+        _("Waiting because {reason}.").format(reason=support.wait_reason(code, limits, lang)),
+        icon=":material/hourglass_top:",
+    )
 if nxt.quiet_hours and info.domestic:
     st.info(
-        "That moment is in 22:00–07:30 China time, when Yunpian places no domestic voice calls."
+        _("That moment is in 22:00–07:30 China time, when Yunpian places no domestic voice calls.")
     )
 
-st.subheader("Timeline")
+st.subheader(_("Timeline"))
+st.caption(
+    _(
+        "Times in China time (UTC+8). “Call ended” is Yunpian's user_receive_time: when an "
+        "answered call hung up or an unanswered one stopped ringing."
+    )
+)
 shown = timeline.assign(
+    mark=["▶" if picked_sid and sid == picked_sid else "" for sid in timeline["sid"]],
+    outcome=[_(word) for word in timeline["outcome"]],
+    reason=[
+        support.report_reason(msg, lang)[0] if status == "FAIL" else None
+        for msg, status in zip(timeline["error_msg"], timeline["status"], strict=True)
+    ],
     via=[
         "+".join(c for c, flag in (("push", p), ("pull", q)) if flag is True)
         for p, q in zip(timeline["via_push"], timeline["via_pull"], strict=True)
-    ]
+    ],
 )
 columns = [
+    "mark",
     "sent_at",
+    "outcome",
     "result",
     "status",
+    "reason",
     "error_msg",
     "user_receive_time",
-    "answer_after_s",
+    "call_ended_after_s",
     "duration",
     "via",
     "sid",
@@ -124,12 +213,17 @@ state.table(
     "lookup timeline",
     key="timeline",
     column_config={
-        "sent_at": st.column_config.DatetimeColumn("sent (China)", format="YYYY-MM-DD HH:mm:ss"),
+        "mark": st.column_config.TextColumn(" ", width="small"),
+        "sent_at": st.column_config.DatetimeColumn(_("sent"), format="YYYY-MM-DD HH:mm:ss"),
+        "outcome": _("outcome"),
+        "reason": _("reason"),
         "user_receive_time": st.column_config.DatetimeColumn(
-            "call ended (China)", format="HH:mm:ss"
+            _(support.CALL_ENDED), format="HH:mm:ss"
         ),
-        "first_seen": st.column_config.DatetimeColumn("report stored (China)", format="HH:mm:ss"),
-        "answer_after_s": st.column_config.NumberColumn("answered after", format="%.0f s"),
-        "duration": st.column_config.NumberColumn("duration", format="%d s"),
+        "first_seen": st.column_config.DatetimeColumn(_("report stored"), format="HH:mm:ss"),
+        "call_ended_after_s": st.column_config.NumberColumn(
+            _(support.SEND_TO_END), format="%.0f s"
+        ),
+        "duration": st.column_config.NumberColumn(_("call lasted"), format="%d s"),
     },
 )

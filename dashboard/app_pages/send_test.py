@@ -3,122 +3,182 @@
 from __future__ import annotations
 
 import random
-import re
 import time
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
 from dashboard import queries, state
+from dashboard.lang import _, language
 from dashboard.privacy import show_number
 from dashboard.queries.health import manual_send_audit, viewer_audit
-from ingest.numbers import describe, looks_like_mobile
+from ingest import support
+from ingest.numbers import as_sent, describe
 from ingest.store.writes import code_digest
-from ingest.throttle import in_quiet_hours
+from ingest.support import call_problems
+from ingest.throttle import ThrottleLimits, in_quiet_hours
 
 REPORT_WAIT = timedelta(minutes=5)
 
-st.title("Send test call")
+st.title(_("Send test call"))
 settings = state.settings()
 engine = state.engine()
+lang = language()
+limits = ThrottleLimits.of(settings)
 if settings.simulated:
     st.info(
-        "No Yunpian apikey is configured: calls go to voicewatch's simulator, not to real phones."
+        _(
+            "No Yunpian apikey is configured: calls go to voicewatch's simulator, not to real phones."
+        )
     )
 
 actor = (
     state.viewer()
-    or st.text_input("Your name", key="send_actor", help="Recorded with the send.").strip()
+    or st.text_input(_("Your name"), key="send_actor", help=_("Recorded with the send.")).strip()
 )
 if "test_code" not in st.session_state:
     st.session_state["test_code"] = str(random.randrange(10 ** random.choice((3, 4, 5)), 10**6))[:6]
 
 with st.form("send_form"):
-    mobile = st.text_input("Number", placeholder="15205201314 or +6591234567").strip()
-    code = st.text_input(
-        "Code", key="test_code", help="4–6 digits; a fresh random code by default."
+    mobile = st.text_input(
+        _("Number"), placeholder=_("152 0520 1314, +86 152 0520 1314 or +65 9123 4567")
     ).strip()
-    display_num = st.text_input("Display number (optional)").strip() or None
+    code = st.text_input(
+        _("Code"), key="test_code", help=_("4–6 digits; a fresh random code by default.")
+    ).strip()
+    display_num = st.text_input(_("Display number (optional)")).strip() or None
     callback_url = (
-        st.text_input("Callback URL (optional)", placeholder=settings.callback_url or "").strip()
+        st.text_input(_("Callback URL (optional)"), placeholder=settings.callback_url or "").strip()
         or None
     )
-    checked = st.form_submit_button("Check", type="primary")
+    checked = st.form_submit_button(_("Check"), type="primary")
 
 if checked:
+    # A new check: the previous send's result and confirmation no longer apply.
     st.session_state.pop("pending_send", None)
-    problems = []
-    if not actor:
-        problems.append("Give your name: manual sends are limited and recorded per person.")
-    if not looks_like_mobile(mobile):
-        problems.append(
-            f"{state.outside(repr(mobile))} is not a number Yunpian accepts (domestic 1xxxxxxxxxx, or +country code)."
-        )
-    if not re.fullmatch(r"\d{4,6}", code):
-        problems.append("The code must be 4 to 6 digits.")
+    st.session_state.pop("last_send", None)
+    problems = (
+        [] if actor else [_("Give your name: manual sends are limited and recorded per person.")]
+    )
+    problems += call_problems(mobile, code, lang)
     for problem in problems:
-        st.error(problem)
+        st.error(state.outside(problem))
     if not problems:
         st.session_state["pending_send"] = {
-            "mobile": mobile,
+            "mobile": as_sent(mobile),  # one number, one history, however it was typed
             "code": code,
             "display_num": display_num,
             "callback_url": callback_url,
             "actor": actor,
         }
 
-pending = st.session_state.get("pending_send")
-if pending:
+
+def confirm(pending: dict) -> None:
+    """The check's verdict and the buttons: "send anyway" is never the primary one when
+    Yunpian is predicted to refuse."""
     now = datetime.now(UTC)
     used = queries.manual_sends_since(engine, pending["actor"], now - timedelta(hours=1))
     left = settings.manual_sends_per_hour - used
+    digest = code_digest(settings.digest_key, pending["mobile"], pending["code"])
     nxt = queries.next_accepted_send(
-        engine,
-        pending["mobile"],
-        code_digest=code_digest(settings.digest_key, pending["mobile"], pending["code"]),
-        now=now,
+        engine, pending["mobile"], code_digest=digest, now=now, limits=limits
     )
     shown = show_number(pending["mobile"], state.unmasked())
-    st.subheader(f"Call {state.outside(shown)} with code {state.outside(pending['code'])}?")
-    st.caption(
-        f"{describe(pending['mobile']).carrier} · {describe(pending['mobile']).province} · you have {max(left, 0)} of {settings.manual_sends_per_hour} manual sends left this hour"
+    info = describe(pending["mobile"])
+    st.subheader(
+        _("Call {number} with code {code}?").format(
+            number=state.outside(shown), code=state.outside(pending["code"])
+        )
     )
-    if nxt.same_code_at > now:
-        wait = int((nxt.same_code_at - now).total_seconds()) + 1
+    st.caption(
+        f"{info.carrier} · {info.province} · "
+        + _("you have {left} of {total} manual sends left this hour").format(
+            left=max(left, 0), total=settings.manual_sends_per_hour
+        )
+    )
+    st.caption(support.limits_in_force(limits, lang))
+    refused = nxt.same_code_at > now
+    if refused:
+        reasons = "; ".join(support.wait_reason(c, limits, lang) for c in nxt.codes)
+        later = _("It would be accepted {wait}").format(
+            wait=support.wait_text(nxt.same_code_at, now, lang)
+        )
+        newer = _(", or now with a new code.") if nxt.new_code_at <= now else "."
         st.warning(
-            f"Yunpian would refuse this send now: {state.outside('; '.join(nxt.reasons))}. "
-            f"It would be accepted in {wait} s ({state.china_time(nxt.same_code_at, '%H:%M:%S')} China time)"
-            + (", or now with a new code." if nxt.new_code_at <= now else "."),
+            _("Yunpian would refuse this send now: {reasons}.").format(reasons=reasons)
+            + f" {later}{newer}",
             icon=":material/block:",
         )
-    if describe(pending["mobile"]).domestic and in_quiet_hours(now):
-        st.warning("It is 22:00–07:30 in China: Yunpian does not place domestic voice calls now.")
+    if info.domestic and in_quiet_hours(now):
+        st.warning(
+            _("It is 22:00–07:30 in China: Yunpian does not place domestic voice calls now.")
+        )
     if left <= 0:
-        st.error(f"You have used all {settings.manual_sends_per_hour} manual sends for this hour.")
-    else:
-        yes, no = st.columns([1, 5])
-        if yes.button("Yes, call now", type="primary"):
-            from ingest.sending import (
-                send_test_call,
-            )  # imported late: sending needs the HTTP client
-
-            outcome = send_test_call(
-                settings,
-                engine,
-                pending["mobile"],
-                pending["code"],
-                display_num=pending["display_num"],
-                callback_url=pending["callback_url"],
-                source="dashboard",
-                actor=pending["actor"],
+        st.error(
+            _("You have used all {total} manual sends for this hour.").format(
+                total=settings.manual_sends_per_hour
             )
-            st.session_state.pop("pending_send")
-            st.session_state.pop("test_code")
-            st.session_state["last_send"] = {"outcome": outcome, "at": time.time(), "shown": shown}
-            st.rerun()
-        if no.button("Cancel"):
-            st.session_state.pop("pending_send")
-            st.rerun()
+        )
+        return
+    yes, no = st.columns([1, 1] if refused else [1, 5])
+    label = _("Send anyway") if refused else _("Yes, call now")
+    if yes.button(label, type="secondary" if refused else "primary"):
+        from ingest.sending import send_test_call  # imported late: needs the HTTP client
+
+        outcome = send_test_call(
+            settings,
+            engine,
+            pending["mobile"],
+            pending["code"],
+            display_num=pending["display_num"],
+            callback_url=pending["callback_url"],
+            source="dashboard",
+            actor=pending["actor"],
+        )
+        st.session_state.pop("pending_send")
+        st.session_state.pop("test_code")
+        st.session_state["last_send"] = {"outcome": outcome, "at": time.time(), "shown": shown}
+        st.rerun()
+    if no.button(_("Cancel"), type="primary" if refused else "secondary"):
+        st.session_state.pop("pending_send")
+        st.rerun()
+
+
+pending = st.session_state.get("pending_send")
+if pending:
+    confirm(pending)
+
+
+def show_report(report) -> None:
+    """The stored report of the test call, in the words of ingest/support.py."""
+    via = "+".join(c for c, f in (("push", report.via_push), ("pull", report.via_pull)) if f)
+    ended = (
+        support.when(report.user_receive_time, datetime.now(UTC), lang)
+        if report.user_receive_time
+        else "—"
+    )
+    if report.status == "SUCCESS":
+        st.success(
+            _("Answered: call ended {ended} China time, lasted {span} (report via {via}).").format(
+                ended=ended,
+                span=lang.duration(timedelta(seconds=report.duration or 0)),
+                via=via,
+            )
+        )
+    else:
+        category, meaning, advice = support.report_reason(report.error_msg, lang)
+        st.error(
+            _(
+                "Not answered (call ended {ended} China time): “{reason}”, {category} — {meaning}. {advice}"
+            ).format(
+                ended=ended,
+                reason=state.outside(report.error_msg or "—"),
+                category=category,
+                meaning=state.outside(meaning),
+                advice=advice,
+            )
+        )
+
 
 last = st.session_state.get("last_send")
 if last:
@@ -126,18 +186,24 @@ if last:
     st.divider()
     if outcome.result_code is None:
         st.warning(
-            "Outcome unknown: Yunpian's answer was lost and the call may have been placed. "
-            "Do not send again; the Lookup page shows its report when it comes."
+            _(
+                "Outcome unknown: Yunpian's answer was lost and the call may have been placed. "
+                "Do not send again; the Lookup page shows its report when it comes."
+            )
         )
     elif not outcome.accepted:
         st.error(
-            f"Yunpian refused the send: code {outcome.result_code} — "
-            f"{state.outside(outcome.msg)} {state.outside(outcome.detail)}"
+            _("Yunpian refused the send: {reason}").format(
+                reason=support.refusal_message(outcome.result_code, lang)
+            )
         )
     else:
         st.success(
-            f"Accepted: sid {state.outside(outcome.sid)}, fee {outcome.fee:g}. "
-            f"Calling {state.outside(last['shown'])}…"
+            _("Accepted: sid {sid}, fee {fee}. Calling {number}…").format(
+                sid=state.outside(outcome.sid),
+                fee=lang.number(outcome.fee, 2 if outcome.fee % 1 else 0),
+                number=state.outside(last["shown"]),
+            )
         )
 
         @st.fragment(run_every=2)
@@ -147,27 +213,22 @@ if last:
             if report is None:
                 if waited > REPORT_WAIT.total_seconds():
                     st.warning(
-                        "No report after 5 minutes. Check the Ingest health page: is pull or push working?"
+                        _(
+                            "No report after 5 minutes. Check the Ingest health page: is pull or push working?"
+                        )
                     )
                 else:
                     st.info(
-                        f"Waiting for the report… {waited:.0f} s", icon=":material/hourglass_top:"
+                        _("Waiting for the report… {span}").format(
+                            span=lang.duration(timedelta(seconds=waited))
+                        ),
+                        icon=":material/hourglass_top:",
                     )
                 return
-            via = "+".join(
-                c for c, f in (("push", report.via_push), ("pull", report.via_pull)) if f
-            )
-            if report.status == "SUCCESS":
-                st.success(
-                    f"Answered at {state.china_time(report.user_receive_time)} China time, call lasted {report.duration} s (report via {via})."
-                )
-            else:
-                st.error(
-                    f"Not answered: {state.outside(report.error_msg or 'no reason given')} (report via {via})."
-                )
+            show_report(report)
             st.page_link(
                 "app_pages/lookup.py",
-                label="Open in Lookup",
+                label=_("Open in Lookup"),
                 icon=":material/search:",
                 query_params={"sid": outcome.sid},
             )

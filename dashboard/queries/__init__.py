@@ -26,6 +26,8 @@ from dashboard.queries.lookup import (
     lookup_timeline,
     manual_sends_since,
     next_accepted_send,
+    no_report_count,
+    number_choices,
     report_for_sid,
 )
 from dashboard.queries.throttling import (
@@ -73,6 +75,8 @@ __all__ = [
     "malformed_bodies",
     "manual_sends_since",
     "next_accepted_send",
+    "no_report_count",
+    "number_choices",
     "raw_inbox_counts",
     "recent_pull_runs",
     "report_for_sid",

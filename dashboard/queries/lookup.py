@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import Engine, and_, func, select
 
 from dashboard.queries._sql import SENDS, to_china
 from dashboard.queries.failures import code_reason
-from ingest.store.lookup import Call, lookup
+from ingest.numbers import storage_key
+from ingest.store.lookup import Call, Candidate, candidates, count_no_report, lookup
 from ingest.store.models import JOINED, REJECTED, UNKNOWN
-from ingest.throttle import DEFAULT_LIMITS, AcceptedSend, NextSend, ThrottleLimits, next_send
+from ingest.support import call_outcome
+from ingest.throttle import NO_ACCOUNT_LIMITS, AcceptedSend, NextSend, ThrottleLimits, next_send
+
+NO_REPORT_AFTER = timedelta(minutes=15)  # VOICEWATCH_NO_REPORT_AFTER's default
 
 TIMELINE_TIMES = ("sent_at", "user_receive_time", "first_seen")
 REPORT_COLUMNS = (
@@ -28,6 +32,7 @@ REPORT_COLUMNS = (
 TIMELINE_COLUMNS = (
     "sent_at",
     "mobile",
+    "number",
     "sid",
     "result_code",
     "send_state",
@@ -39,12 +44,13 @@ TIMELINE_COLUMNS = (
     "status",
     "error_msg",
     "user_receive_time",
-    "answer_after_s",
+    "call_ended_after_s",
     "duration",
     "via_push",
     "via_pull",
     "deliveries",
     "first_seen",
+    "outcome",
 )
 
 
@@ -62,10 +68,20 @@ class ReportView:
     first_seen: datetime
 
 
-def lookup_timeline(engine: Engine, query: str, limit: int = 200) -> pd.DataFrame:
+def lookup_timeline(
+    engine: Engine,
+    query: str,
+    limit: int = 200,
+    *,
+    now: datetime | None = None,
+    no_report_after: timedelta = NO_REPORT_AFTER,
+) -> pd.DataFrame:
     """Sends (with their report joined by sid) and reports with no send found, for a number
-    or a sid, newest first (ingest.store.lookup), one row each. Times in China time."""
-    rows = [_timeline_row(call) for call in lookup(engine, query, limit)]
+    (however written) or a sid, newest first (ingest.store.lookup), one row each; `outcome`
+    is one of ingest.support's words (an accepted call with no report after
+    `no_report_after` is "no report"). Times in China time."""
+    now = now or datetime.now(UTC)
+    rows = [_timeline_row(call, now, no_report_after) for call in lookup(engine, query, limit)]
     df = pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
     df["result"] = [
         _result(send_state, code)
@@ -86,13 +102,14 @@ def _result(send_state: str | None, code: object) -> str:
     }.get(send_state, send_state)
 
 
-def _timeline_row(call: Call) -> dict[str, object]:
+def _timeline_row(call: Call, now: datetime, no_report_after: timedelta) -> dict[str, object]:
     send, report = call.send, call.report
     found = send or report  # number, sid, carrier and province: the send's when there is one
-    after = call.answer_after
+    after = call.until_call_ended
     return {
         "sent_at": send.sent_at if send else None,
         "mobile": found.mobile,
+        "number": found.number or storage_key(found.mobile),
         "sid": found.sid,
         "result_code": send.result_code if send else None,
         "send_state": send.state if send else None,
@@ -102,14 +119,39 @@ def _timeline_row(call: Call) -> dict[str, object]:
         "carrier": found.carrier,
         "province": found.province,
         **{column: getattr(report, column) if report else None for column in REPORT_COLUMNS},
-        "answer_after_s": None if after is None else round(after.total_seconds(), 1),
+        "call_ended_after_s": None if after is None else round(after.total_seconds(), 1),
+        "outcome": call_outcome(
+            send.state if send else None,
+            report.status if report else None,
+            send.sent_at if send else None,
+            now,
+            no_report_after,
+        ),
     }
 
 
+def number_choices(engine: Engine, partial) -> list[Candidate]:
+    """The stored numbers a partial number (ingest.numbers.partial_number) may mean."""
+    return candidates(engine, partial)
+
+
+def no_report_count(
+    engine: Engine,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    after: timedelta = NO_REPORT_AFTER,
+) -> int:
+    """Accepted sends in [start, end) with no report `after` their send, as of `now`: the
+    "no report" outcome (VOICEWATCH_NO_REPORT_AFTER), for the Overview tile and alerts."""
+    return count_no_report(engine, start, min(end, now - after))
+
+
 def accepted_history(engine: Engine, mobile: str, now: datetime) -> list[AcceptedSend]:
-    """Accepted sends to `mobile` in the 24 h before `now`: all any throttle rule looks at."""
+    """Accepted sends to `mobile` (however written: one number, one history) in the 24 h
+    before `now`: all any throttle rule looks at."""
     stmt = select(SENDS.c.sent_at, SENDS.c.code_digest).where(
-        SENDS.c.mobile == mobile,
+        SENDS.c.number == storage_key(mobile),
         SENDS.c.result_code == 0,
         SENDS.c.sent_at > now - timedelta(days=1),
         SENDS.c.sent_at <= now,
@@ -124,7 +166,7 @@ def next_accepted_send(
     *,
     code_digest: str | None = None,
     now: datetime,
-    limits: ThrottleLimits = DEFAULT_LIMITS,
+    limits: ThrottleLimits = NO_ACCOUNT_LIMITS,
 ) -> NextSend:
     """When Yunpian would next accept a send to `mobile`: with the code whose digest is
     given (default: the code sent last) and with a new code."""

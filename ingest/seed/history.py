@@ -24,7 +24,7 @@ from ingest.seed.ingest_runs import ingest_history
 from ingest.settings import Secret
 from ingest.store.models import PullRun, RawBody, Report, Send
 from ingest.store.writes import code_digest
-from ingest.throttle import CHINA, AcceptedSend, in_quiet_hours, rejection_code
+from ingest.throttle import CHINA, EXAMPLE_LIMITS, AcceptedSend, in_quiet_hours, rejection_code
 from ingest.yunpian.codes import lookup
 
 # Real Chinese mobile prefixes per carrier, weighted roughly by subscriber share.
@@ -276,7 +276,7 @@ def _outcomes(rng, plan, now, summary, key) -> tuple[list[dict], list[dict]]:
         elif p.source == "relay" and rng.random() < 0.003:
             code = 2
         else:
-            code = rejection_code(recent, p.at, digest) or 0
+            code = rejection_code(recent, p.at, digest, EXAMPLE_LIMITS) or 0
         send = _send_row(rng, p, digest, code, where.carrier, where.province)
         sends.append(send)
         summary.sends += 1

@@ -121,6 +121,18 @@ def _share(help_text: str) -> dict[str, object]:
 @click.option("--fault-drop-push", **_share("share of pushes silently not sent"))
 @click.option("--fault-duplicate-push", **_share("share of pushed reports pushed again"))
 @click.option("--fault-reorder", **_share("share of pushes and pull pages shuffled"))
+@click.option(
+    "--limit-per-hour",
+    type=click.IntRange(min=1),
+    envvar="VOICEWATCH_LIMIT_PER_HOUR",
+    help="sends to one number per hour before code 22 [VOICEWATCH_LIMIT_PER_HOUR; none]",
+)
+@click.option(
+    "--limit-per-day",
+    type=click.IntRange(min=1),
+    envvar="VOICEWATCH_LIMIT_PER_DAY",
+    help="sends to one number per 24 h before code 17 [VOICEWATCH_LIMIT_PER_DAY; none]",
+)
 @click.option("--push-retry-base", default=10.0, show_default=True, type=float, metavar="SECONDS")
 @click.option("--outage-carrier", multiple=True, help="every call to this carrier fails")
 @click.option("--outage-province", multiple=True, help="every call to this province fails")

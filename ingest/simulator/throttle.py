@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime, timedelta
 
+from ingest.numbers import canonical
 from ingest.simulator.records import Rejection
 
 SAME_CONTENT_GAP = timedelta(seconds=30)  # code 8
@@ -34,6 +35,7 @@ class HarassmentGuard:
 
     def check(self, mobile: str, content: str, now: datetime) -> Rejection | None:
         """The throttle refusing `content` to `mobile` at `now`, or None."""
+        mobile = _one_number(mobile)
         same = self._same_content.get((mobile, content))
         if same:
             _drop_older(same, now - SAME_CONTENT_WINDOW)
@@ -53,6 +55,7 @@ class HarassmentGuard:
 
     def remember(self, mobile: str, content: str, now: datetime) -> None:
         """Count an accepted send. (Believed: refused sends do not count toward any window.)"""
+        mobile = _one_number(mobile)
         self._same_content.setdefault((mobile, content), deque()).append(now)
         if self._limits_numbers:
             self._per_number.setdefault(mobile, deque()).append(now)
@@ -68,6 +71,11 @@ class HarassmentGuard:
             del self._same_content[key]
         for key in [k for k, times in self._per_number.items() if times[-1] <= now - DAY]:
             del self._per_number[key]
+
+
+def _one_number(mobile: str) -> str:
+    """Believed: Yunpian counts `15205201314` and `+8615205201314` as one number."""
+    return canonical(mobile) or mobile
 
 
 def _drop_older(times: deque[datetime], cutoff: datetime) -> None:

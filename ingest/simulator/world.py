@@ -50,7 +50,7 @@ _CODE_FORM = re.compile(r"^[0-9]{4,6}$")  # ASCII only: str.isdigit() would take
 LANGUAGES = frozenset({"zh", "en", "id", "vi", "tr", "ru", "de", "fr", "it", "pt", "es", "ar"})
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100
 QUIET_FROM, QUIET_UNTIL = time(22, 0), time(7, 30)  # China time
-REALISTIC_CALL_DELAY = (8.0, 45.0)  # seconds from send to report, when not configured
+REALISTIC_CALL_DELAY = (8.0, 45.0)  # seconds of ringing before the call is answered or given up
 
 # The reference says domestic voice codes are not sent 22:00-07:30 China time, but not how the
 # API reacts to a send in those hours. UNCONFIRMED choice: refuse at once with -53 ("submit
@@ -218,16 +218,21 @@ class World:
         mobile = params["mobile"]
         sid = uuid.UUID(int=self._rng.getrandbits(128), version=4).hex
         delay = self.config.call_delay
-        if delay is None:
+        realistic = delay is None
+        if realistic:
             delay = self._rng.uniform(*REALISTIC_CALL_DELAY)
         incidents = self.incidents.now
         if incidents.reports == "delayed":
             delay += incidents.report_delay
-        due_at = now + timedelta(seconds=delay)
         info = describe(mobile)
         outcome = decide_outcome(info, self._rng)  # drawn anyway: outages keep the stream
         if incidents.in_outage(info.carrier, info.province):
             outcome = CallOutcome(False, 0, OUTAGE_ERROR_MSG)
+        if realistic:
+            # user_receive_time is when the call ended: ringing, then the answered call's length
+            # (a configured call_delay is a test's exact send -> report time, kept as given).
+            delay += outcome.duration
+        due_at = now + timedelta(seconds=delay)
         uid = _param(params, "uid")
         report: dict[str, object] = {
             "sid": sid,

@@ -4,12 +4,25 @@ both read it."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Engine, Row, Select, Table, func, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Row,
+    Select,
+    Table,
+    func,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
+from ingest.numbers import PartialNumber, canonical, storage_key
 from ingest.store.models import Report, Send
 
 SENDS = Send.__table__
@@ -27,17 +40,26 @@ class Call:
     report: Report | None
 
     @property
-    def answer_after(self) -> timedelta | None:
-        """From the send to the end of the call, as Yunpian reports it."""
+    def until_call_ended(self) -> timedelta | None:
+        """From the send to the end of the call (`user_receive_time`: when an answered call
+        hung up or an unanswered one gave up), answered or not."""
         if self.send is None or self.report is None or self.report.user_receive_time is None:
             return None
         return self.report.user_receive_time - self.send.sent_at
 
 
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One stored number a partial number may mean, with how much is stored for it."""
+
+    number: str
+    sends: int  # 0: only reports are stored for it
+
+
 def lookup(engine: Engine, sid_or_mobile: str, limit: int = 200) -> list[Call]:
     """The newest `limit` calls of a number or a sid: its sends (with their reports) and its
     reports whose send is not among them."""
-    query = sid_or_mobile.strip()
+    query = unicodedata.normalize("NFKC", sid_or_mobile).strip()
     # SQLite takes ORDER BY and LIMIT in a part of a UNION only inside a subquery.
     calls = union_all(
         select(_by_send(query, limit).subquery()), select(_by_report(query, limit).subquery())
@@ -51,7 +73,45 @@ def lookup(engine: Engine, sid_or_mobile: str, limit: int = 200) -> list[Call]:
 
 
 def _matches(table: Table, query: str) -> ColumnElement[bool]:
-    return or_(table.c.mobile == query, table.c.sid == query)
+    """Rows of the number however it is written (its canonical form, or the text as stored
+    for rows older than it), or with the sid in any letter case."""
+    number = canonical(query) or storage_key(query)
+    sids = {query, query.lower(), query.upper()}
+    return or_(table.c.number == number, table.c.mobile == query, table.c.sid.in_(sids))
+
+
+def candidates(engine: Engine, partial: PartialNumber, limit: int = 20) -> list[Candidate]:
+    """The stored numbers a partial number (`152****9867`, a last four) may mean, most sent
+    to first."""
+    pattern = f"{partial.prefix}%{partial.suffix}"  # digits and "+" only: nothing to escape
+    numbers = union_all(
+        select(SENDS.c.number, SENDS.c.sent_at).where(SENDS.c.number.like(pattern)),
+        select(REPORTS.c.number, null().label("sent_at")).where(REPORTS.c.number.like(pattern)),
+    ).subquery()
+    stmt = (
+        select(numbers.c.number, func.count(numbers.c.sent_at))
+        .group_by(numbers.c.number)
+        .order_by(func.count(numbers.c.sent_at).desc(), numbers.c.number)
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        return [Candidate(*row) for row in connection.execute(stmt)]
+
+
+def count_no_report(engine: Engine, start: datetime, sent_before: datetime) -> int:
+    """Accepted sends from `start` up to `sent_before` whose report has not arrived."""
+    stmt = (
+        select(func.count())
+        .select_from(SENDS.outerjoin(REPORTS, REPORTS.c.sid == SENDS.c.sid))
+        .where(
+            SENDS.c.result_code == 0,
+            SENDS.c.sent_at >= start,
+            SENDS.c.sent_at < sent_before,
+            REPORTS.c.id.is_(None),
+        )
+    )
+    with engine.connect() as connection:
+        return int(connection.execute(stmt).scalar_one())
 
 
 def _columns() -> list[ColumnElement]:

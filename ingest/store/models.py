@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ingest.numbers import storage_key
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stored as naive UTC (portable across SQLite and PostgreSQL), returned aware UTC."""
@@ -63,6 +65,12 @@ REJECTED = "rejected"  # Yunpian answered with an error code
 NOT_SENT_CODE = -50  # Yunpian's "unknown error", kept for a send that never left
 
 
+def _number_of_mobile(context) -> str | None:
+    """A row's canonical number, from its mobile, whichever way it is inserted."""
+    mobile = context.get_current_parameters().get("mobile")
+    return storage_key(mobile) if mobile else None
+
+
 class Send(Base):
     """One attempt to have Yunpian call a number: accepted (with a sid), rejected, never sent,
     or of unknown outcome (`result_code` None: sent, and no answer could be read)."""
@@ -71,7 +79,9 @@ class Send(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    mobile: Mapped[str] = mapped_column(String(32), index=True)
+    mobile: Mapped[str] = mapped_column(String(32), index=True)  # as Yunpian was sent it
+    # The canonical number (E.164, ingest.numbers.canonical) a number's history is kept by.
+    number: Mapped[str | None] = mapped_column(String(32), default=_number_of_mobile)
     code_digest: Mapped[str] = mapped_column(String(64))  # HMAC-SHA256(key, mobile:code)
     kind: Mapped[str] = mapped_column(String(16), default="code")  # code | notify
     # Yunpian's `code`; 0 = OK; None = unknown outcome (no answer read, the call may be placed)
@@ -93,7 +103,10 @@ class Send(Base):
     # When an unknown send was joined to the report of its number (ingest/store/outbox.py).
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_sends_mobile_sent_at", "mobile", "sent_at"),)
+    __table_args__ = (
+        Index("ix_sends_mobile_sent_at", "mobile", "sent_at"),
+        Index("ix_sends_number_sent_at", "number", "sent_at"),
+    )
 
     @property
     def state(self) -> str:
@@ -115,6 +128,7 @@ class Report(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     sid: Mapped[str] = mapped_column(String(64), unique=True)
     mobile: Mapped[str] = mapped_column(String(32), index=True)
+    number: Mapped[str | None] = mapped_column(String(32), index=True, default=_number_of_mobile)
     uid: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))  # SUCCESS | FAIL
     error_msg: Mapped[str | None] = mapped_column(Text)

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ingest.numbers import describe
+from ingest.numbers import describe, storage_key
 from ingest.store.inbox import JSON, OK, QUARANTINED, raw_row, storable_error
 from ingest.store.models import RawBody, Report
 from ingest.store.spool import Spooled
@@ -241,6 +241,7 @@ def _later(a: ReportRecord, b: ReportRecord) -> ReportRecord:
 ROW_COLUMNS = (
     "sid",
     "mobile",
+    "number",
     "uid",
     "status",
     "error_msg",
@@ -269,6 +270,7 @@ def report_values(
             (
                 report.sid,
                 report.mobile,
+                storage_key(report.mobile),
                 report.uid,
                 report.status,
                 report.error_msg,

@@ -171,7 +171,8 @@ def test_send_page_warns_before_a_send_the_throttle_would_refuse(open_page, smal
     warnings = " ".join(w.value for w in at.warning)
     assert "Yunpian would refuse this send now" in warnings and "code 8" in warnings
     assert any("152****1314" in s.value.replace("\\", "") for s in at.subheader)
-    assert "Yes, call now" in [b.label for b in at.button]
+    labels = {b.label: b.proto.type for b in at.button}
+    assert labels["Send anyway"] == "secondary" and labels["Cancel"] == "primary"
 
 
 def test_send_page_sends_and_shows_the_report_when_it_is_stored(open_page, small_db, simulator):
@@ -197,4 +198,4 @@ def test_send_page_sends_and_shows_the_report_when_it_is_stored(open_page, small
     # Ingest stores the report (pull or push); the page's next poll shows it.
     add_rows(engine, reports=[report_row(dict(send), "SUCCESS", 14, duration=18)])
     at.run()
-    assert any("call lasted 18 s" in s.value for s in at.success)
+    assert any("call ended" in s.value and "lasted 18 sec" in s.value for s in at.success)

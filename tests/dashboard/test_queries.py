@@ -17,6 +17,7 @@ from ingest.settings import Secret
 from ingest.store.models import Report, Send
 from ingest.store.rollups import delay_ds_sql
 from ingest.store.writes import code_digest
+from ingest.throttle import ThrottleLimits
 from tests.fixtures.dashboard import add_rows, report_row, send_row, utc
 
 T0 = utc(2025, 6, 2, 2, 0)  # Monday 10:00 in China
@@ -204,11 +205,11 @@ def test_next_send_waits_out_the_30_s_and_5_min_rules(engine):
     nxt = queries.next_accepted_send(engine, MOBILE, code_digest=digest, now=now)
     # 3 of the same code in 5 min: the oldest (250 s ago) must leave the window.
     assert nxt.same_code_at == now + timedelta(seconds=50)
-    assert nxt.new_code_at == now and len(nxt.reasons) == 2
+    assert nxt.new_code_at == now and nxt.codes == (8, 9)
     fresh = queries.next_accepted_send(
         engine, MOBILE, code_digest=code_digest(key, MOBILE, "999999"), now=now
     )
-    assert fresh.same_code_at == now and fresh.reasons == ()
+    assert fresh.same_code_at == now and fresh.codes == ()
 
 
 def test_next_send_for_a_new_code_respects_the_hourly_limit(engine):
@@ -220,9 +221,12 @@ def test_next_send_for_a_new_code_respects_the_hourly_limit(engine):
             for m in (5, 10, 20, 30, 50)
         ],
     )
-    nxt = queries.next_accepted_send(engine, MOBILE, now=now)
+    # The account's limits are configuration: none unless set, as the simulator has.
+    assert queries.next_accepted_send(engine, MOBILE, now=now).new_code_at == now
+    limits = ThrottleLimits(per_hour=5)
+    nxt = queries.next_accepted_send(engine, MOBILE, now=now, limits=limits)
     assert nxt.new_code_at == now + timedelta(minutes=10)  # the send 50 min ago leaves the hour
-    assert any("1 h limit" in r for r in nxt.reasons)
+    assert nxt.codes == (22,)
 
 
 def test_lookup_joins_reports_by_sid_and_keeps_orphans(engine):
@@ -233,7 +237,7 @@ def test_lookup_joins_reports_by_sid_and_keeps_orphans(engine):
     timeline = queries.lookup_timeline(engine, MOBILE)
     assert timeline["sid"].tolist() == [orphan["sid"], second["sid"], first["sid"]]
     assert timeline["source"].tolist() == ["report only", "relay", "relay"]
-    assert timeline["status"].iloc[2] == "FAIL" and timeline["answer_after_s"].iloc[2] == 30
+    assert timeline["status"].iloc[2] == "FAIL" and timeline["call_ended_after_s"].iloc[2] == 30
     by_sid = queries.lookup_timeline(engine, first["sid"])
     assert by_sid["mobile"].tolist() == [MOBILE]
     assert queries.report_for_sid(engine, second["sid"]) is None
@@ -243,11 +247,12 @@ def test_lookup_joins_reports_by_sid_and_keeps_orphans(engine):
 def test_lookup_shows_a_report_for_the_number_whose_send_names_it_differently(engine):
     sent = send_row("+86" + MOBILE, T0)
     add_rows(engine, [sent], [report_row(sent, "FAIL", 30, mobile=MOBILE)])
-    [row] = queries.lookup_timeline(engine, MOBILE).to_dict("records")
-    assert (row["sid"], row["source"], row["status"]) == (sent["sid"], "report only", "FAIL")
-    assert row["user_receive_time"] == pd.Timestamp("2025-06-02 10:00:30")  # China time
-    [row] = queries.lookup_timeline(engine, "+86" + MOBILE).to_dict("records")
-    assert (row["result"], row["answer_after_s"]) == ("accepted", 30)
+    for written in (MOBILE, "+86" + MOBILE, "+86 152-0520-1314"):  # one number, one history
+        [row] = queries.lookup_timeline(engine, written).to_dict("records")
+        assert (row["sid"], row["source"], row["status"]) == (sent["sid"], "relay", "FAIL")
+        assert row["user_receive_time"] == pd.Timestamp("2025-06-02 10:00:30")  # China time
+        assert (row["result"], row["call_ended_after_s"]) == ("accepted", 30)
+        assert row["outcome"] == "not answered"
 
 
 def test_manual_sends_are_counted_per_viewer(engine):

@@ -47,7 +47,7 @@ def test_a_numbers_sends_come_with_their_reports_newest_first(engine):
     calls = lookup(engine, f" {MOBILE} ")
     assert [(c.send.sid, c.send.result_code) for c in calls] == [(None, 8), ("s2", 0), ("s1", 0)]
     assert [c.report and c.report.sid for c in calls] == [None, None, "s1"]
-    assert calls[2].answer_after == timedelta(seconds=30) and calls[1].answer_after is None
+    assert calls[2].until_call_ended == timedelta(seconds=30) and calls[1].until_call_ended is None
     assert calls[2].send.sent_at == T0  # aware UTC, as the models return it
 
 
@@ -58,9 +58,13 @@ def test_reports_without_a_send_found_are_calls_of_their_own(engine):
         [report("s1", T0 + timedelta(seconds=20)), report("orphan", None)],
         "push",
     )
-    calls = lookup(engine, MOBILE)
-    assert [(c.send, c.report.sid) for c in calls] == [(None, "orphan"), (None, "s1")]
-    assert [c.send.mobile for c in lookup(engine, "+8615205201314")] == ["+8615205201314"]
+    # One number, one history: the send written +86… is found with its report.
+    for written in (MOBILE, "+8615205201314"):
+        calls = lookup(engine, written)
+        assert [(c.send and c.send.mobile, c.report.sid) for c in calls] == [
+            (None, "orphan"),
+            ("+8615205201314", "s1"),
+        ]
 
 
 def test_a_sid_finds_its_one_call(engine):

@@ -106,12 +106,20 @@ def test_reports_are_not_pullable_before_the_call_delay_then_show_china_time():
     ]
 
 
-def test_realistic_call_delay_is_between_8_and_45_seconds():
+def test_realistic_call_ends_after_8_to_45_s_of_ringing_plus_the_answered_call():
     world = make_world(call_delay=None)
     calls = [world.call(send(world, f"1361234{i:04d}").sid) for i in range(200)]
-    delays = [(c.due_at - c.accepted_at).total_seconds() for c in calls]
-    assert min(delays) >= 8 and max(delays) <= 45
-    assert max(delays) - min(delays) > 20
+    rings = [(c.due_at - c.accepted_at).total_seconds() - c.outcome.duration for c in calls]
+    assert min(rings) >= 8 and max(rings) <= 45
+    assert max(rings) - min(rings) > 20
+
+
+def test_a_call_never_ends_sooner_after_its_send_than_it_lasted():
+    """No "sent 14:03:42, call ended 14:03:57, lasted 40 s": user_receive_time is the end."""
+    world = make_world(call_delay=None)
+    calls = [world.call(send(world, f"1361234{i:04d}").sid) for i in range(200)]
+    assert any(c.outcome.duration for c in calls)
+    assert all((c.due_at - c.accepted_at).total_seconds() >= c.outcome.duration for c in calls)
 
 
 @pytest.mark.parametrize(
