@@ -184,7 +184,7 @@ def main() -> None:
                 st.Page(
                     PAGES / "health.py", title=_("Ingest health"), icon=":material/monitor_heart:"
                 ),
-                st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
+                st.Page(PAGES / "alerts.py", title=_("Alerts"), icon=":material/notifications:"),
             ],
             _("Investigate"): [
                 st.Page(PAGES / "lookup.py", title=_("Lookup"), icon=":material/search:"),
