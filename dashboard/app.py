@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import login, queries, state
+from dashboard import login, state
 from dashboard.privacy import can_unmask
 from ingest.text import printable
 
@@ -85,16 +85,24 @@ def logout_control() -> None:
         st.rerun()
 
 
-def sidebar() -> None:
-    """Time range, carrier, province and source pickers, and the unmask control."""
-    options = state.query(queries.filter_options)
+# What each page applies of the sidebar's choices; the others are hidden there.
+SIDEBAR = {
+    "overview": {"time_range": True, "filters": True},
+    "failures": {"time_range": True, "filters": True},
+    "throttling": {"time_range": True, "filters": True},
+    "health": {"time_range": False, "filters": False},
+    "lookup": {"time_range": False, "filters": False},
+    "send_test": {"time_range": False, "filters": False},
+}
+
+
+def sidebar(page: st.Page) -> None:
+    """The pickers `page` applies (time range, carrier, country, province, source), and the
+    unmask control."""
+    state.keep_filters()
+    state.begin_view(page.url_path or "overview")
+    state.sidebar(**SIDEBAR.get(page.url_path or "overview", {}))
     with st.sidebar:
-        st.selectbox("Time range", list(state.RANGES), index=1, key="range")
-        if st.session_state.get("range") == "Custom":
-            st.date_input("Days (China time)", value=(), key="custom_days")
-        st.multiselect("Carrier", options.carriers, key="carriers", placeholder="All carriers")
-        st.multiselect("Province", options.provinces, key="provinces", placeholder="All provinces")
-        st.multiselect("Source", options.sources, key="sources", placeholder="All sources")
         unmask_control()
         if state.viewer():
             st.caption(f"Logged in as **{state.outside(state.viewer())}**")
@@ -151,7 +159,7 @@ def main() -> None:
             ],
         }
     )
-    sidebar()
+    sidebar(navigation)
     navigation.run()
 
 

@@ -19,6 +19,7 @@ REGION_URLS = {
 }
 DEFAULT_DB_URL = "sqlite:///data/voicewatch.db"
 DEMO_APIKEY = "0123456789abcdef0123456789abcdef"  # the simulator's; never valid at Yunpian
+FEE_UNITS = ("credits", "yuan")  # what Yunpian bills a call in: 条 (credits) or yuan, per account
 
 
 class Secret:
@@ -95,6 +96,7 @@ class Settings:
     refused_per_minute: int = 60  # refused pushes kept in the raw inbox per minute, in all
     disk_min_free_mb: float = 512.0  # /healthz is degraded below this much free disk
     metrics_token: Secret = field(default_factory=lambda: Secret(""))
+    fee_unit: str = "credits"  # the unit of `fee` in Yunpian's answers: credits (条) or yuan
 
     @property
     def simulated(self) -> bool:
@@ -137,7 +139,15 @@ class Settings:
             refused_per_minute=int(_number(env, "VOICEWATCH_REFUSED_PER_MINUTE", 60)),
             disk_min_free_mb=_number(env, "VOICEWATCH_DISK_MIN_FREE_MB", 512.0),
             metrics_token=Secret(env.get("VOICEWATCH_METRICS_TOKEN", "")),
+            fee_unit=_fee_unit(env),
         )
+
+
+def _fee_unit(env: Mapping[str, str]) -> str:
+    unit = env.get("VOICEWATCH_FEE_UNIT", "").strip().lower() or "credits"
+    if unit not in FEE_UNITS:
+        raise SettingsError(f"VOICEWATCH_FEE_UNIT={unit!r}: expected one of {list(FEE_UNITS)}")
+    return unit
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
