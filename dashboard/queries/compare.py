@@ -36,7 +36,7 @@ def rate_change_significant(
     if spread == 0:
         return False
     z = (answered_now / reported_now - answered_before / reported_before) / spread
-    return abs(z) >= Z_95
+    return bool(abs(z) >= Z_95)
 
 
 def period_comparison(
@@ -58,12 +58,16 @@ def period_comparison(
     enough_before = both["sends_before"] >= MIN_SAMPLE
     both["sends_change"] = (both["sends"] - both["sends_before"]).where(enough_before)
     both["rate_change"] = both["answer_rate"] - both["answer_rate_before"]
-    both["significant"] = [
-        rate_change_significant(a, r, ab, rb)
-        for a, r, ab, rb in zip(
-            both["answered"], reported, both["answered_before"], reported_before, strict=True
-        )
-    ]
+    both["significant"] = pd.Series(
+        [
+            rate_change_significant(int(a), int(r), int(ab), int(rb))
+            for a, r, ab, rb in zip(
+                both["answered"], reported, both["answered_before"], reported_before, strict=True
+            )
+        ],
+        index=both.index,
+        dtype=object,  # True, False or None (too few calls)
+    )
     both = both.sort_values(["sends", dimension], ascending=[False, True], ignore_index=True)
     return both[
         [

@@ -1,0 +1,161 @@
+"""The weekly review through the pages, as a product manager drives them (AppTest)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import streamlit as st
+from sqlalchemy import func, select
+
+from dashboard import state
+from ingest.store.engine import make_engine
+from ingest.store.models import Send
+from tests.dashboard import test_pages
+from tests.dashboard.test_pages import metrics
+from tests.fixtures.dashboard import add_rows, report_row, send_row
+from tests.servers import wait_until
+
+MOBILE, SINGAPORE = "15205201314", "+6591234567"
+TIMEDELTA_TEXT = re.compile(r"\d+ days?, \d+:\d\d:\d\d")
+open_page = test_pages.open_page
+
+
+@pytest.fixture
+def fresh_db(tmp_path):
+    """Sends only in the last hour: 40 to a mainland number (one refused), 3 to Singapore."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    sends = [send_row(MOBILE, now - timedelta(minutes=50, seconds=20 * i)) for i in range(39)]
+    sends.append(send_row(MOBILE, now - timedelta(minutes=10), result_code=8))
+    sends += [send_row(SINGAPORE, now - timedelta(minutes=30 - i)) for i in range(3)]
+    reports = [report_row(s, "SUCCESS", 12) for s in sends if s["result_code"] == 0]
+    add_rows(engine, sends, reports)
+    yield url, engine
+    engine.dispose()
+
+
+def sidebar_keys(at) -> set[str]:
+    widgets = [*at.sidebar.selectbox, *at.sidebar.multiselect, *at.sidebar.date_input]
+    return {w.key for w in widgets}
+
+
+@pytest.mark.parametrize("page", ["lookup", "send_test", "health"])
+def test_pages_that_ignore_the_filters_do_not_show_them(open_page, fresh_db, page):
+    at = open_page(page, fresh_db[0])
+    assert not at.exception
+    assert not sidebar_keys(at) & {"range", "carriers", "countries", "provinces", "sources"}
+
+
+def test_filters_survive_a_visit_to_a_page_without_them(open_page, fresh_db):
+    at = open_page("overview", fresh_db[0])
+    at.sidebar.multiselect(key="countries").set_value(["Singapore"]).run()
+    at.switch_page("app_pages/lookup.py").run()
+    at.switch_page("app_pages/overview.py").run()
+    assert at.sidebar.multiselect(key="countries").value == ["Singapore"]
+    assert metrics(at)["Sends"] == "3"
+
+
+def test_country_filter_and_dimension(open_page, fresh_db):
+    url, engine = fresh_db
+    at = open_page("overview", url)
+    assert at.sidebar.multiselect(key="countries").options == ["China", "Singapore"]
+    assert "Singapore" not in at.sidebar.multiselect(key="provinces").options
+    at.sidebar.multiselect(key="countries").set_value(["China"]).run()
+    with engine.connect() as conn:
+        domestic = conn.execute(
+            select(func.count()).select_from(Send).where(Send.mobile.not_like("+%"))
+        ).scalar()
+    assert metrics(at)["Sends"] == str(domestic) == "40"
+
+
+def test_no_change_is_shown_against_an_empty_previous_period(open_page, fresh_db):
+    at = open_page("overview", fresh_db[0])
+    assert not at.exception
+    assert not any(m.delta for m in at.metric)  # not "+43" against nothing
+    assert any("no comparable data" in c.value for c in at.caption)
+
+
+def test_a_page_view_keeps_one_now_until_refreshed(open_page, fresh_db):
+    url, engine = fresh_db
+    at = open_page("overview", url)
+    before = metrics(at)["Sends"]
+    view_now = at.session_state["view_now"]
+    # Past the 10 s the old rolling window was floored to, a send arrives "now".
+    wait_until(lambda: state.now() > view_now, timeout=15)
+    arrived = datetime.now(UTC)
+    add_rows(engine, [send_row(MOBILE, arrived)])
+    st.cache_data.clear()
+    at.run()  # what a click on a download does: the page runs again
+    assert metrics(at)["Sends"] == before
+    wait_until(lambda: state.now() > arrived, timeout=15)
+    next(b for b in at.sidebar.button if b.label == "Refresh").click().run()
+    assert metrics(at)["Sends"] == str(int(before) + 1)
+
+
+def test_downloads_name_their_range_and_filters(open_page, fresh_db, monkeypatch):
+    offered = []
+    real = st.download_button
+
+    def recording(label, data, **kwargs):
+        offered.append((label, data, kwargs.get("file_name")))
+        return real(label, data, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording)
+    at = open_page("overview", fresh_db[0])
+    at.sidebar.multiselect(key="carriers").set_value(["SingTel"]).run()
+    offered.clear()
+    at.run()
+    fees = next((d, n) for label, d, n in offered if label == "Download fees (CSV)")
+    data, name = fees
+    assert name.startswith("voicewatch-fees-") and name.endswith("-carrier-SingTel.csv")
+    first = data.decode("utf-8-sig").splitlines()[0]
+    assert first.startswith("# voicewatch fees · ") and "carrier: SingTel" in first
+    assert "China time" in first
+    assert any(label.startswith("Download every send") for label, _, _ in offered)
+
+
+def test_custom_range_shows_the_range_in_force(open_page, fresh_db):
+    at = open_page("overview", fresh_db[0])
+    at.sidebar.selectbox(key="range").set_value("Custom").run()
+    picked = at.sidebar.date_input(key="custom_days").value
+    today = datetime.now(UTC).astimezone(state.CHINA).date()
+    assert tuple(picked) == (today - timedelta(days=6), today)  # not empty boxes
+    at.sidebar.date_input(key="custom_days").set_value((today,)).run()  # half a range
+    assert not at.exception
+    assert any("Pick the last day too" in c.value for c in at.sidebar.caption)
+    captions = " ".join(c.value for c in at.caption)
+    first = today - timedelta(days=6)
+    assert f"{first:%b} {first.day}," in captions  # the range in words, from its first day
+    assert not TIMEDELTA_TEXT.search(captions)
+
+
+@pytest.mark.parametrize("choice", ["Last week", "Last month", "This month"])
+def test_calendar_presets_run(open_page, fresh_db, choice):
+    at = open_page("overview", fresh_db[0])
+    at.sidebar.selectbox(key="range").set_value(choice).run()
+    assert not at.exception
+
+
+def test_fees_carry_their_unit(open_page, fresh_db):
+    at = open_page("overview", fresh_db[0], VOICEWATCH_FEE_UNIT="yuan")
+    shown = metrics(at)
+    assert shown["Fees (yuan)"] == "42"
+    assert "Fee per answer (yuan)" in shown
+
+
+def test_failures_page_explains_reasons_by_category(open_page, fresh_db):
+    url, engine = fresh_db
+    failed = send_row(MOBILE, datetime.now(UTC) - timedelta(minutes=5))
+    add_rows(engine, [failed], [report_row(failed, "FAIL", 20, error_msg="空号")])
+    at = open_page("failures", url)
+    assert not at.exception
+    reasons = next(df.value for df in at.dataframe if "advice" in df.value)
+    row = reasons.set_index("reason").loc["空号"]
+    assert row["category"] == "number does not exist"
+    assert row["advice"] == "Check the number with the user."
+    latest = next(df.value for df in at.dataframe if "sid" in df.value)
+    assert list(latest.columns[:4]) == ["sent_at", "mobile", "stage", "category"]
+    assert not (latest.astype(str) == "None").any().any()
