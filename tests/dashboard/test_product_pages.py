@@ -158,3 +158,15 @@ def test_failures_page_explains_reasons_by_category(open_page, fresh_db):
     latest = next(df.value for df in at.dataframe if "sid" in df.value)
     assert list(latest.columns[:4]) == ["sent_at", "mobile", "stage", "category"]
     assert not (latest.astype(str) == "None").any().any()
+
+
+def test_overview_in_chinese(open_page, fresh_db):
+    at = open_page("overview", fresh_db[0])
+    at.session_state["language"] = "zh_CN"
+    at.sidebar.selectbox(key="range").set_value("Last week").run()
+    assert not at.exception
+    assert at.title[0].value == "概览"
+    shown = metrics(at)
+    assert "费用（条）" in shown and "接听率" in shown
+    assert at.sidebar.selectbox(key="range").label == "时间范围"
+    assert any("北京时间" in c.value for c in at.caption)
