@@ -27,12 +27,15 @@ def change(value, previous, fmt, comparable: bool) -> str | None:
     return ("+" if delta > 0 else "-") + fmt(abs(delta))
 
 
-def tile(column, label, value, previous, fmt, comparable, *, inverse=False, help=None) -> None:
+def tile(
+    column, label, value, previous, fmt, comparable, *, inverse=False, neutral=False, help=None
+) -> None:
+    """A metric with its change; `inverse`: a rise is bad, `neutral`: neither is."""
     column.metric(
         label,
         "—" if value is None else fmt(value),
         change(value, previous, fmt, comparable),
-        delta_color="inverse" if inverse else "normal",
+        delta_color="off" if neutral else "inverse" if inverse else "normal",
         help=help,
         border=True,
     )
@@ -78,7 +81,7 @@ def tiles(now: queries.Kpis, before: queries.Kpis, comparable: bool) -> None:
     )
     tile(
         row2[1],
-        _("Fee per answer ({unit})").format(unit=unit),
+        _("Per answer ({unit})").format(unit=unit),
         now.cost_per_answered,
         before.cost_per_answered,
         lambda v: lang.number(v, 2),
@@ -117,6 +120,7 @@ def tiles(now: queries.Kpis, before: queries.Kpis, comparable: bool) -> None:
         before.mean_duration_s,
         secs,
         comparable,
+        neutral=True,  # a longer call is neither better nor worse
     )
 
 

@@ -142,7 +142,7 @@ def test_fees_carry_their_unit(open_page, fresh_db):
     at = open_page("overview", fresh_db[0], VOICEWATCH_FEE_UNIT="yuan")
     shown = metrics(at)
     assert shown["Fees (yuan)"] == "42"
-    assert "Fee per answer (yuan)" in shown
+    assert "Per answer (yuan)" in shown
 
 
 def test_failures_page_explains_reasons_by_category(open_page, fresh_db):
@@ -170,3 +170,39 @@ def test_overview_in_chinese(open_page, fresh_db):
     assert "费用（条）" in shown and "接听率" in shown
     assert at.sidebar.selectbox(key="range").label == "时间范围"
     assert any("北京时间" in c.value for c in at.caption)
+
+
+@pytest.fixture
+def steady_db(tmp_path):
+    """The same 40 answered calls in the last hour and 24 h before, and one send a week ago
+    (so data covers the period before)."""
+    url = f"sqlite:///{tmp_path / 'steady.db'}"
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    sends, reports = [], []
+    for back in (timedelta(0), timedelta(days=1)):
+        batch = [send_row(MOBILE, now - back - timedelta(minutes=50 - i)) for i in range(40)]
+        sends += batch
+        reports += [report_row(s, "SUCCESS", 12) for s in batch]
+    sends.append(send_row(MOBILE, now - timedelta(days=7)))
+    add_rows(engine, sends, reports)
+    yield url
+    engine.dispose()
+
+
+def test_an_unchanged_week_shows_no_change_and_compares_by_dimension(open_page, steady_db):
+    at = open_page("overview", steady_db)
+    assert not at.exception
+    assert not any("no comparable data" in c.value for c in at.caption)
+    assert not any(m.delta for m in at.metric)  # no "+0.0 s", in red or any colour
+    table = next(df.value for df in at.dataframe if "sends_before" in df.value)
+    row = table.iloc[0]
+    assert (row["carrier"], row["sends"], row["sends_before"], row["sends_change"]) == (
+        "China Mobile",
+        40,
+        40,
+        0,
+    )
+    at.segmented_control(key="compare_by").set_value("country").run()
+    table = next(df.value for df in at.dataframe if "sends_before" in df.value)
+    assert table["country"].tolist() == ["China"]
