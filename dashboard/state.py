@@ -18,6 +18,7 @@ from dashboard import queries
 from dashboard.lang import _, language
 from dashboard.plain import formula_safe, formula_safe_cell, literal
 from dashboard.privacy import mask_numbers, show_text
+from dashboard.queries.export import write_sends_csv
 from ingest.i18n import N_
 from ingest.settings import Settings
 from ingest.store.engine import make_engine
@@ -382,7 +383,7 @@ def raw_export_button(filters: queries.Filters) -> None:
         # Handed to Streamlit, which reads it and drops it; the file goes with the object.
         spool = tempfile.TemporaryFile()  # noqa: SIM115
         name = "sends with reports"
-        queries.write_sends_csv(engine(), filters, spool, shape, export_header(name, filters))
+        write_sends_csv(engine(), filters, spool, shape, export_header(name, filters))
         spool.seek(0)
         return spool
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dashboard.queries._sql import Filters, grain_for
 from dashboard.queries.compare import comparable, period_comparison, rate_change_significant
-from dashboard.queries.export import write_sends_csv
 from dashboard.queries.failures import (
     code_reason,
     failure_reasons,
@@ -90,5 +89,4 @@ __all__ = [
     "throttle_pressure",
     "throttle_rejections_over_time",
     "volume_by_outcome",
-    "write_sends_csv",
 ]

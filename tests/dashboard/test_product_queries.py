@@ -134,7 +134,7 @@ def test_failure_reasons_carry_their_category(engine):
 def test_raw_export_writes_every_send_in_chunks(world, monkeypatch):
     monkeypatch.setattr(export_module, "CHUNK_ROWS", 7)  # several chunks from 48 rows
     out = io.BytesIO()
-    written = queries.write_sends_csv(
+    written = export_module.write_sends_csv(
         world, HOUR, out, lambda chunk: chunk, header="voicewatch sends · test"
     )
     text = out.getvalue().decode("utf-8-sig")
