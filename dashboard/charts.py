@@ -30,6 +30,7 @@ CARRIER_COLORS = {
     "other": "#9a9a9a",
 }
 CHANNEL_COLORS = {"push": "#1f77b4", "pull": "#ff7f0e"}
+MIN_POINT = 10  # reported calls a bucket needs to be drawn as a rate (fewer swing 0-100 %)
 STEPS = {
     "minute": timedelta(minutes=1),
     "hour": timedelta(hours=1),
@@ -115,9 +116,12 @@ def volume_chart(df: pd.DataFrame, grain: str | None = None) -> alt.Chart:
 
 
 def answer_rate_chart(df: pd.DataFrame, grain: str | None = None) -> alt.Chart:
-    """Lines: answer rate per bucket, one per carrier group, broken where buckets are missing;
-    the tooltip gives the counts behind each point."""
-    data = gap_segments(df, "carrier", grain).assign(carrier=lambda d: d["carrier"].map(_label))
+    """Lines: answer rate per bucket, one per carrier group, broken where buckets are missing
+    or hold fewer than MIN_POINT reported calls; the tooltip gives the counts behind each
+    point."""
+    data = gap_segments(df[df["reported"] >= MIN_POINT], "carrier", grain).assign(
+        carrier=lambda d: d["carrier"].map(_label)
+    )
     carriers = {_label(k): v for k, v in CARRIER_COLORS.items()}
     return (
         alt.Chart(data)

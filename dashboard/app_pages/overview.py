@@ -7,13 +7,26 @@ import streamlit as st
 
 from dashboard import charts, queries, state
 from dashboard.lang import _, language
-from dashboard.queries._sql import grain_for
+from dashboard.queries._sql import grain_for, grains_for
 
 st.title(_("Overview"))
 live = st.toggle(
     _("Auto-refresh every 30 s"), key="overview_live", help=_("For the on-call screen.")
 )
 DIMENSIONS = {"carrier": _("carrier"), "province": _("province"), "country": _("country")}
+GRAINS = {"minute": _("by minute"), "hour": _("by hour"), "day": _("by day"), "week": _("by week")}
+
+
+def grain_picker(filters: queries.Filters) -> str:
+    """The charts' bucket size: the range's own, or another that suits it (weeks for a month)."""
+    auto = grain_for(filters.start, filters.end)
+    options = grains_for(filters.start, filters.end)
+    if auto not in options:
+        options = sorted({*options, auto}, key=list(GRAINS).index)
+    picked = st.segmented_control(
+        _("Charts"), options, format_func=GRAINS.get, default=auto, key=f"grain_{auto}"
+    )
+    return picked or auto
 
 
 def change(value, previous, fmt, comparable: bool) -> str | None:
@@ -173,7 +186,6 @@ def overview() -> None:
         state.refresh_view()
     period = state.current_period()
     filters = period.filters
-    grain = grain_for(filters.start, filters.end)
     kpi = state.query(queries.kpi_comparison, filters, period.previous)
     first = state.query(queries.first_send_at)
     comparable = queries.comparable(kpi.previous.sends, period.previous, first)
@@ -186,6 +198,7 @@ def overview() -> None:
     tiles(kpi.current, kpi.previous, comparable)
 
     st.subheader(_("Sends by outcome"))
+    grain = grain_picker(filters)
     volume = state.query(queries.volume_by_outcome, filters, grain)
     if volume.empty:
         st.info(_("No sends in this range."))
@@ -195,6 +208,12 @@ def overview() -> None:
     rates = state.query(queries.answer_rate_over_time, filters, grain)
     if not rates.empty:
         st.altair_chart(charts.answer_rate_chart(rates, grain))
+        st.caption(
+            _(
+                "A point needs {n} reported calls: lines break where a bucket has fewer, "
+                "or none (the quiet hours)."
+            ).format(n=charts.MIN_POINT)
+        )
     if comparable:
         comparison_table(period)
     dimension = (

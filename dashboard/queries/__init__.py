@@ -4,7 +4,7 @@ them, and no query loads a whole table into Python."""
 
 from __future__ import annotations
 
-from dashboard.queries._sql import Filters, grain_for
+from dashboard.queries._sql import Filters, grain_for, grains_for
 from dashboard.queries.compare import comparable, period_comparison, rate_change_significant
 from dashboard.queries.failures import (
     code_reason,
@@ -72,6 +72,7 @@ __all__ = [
     "first_send_at",
     "frequent_numbers",
     "grain_for",
+    "grains_for",
     "health_summary",
     "ingest_over_time",
     "kpi_comparison",

@@ -94,6 +94,18 @@ def grain_for(start: datetime, end: datetime) -> str:
     return "week"
 
 
+def grains_for(start: datetime, end: datetime) -> list[str]:
+    """The grains that give between 2 and about 400 buckets over the range, finest first."""
+    length = end - start
+    sizes = {
+        "minute": timedelta(minutes=1),
+        "hour": timedelta(hours=1),
+        "day": timedelta(days=1),
+        "week": timedelta(days=7),
+    }
+    return [g for g, size in sizes.items() if 2 * size <= length <= 400 * size]
+
+
 def country_of(province: ColumnElement, carrier: ColumnElement) -> ColumnElement[str]:
     """The country of a send from its stored province and carrier: 'China' for a mainland
     province (or no province but a domestic carrier), else the country name kept as province."""

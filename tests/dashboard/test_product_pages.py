@@ -206,3 +206,13 @@ def test_an_unchanged_week_shows_no_change_and_compares_by_dimension(open_page, 
     at.segmented_control(key="compare_by").set_value("country").run()
     table = next(df.value for df in at.dataframe if "sends_before" in df.value)
     assert table["country"].tolist() == ["China"]
+
+
+def test_a_month_can_be_charted_by_week(open_page, fresh_db):
+    at = open_page("overview", fresh_db[0])
+    assert at.segmented_control(key="grain_hour").value == "hour"  # Last 24 h: hours
+    at.sidebar.selectbox(key="range").set_value("Last 30 days").run()
+    grain = at.segmented_control(key="grain_day")
+    assert grain.value == "day" and "by week" in grain.options
+    grain.set_value("week").run()
+    assert not at.exception

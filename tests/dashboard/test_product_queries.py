@@ -154,12 +154,26 @@ def test_answer_rate_lines_break_across_quiet_hours():
     hours = [pd.Timestamp("2025-06-02 20:00"), pd.Timestamp("2025-06-02 21:00")]
     hours += [pd.Timestamp("2025-06-03 08:00"), pd.Timestamp("2025-06-03 09:00")]
     df = pd.DataFrame(
-        {"bucket": hours, "carrier": "China Mobile", "answered": 5, "reported": 9}
-    ).assign(answer_rate=5 / 9)
+        {"bucket": hours, "carrier": "China Mobile", "answered": 15, "reported": 20}
+    ).assign(answer_rate=15 / 20)
     spec = charts.answer_rate_chart(df, "hour").to_dict()
     segments = {row["segment"] for row in spec["datasets"][next(iter(spec["datasets"]))]}
     assert len(segments) == 2  # one line before the night, one after
     assert spec["encoding"]["detail"]["field"] == "segment"
+
+
+def test_answer_rate_points_on_a_handful_of_calls_are_not_drawn():
+    df = pd.DataFrame(
+        {
+            "bucket": [pd.Timestamp("2025-06-02 10:00"), pd.Timestamp("2025-06-02 11:00")],
+            "carrier": "other",
+            "answered": [40, 1],
+            "reported": [50, 1],  # 1 of 1 is not "100 %"
+        }
+    ).assign(answer_rate=lambda d: d["answered"] / d["reported"])
+    spec = charts.answer_rate_chart(df, "hour").to_dict()
+    drawn = spec["datasets"][next(iter(spec["datasets"]))]
+    assert [row["reported"] for row in drawn] == [50]
 
 
 def test_heatmap_labels_every_column():
