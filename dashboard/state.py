@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any, BinaryIO
 
 import pandas as pd
@@ -336,7 +337,7 @@ def table(
     """A dataframe (numbers masked unless this viewer may unmask) with a CSV download of
     exactly what is shown, its text cells formula-safe; with `filters`, the file's name and
     first line carry the range and filters. `label` is the shown name (default `name`)."""
-    shown = _no_none(mask_numbers(df, unmasked()))
+    shown, column_config = _no_none(mask_numbers(df, unmasked()), column_config)
     event = st.dataframe(
         shown,
         hide_index=True,
@@ -358,10 +359,37 @@ def table(
     return event
 
 
-def _no_none(df: pd.DataFrame) -> pd.DataFrame:
-    """`df` with missing text cells empty, so no cell reads "None"."""
-    text = [c for c in df.columns if df[c].dtype == object]
-    return df.assign(**{c: df[c].where(df[c].notna(), "") for c in text}) if text else df
+def _no_none(df: pd.DataFrame, column_config: dict | None) -> tuple[pd.DataFrame, dict | None]:
+    """`df` and its column config with no cell that reads "None": missing text is empty, and a
+    number column with missing values is shown as text in the viewer's format ("" missing),
+    its config turned into a text column of the same label."""
+    config = dict(column_config or {})
+    df = df.copy()
+    for column in df.columns:
+        values = df[column]
+        if values.dtype == object:
+            df[column] = values.where(values.notna(), "")
+        elif _numbers(values) and values.isna().any():
+            spec = config.get(column) if isinstance(config.get(column), dict) else {}
+            percent_format = (spec.get("type_config") or {}).get("format") == "percent"
+            df[column] = values.map(partial(_shown_number, percent_format=percent_format))
+            config[column] = st.column_config.TextColumn(
+                spec.get("label") or str(column), pinned=spec.get("pinned")
+            )
+    return df, (config or None)
+
+
+def _numbers(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def _shown_number(value: object, percent_format: bool) -> str:
+    if _missing(value) or value is pd.NA:
+        return ""
+    if percent_format:
+        return language().percent(float(value))
+    number = float(value)
+    return language().number(number, 0 if number.is_integer() else 2)
 
 
 def csv_bytes(df: pd.DataFrame, header: str = "") -> bytes:

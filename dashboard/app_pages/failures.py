@@ -66,7 +66,7 @@ reasons = explained(reasons)
 st.subheader(_("Reasons"))
 st.altair_chart(charts.reasons_chart(reasons))
 state.table(
-    reasons.drop(columns=["yunpian_msg"]),
+    reasons[["category", "reason", "failures", "share", "advice", "meaning", "stage", "code"]],
     "failure reasons",
     label=_("failure reasons"),
     key="reasons",

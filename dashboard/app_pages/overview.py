@@ -3,6 +3,7 @@ the week-over-week table, fees; all in one fixed range per page view."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, queries, state
@@ -157,9 +158,15 @@ def comparison_table(period: state.Period) -> None:
         ).format(n=queries.MIN_SAMPLE)
     )
     shown = table.assign(
-        significant=table["significant"]
-        .map({True: _("yes"), False: _("no"), None: _("too few calls")})
-        .fillna(_("too few calls"))
+        sends_change=table["sends_change"].map(
+            lambda v: "" if pd.isna(v) else f"{v:+,.0f}" if v else "0"
+        ),
+        rate_change=table["rate_change"].map(
+            lambda v: "" if pd.isna(v) else _("{n} pp").format(n=f"{v * 100:+.1f}")
+        ),
+        significant=table["significant"].map(
+            lambda v: _("too few calls") if v is None else _("yes") if v else _("no")
+        ),
     )
     state.table(
         shown,
@@ -171,10 +178,10 @@ def comparison_table(period: state.Period) -> None:
             dimension: st.column_config.TextColumn(DIMENSIONS[dimension], pinned=True),
             "sends": st.column_config.NumberColumn(_("sends")),
             "sends_before": st.column_config.NumberColumn(_("sends before")),
-            "sends_change": st.column_config.NumberColumn(_("change in sends"), format="%+d"),
+            "sends_change": st.column_config.TextColumn(_("change in sends")),
             "answer_rate": st.column_config.NumberColumn(_("answer rate"), format="percent"),
             "answer_rate_before": st.column_config.NumberColumn(_("before"), format="percent"),
-            "rate_change": st.column_config.NumberColumn(_("change"), format="percent"),
+            "rate_change": st.column_config.TextColumn(_("change")),
             "significant": st.column_config.TextColumn(_("significant")),
         },
     )

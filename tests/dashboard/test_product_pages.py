@@ -201,7 +201,7 @@ def test_an_unchanged_week_shows_no_change_and_compares_by_dimension(open_page, 
         "China Mobile",
         40,
         40,
-        0,
+        "0",
     )
     at.segmented_control(key="compare_by").set_value("country").run()
     table = next(df.value for df in at.dataframe if "sends_before" in df.value)
@@ -216,3 +216,14 @@ def test_a_month_can_be_charted_by_week(open_page, fresh_db):
     assert grain.value == "day" and "by week" in grain.options
     grain.set_value("week").run()
     assert not at.exception
+
+
+def test_no_cell_reads_none(open_page, fresh_db):
+    at = open_page("overview", fresh_db[0])
+    at.segmented_control(key="rate_by").set_value("country").run()
+    table = next(df.value for df in at.dataframe if "answer_rate" in df.value)
+    singapore = table.set_index("country").loc["Singapore"]
+    assert singapore["answer_rate"] == ""  # 3 calls: no rate, and no "None"
+    assert table.set_index("country").loc["China", "answer_rate"] == "100.0%"
+    for frame in (df.value for df in at.dataframe):
+        assert not frame.isna().any().any()
