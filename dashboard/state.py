@@ -367,6 +367,8 @@ def _no_none(df: pd.DataFrame, column_config: dict | None) -> tuple[pd.DataFrame
     df = df.copy()
     for column in df.columns:
         values = df[column]
+        if values.dtype == object and _all_numbers(values):
+            values = pd.to_numeric(values)
         if values.dtype == object:
             df[column] = values.where(values.notna(), "")
         elif _numbers(values) and values.isna().any():
@@ -377,6 +379,14 @@ def _no_none(df: pd.DataFrame, column_config: dict | None) -> tuple[pd.DataFrame
                 spec.get("label") or str(column), pinned=spec.get("pinned")
             )
     return df, (config or None)
+
+
+def _all_numbers(values: pd.Series) -> bool:
+    """Whether an object column holds numbers only, beside missing values (e.g. codes)."""
+    present = values.dropna()
+    return bool(len(present)) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in present
+    )
 
 
 def _numbers(values: pd.Series) -> bool:

@@ -10,7 +10,20 @@ from dashboard import charts, queries, state
 from dashboard.lang import _, language
 from dashboard.queries._sql import grain_for
 from dashboard.queries.failures import NO_REASON, SEND_CATEGORY
+from ingest.i18n import N_
+from ingest.yunpian.codes import Category as CodeCategory
+from ingest.yunpian.codes import lookup
 from ingest.yunpian.reasons import CATEGORY_LABELS, Category, explain
+
+SEND_ADVICE = {
+    CodeCategory.THROTTLE: N_(
+        "The number reached one of Yunpian's limits: wait for its window to pass (see Throttling)."
+    ),
+    CodeCategory.INPUT: N_("Check the number and the request's parameters."),
+    CodeCategory.AUTH: N_("Check the apikey and the account's IP allow-list in Yunpian's console."),
+    CodeCategory.BALANCE: N_("Top up the Yunpian account."),
+    CodeCategory.SERVER: N_("Trouble at Yunpian: retry later."),
+}
 
 DIMENSIONS = {"carrier": _("carrier"), "province": _("province"), "country": _("country")}
 
@@ -33,11 +46,16 @@ def explained(df: pd.DataFrame) -> pd.DataFrame:
         .where(calls)
         .map(lambda r: explain(None if r == NO_REASON else r) if isinstance(r, str) else None)
     )
+    codes = df["code"].where(~calls).map(lambda c: lookup(int(c)) if pd.notna(c) else None)
     df["meaning"] = [
-        (r.meaning_zh if chinese else r.meaning_en) if r is not None else "" for r in reasons
+        (r.meaning_zh if chinese else r.meaning_en) if r is not None else code.msg
+        for r, code in zip(reasons, codes, strict=True)
     ]
     df["advice"] = [
-        (r.advice_zh if chinese else r.advice_en) if r is not None else "" for r in reasons
+        (r.advice_zh if chinese else r.advice_en)
+        if r is not None
+        else _(SEND_ADVICE.get(code.category, N_("Retry later; report it if it recurs.")))
+        for r, code in zip(reasons, codes, strict=True)
     ]
     df["category"] = df["category"].map(category_label)
     df["stage"] = df["stage"].map({"call": _("call"), "send": _("send")})

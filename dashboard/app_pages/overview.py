@@ -162,7 +162,7 @@ def comparison_table(period: state.Period) -> None:
             lambda v: "" if pd.isna(v) else f"{v:+,.0f}" if v else "0"
         ),
         rate_change=table["rate_change"].map(
-            lambda v: "" if pd.isna(v) else _("{n} pp").format(n=f"{v * 100:+.1f}")
+            lambda v: "" if pd.isna(v) else _("{n} pp").format(n=_signed(v * 100, 1))
         ),
         significant=table["significant"].map(
             lambda v: _("too few calls") if v is None else _("yes") if v else _("no")
@@ -185,6 +185,12 @@ def comparison_table(period: state.Period) -> None:
             "significant": st.column_config.TextColumn(_("significant")),
         },
     )
+
+
+def _signed(value: float, digits: int) -> str:
+    """'+3.8', '-0.4', and '0.0' for what rounds to nothing (no '-0.0')."""
+    shown = f"{value:+.{digits}f}"
+    return shown[1:] if float(shown) == 0 else shown
 
 
 @st.fragment(run_every="30s" if live else None)

@@ -155,6 +155,10 @@ def test_failures_page_explains_reasons_by_category(open_page, fresh_db):
     row = reasons.set_index("reason").loc["空号"]
     assert row["category"] == "number does not exist"
     assert row["advice"] == "Check the number with the user."
+    refused = reasons.set_index("code").loc["8"]  # shown as text: calls have no code
+    assert refused["category"] == "refused at send"
+    assert refused["advice"].startswith("The number reached one of Yunpian's limits")
+    assert refused["meaning"] == "同一手机号30秒内重复提交相同的内容"  # Yunpian's own words
     latest = next(df.value for df in at.dataframe if "sid" in df.value)
     assert list(latest.columns[:4]) == ["sent_at", "mobile", "stage", "category"]
     assert not (latest.astype(str) == "None").any().any()
