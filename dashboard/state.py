@@ -421,7 +421,8 @@ def raw_export_button(filters: queries.Filters) -> None:
         # Handed to Streamlit, which reads it and drops it; the file goes with the object.
         spool = tempfile.TemporaryFile()  # noqa: SIM115
         name = "sends with reports"
-        write_sends_csv(engine(), filters, spool, shape, export_header(name, filters))
+        header = f"{export_header(name, filters)} · fee in {settings().fee_unit}"
+        write_sends_csv(engine(), filters, spool, shape, header)
         spool.seek(0)
         return spool
 

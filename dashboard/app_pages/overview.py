@@ -259,6 +259,11 @@ def fees_section(filters: queries.Filters, grain: str) -> None:
     fees = state.query(queries.fees_over_time, filters, grain)
     if not fees.empty:
         st.altair_chart(charts.fees_chart(fees, unit, grain))
+    # The unit goes into the column names, so a downloaded file carries it too.
+    code = state.settings().fee_unit
+    fees = fees.rename(
+        columns={"fees": f"fees_{code}", "cost_per_answered": f"fee_per_answered_{code}"}
+    )
     with st.expander(_("Table")):
         state.table(
             fees,
@@ -270,8 +275,8 @@ def fees_section(filters: queries.Filters, grain: str) -> None:
                 "bucket": st.column_config.DatetimeColumn(
                     _("from (China time)"), format="YYYY-MM-DD HH:mm"
                 ),
-                "fees": st.column_config.NumberColumn(_("fees ({unit})").format(unit=unit)),
-                "cost_per_answered": st.column_config.NumberColumn(
+                f"fees_{code}": st.column_config.NumberColumn(_("fees ({unit})").format(unit=unit)),
+                f"fee_per_answered_{code}": st.column_config.NumberColumn(
                     _("fee per answered call ({unit})").format(unit=unit), format="%.2f"
                 ),
             },

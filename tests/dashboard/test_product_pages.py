@@ -113,7 +113,13 @@ def test_downloads_name_their_range_and_filters(open_page, fresh_db, monkeypatch
     first = data.decode("utf-8-sig").splitlines()[0]
     assert first.startswith("# voicewatch fees · ") and "carrier: SingTel" in first
     assert "China time" in first
-    assert any(label.startswith("Download every send") for label, _, _ in offered)
+    assert data.decode("utf-8-sig").splitlines()[1].split(",")[1] == "fees_credits"
+    raw = next(d for label, d, _ in offered if label.startswith("Download every send"))
+    lines = raw().read().decode("utf-8-sig").splitlines()  # written when clicked
+    assert lines[0].startswith("# voicewatch sends with reports · ")
+    assert lines[0].endswith("carrier: SingTel · fee in credits")
+    assert len(lines) == 2 + 3  # the header, the column names, the 3 sends to Singapore
+    assert all(SINGAPORE not in line and "4567," in line for line in lines[2:]), lines
 
 
 def test_custom_range_shows_the_range_in_force(open_page, fresh_db):
