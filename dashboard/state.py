@@ -259,11 +259,6 @@ def _minute(moment: datetime, lang) -> str:
     return lang.datetime(moment)[:-3]  # no seconds: ranges start and end on whole minutes
 
 
-def describe_length(filters: queries.Filters) -> str:
-    """The range's length in words: '1 day', '7 days', '1 hr 30 min'."""
-    return language().duration(filters.end - filters.start)
-
-
 def describe_comparison(period: Period) -> str:
     """What the changes on a page compare with, in words."""
     return _("changes compare with {range}").format(range=describe_range(period.previous))
@@ -450,7 +445,7 @@ def percent(value: float | None) -> str:
 
 
 def seconds(value: float | None) -> str:
-    return "—" if _missing(value) else language().duration(timedelta(seconds=value))
+    return "—" if _missing(value) else f"{value:.0f} s"
 
 
 def fee_unit() -> str:
