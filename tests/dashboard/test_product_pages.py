@@ -237,3 +237,18 @@ def test_no_cell_reads_none(open_page, fresh_db):
     assert table.set_index("country").loc["China", "answer_rate"] == "100.0%"
     for frame in (df.value for df in at.dataframe):
         assert not frame.isna().any().any()
+
+
+def test_failures_in_chinese(open_page, fresh_db):
+    url, engine = fresh_db
+    failed = send_row(MOBILE, datetime.now(UTC) - timedelta(minutes=5))
+    add_rows(engine, [failed], [report_row(failed, "FAIL", 20, error_msg="空号")])
+    at = open_page("failures", url)
+    at.session_state["language"] = "zh_CN"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "失败分析"
+    reasons = next(df.value for df in at.dataframe if "advice" in df.value)
+    row = reasons.set_index("reason").loc["空号"]
+    assert (row["category"], row["advice"]) == ("号码不存在", "请与用户核对号码。")
+    assert reasons.set_index("code").loc["8", "category"] == "发送时被拒"
