@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import lang, login, queries, state
+from dashboard import lang, login, state
 from dashboard.lang import _
 from dashboard.privacy import can_unmask
 from ingest.i18n import N_, NAMES, SUPPORTED
@@ -118,22 +118,25 @@ def _switched() -> None:
     lang.pick(st.session_state["language_switch"])
 
 
-def sidebar() -> None:
-    """Time range, carrier, province and source pickers, and the unmask control."""
-    options = state.query(queries.filter_options)
+# What each page applies of the sidebar's choices; the others are hidden there.
+SIDEBAR = {
+    "overview": {"time_range": True, "filters": True},
+    "failures": {"time_range": True, "filters": True},
+    "throttling": {"time_range": True, "filters": True},
+    "health": {"time_range": False, "filters": False},
+    "lookup": {"time_range": False, "filters": False},
+    "send_test": {"time_range": False, "filters": False},
+    "alerts": {"time_range": False, "filters": False},
+}
+
+
+def sidebar(page: st.Page) -> None:
+    """The pickers `page` applies (time range, carrier, country, province, source), and the
+    unmask control."""
+    state.keep_filters()
+    state.begin_view(page.url_path or "overview")
+    state.sidebar(**SIDEBAR.get(page.url_path or "overview", {}))
     with st.sidebar:
-        # Bound to this run's language: Streamlit (and AppTest) call it again after the run.
-        label = lang.language().gettext
-        st.selectbox(_("Time range"), list(state.RANGES), index=1, key="range", format_func=label)
-        if st.session_state.get("range") == "Custom":
-            st.date_input(_("Days (China time)"), value=(), key="custom_days")
-        st.multiselect(
-            _("Carrier"), options.carriers, key="carriers", placeholder=_("All carriers")
-        )
-        st.multiselect(
-            _("Province"), options.provinces, key="provinces", placeholder=_("All provinces")
-        )
-        st.multiselect(_("Source"), options.sources, key="sources", placeholder=_("All sources"))
         unmask_control()
         if state.viewer():
             st.caption(_("Logged in as **{viewer}**").format(viewer=state.outside(state.viewer())))
@@ -194,7 +197,7 @@ def main() -> None:
             ],
         }
     )
-    sidebar()
+    sidebar(navigation)
     navigation.run()
 
 

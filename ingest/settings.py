@@ -22,6 +22,7 @@ REGION_URLS = {
 SIMULATOR_URL = "http://127.0.0.1:8800"
 DEFAULT_DB_URL = "sqlite:///data/voicewatch.db"
 DEMO_APIKEY = "0123456789abcdef0123456789abcdef"  # the simulator's; never valid at Yunpian
+FEE_UNITS = ("credits", "yuan")  # what Yunpian bills a call in: 条 (credits) or yuan, per account
 
 
 class Secret:
@@ -103,6 +104,7 @@ class Settings:
     limit_per_hour: int | None = None
     limit_per_day: int | None = None
     no_report_after: float = 900.0  # seconds after which an accepted call is "no report"
+    fee_unit: str = "credits"  # the unit of `fee` in Yunpian's answers: credits (条) or yuan
 
     @property
     def simulated(self) -> bool:
@@ -150,7 +152,15 @@ class Settings:
             limit_per_hour=_limit(env, "VOICEWATCH_LIMIT_PER_HOUR"),
             limit_per_day=_limit(env, "VOICEWATCH_LIMIT_PER_DAY"),
             no_report_after=_number(env, "VOICEWATCH_NO_REPORT_AFTER", 900.0),
+            fee_unit=_fee_unit(env),
         )
+
+
+def _fee_unit(env: Mapping[str, str]) -> str:
+    unit = env.get("VOICEWATCH_FEE_UNIT", "").strip().lower() or "credits"
+    if unit not in FEE_UNITS:
+        raise SettingsError(f"VOICEWATCH_FEE_UNIT={unit!r}: expected one of {list(FEE_UNITS)}")
+    return unit
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

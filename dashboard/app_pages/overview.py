@@ -1,150 +1,293 @@
-"""Overview: headline tiles with deltas against the previous period, volume, answer rates, fees."""
+"""Overview: headline tiles with changes against the comparison period, volume, answer rates,
+the week-over-week table, fees; all in one fixed range per page view."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, queries, state
+from dashboard.lang import _, language
+from dashboard.queries._sql import grain_for, grains_for
 
-st.title("Overview")
-live = st.toggle("Auto-refresh every 30 s", key="overview_live", help="For the on-call screen.")
+st.title(_("Overview"))
+live = st.toggle(
+    _("Auto-refresh every 30 s"), key="overview_live", help=_("For the on-call screen.")
+)
+DIMENSIONS = {"carrier": _("carrier"), "province": _("province"), "country": _("country")}
+GRAINS = {"minute": _("by minute"), "hour": _("by hour"), "day": _("by day"), "week": _("by week")}
+
+
+def grain_picker(filters: queries.Filters) -> str:
+    """The charts' bucket size: the range's own, or another that suits it (weeks for a month)."""
+    auto = grain_for(filters.start, filters.end)
+    options = grains_for(filters.start, filters.end)
+    if auto not in options:
+        options = sorted({*options, auto}, key=list(GRAINS).index)
+    picked = st.segmented_control(
+        _("Charts"), options, format_func=GRAINS.get, default=auto, key=f"grain_{auto}"
+    )
+    return picked or auto
+
+
+def change(value, previous, fmt, comparable: bool) -> str | None:
+    """'+12' / '-3.0 pp' against the comparison period; None when it cannot be compared or
+    nothing changed (a zero change is no change, in no colour)."""
+    if not comparable or value is None or previous is None:
+        return None
+    delta = value - previous
+    if fmt(abs(delta)) == fmt(0):
+        return None
+    return ("+" if delta > 0 else "-") + fmt(abs(delta))
 
 
 def tile(
-    column, label: str, value, previous, fmt, *, inverse: bool = False, help: str | None = None
-):
-    """A metric with its change against the previous period (None-safe)."""
-    delta = None
-    if value is not None and previous is not None:
-        delta = fmt(value - previous)
-        if not delta.startswith("-"):
-            delta = "+" + delta
+    column, label, value, previous, fmt, comparable, *, inverse=False, neutral=False, help=None
+) -> None:
+    """A metric with its change; `inverse`: a rise is bad, `neutral`: neither is."""
     column.metric(
         label,
         "—" if value is None else fmt(value),
-        delta,
-        delta_color="inverse" if inverse else "normal",
+        change(value, previous, fmt, comparable),
+        delta_color="off" if neutral else "inverse" if inverse else "normal",
         help=help,
         border=True,
     )
 
 
-@st.fragment(run_every="30s" if live else None)
-def overview() -> None:
-    filters = state.current_filters()
-    st.caption(
-        f"{state.describe_range(filters)} · deltas compare with the {filters.end - filters.start} before"
-    )
-    kpi = state.query(queries.kpi_comparison, filters)
-    now, before = kpi.current, kpi.previous
-    count = "{:,.0f}".format
-    pct_points = lambda v: f"{v * 100:.1f} pp" if abs(v) < 1 else f"{v:.1%}"  # noqa: E731
+def tiles(now: queries.Kpis, before: queries.Kpis, comparable: bool) -> None:
+    lang = language()
+    count = lang.number
+    points = lambda v: _("{n} pp").format(n=lang.number(v * 100, 1))  # noqa: E731
+    secs = lambda v: _("{n} s").format(n=lang.number(v, 1))  # noqa: E731
     row1 = st.columns(5)
-    tile(row1[0], "Sends", now.sends, before.sends, count)
-    tile(row1[1], "Accepted", now.accepted, before.accepted, count)
-    rate_now, rate_before = now.answer_rate, before.answer_rate
+    tile(row1[0], _("Sends"), now.sends, before.sends, count, comparable)
+    tile(row1[1], _("Accepted"), now.accepted, before.accepted, count, comparable)
     row1[2].metric(
-        "Answer rate",
-        state.percent(rate_now),
-        pct_points(rate_now - rate_before)
-        if rate_now is not None and rate_before is not None
-        else None,
-        help="Answered share of the calls whose report has arrived.",
+        _("Answer rate"),
+        state.percent(now.answer_rate),
+        change(now.answer_rate, before.answer_rate, points, comparable),
+        help=_("Answered share of the calls whose report has arrived."),
         border=True,
     )
-    tile(row1[3], "Not answered", now.failed, before.failed, count, inverse=True)
+    tile(row1[3], _("Not answered"), now.failed, before.failed, count, comparable, inverse=True)
     tile(
         row1[4],
-        "Throttled",
+        _("Throttled"),
         now.throttled,
         before.throttled,
         count,
+        comparable,
         inverse=True,
-        help="Rejected with code 8, 9, 17 or 22.",
+        help=_("Rejected with code 8, 9, 17 or 22."),
     )
+    unit = state.fee_unit()
     row2 = st.columns(5)
-    tile(row2[0], "Fees", now.fees, before.fees, "{:,.0f}".format, inverse=True)
+    fees = lambda v: lang.number(v)  # noqa: E731
+    tile(
+        row2[0],
+        _("Fees ({unit})").format(unit=unit),
+        now.fees,
+        before.fees,
+        fees,
+        comparable,
+        inverse=True,
+    )
     tile(
         row2[1],
-        "Fee per answered call",
+        _("Per answer ({unit})").format(unit=unit),
         now.cost_per_answered,
         before.cost_per_answered,
-        "{:.2f}".format,
+        lambda v: lang.number(v, 2),
+        comparable,
         inverse=True,
+        help=_("Fees of the range divided by its answered calls."),
+    )
+    answer_help = _(
+        "From the send to the moment the user picked up (the report's user_receive_time), "
+        "over the answered calls."
     )
     tile(
         row2[2],
-        "Median send → answer",
+        _("Median to answer"),
         now.median_answer_s,
         before.median_answer_s,
-        "{:.1f} s".format,
+        secs,
+        comparable,
         inverse=True,
+        help=answer_help,
     )
     tile(
         row2[3],
-        "p95 send → answer",
+        _("p95 to answer"),
         now.p95_answer_s,
         before.p95_answer_s,
-        "{:.1f} s".format,
+        secs,
+        comparable,
         inverse=True,
+        help=answer_help,
     )
     tile(
         row2[4],
-        "Mean call duration",
+        _("Mean call length"),
         now.mean_duration_s,
         before.mean_duration_s,
-        "{:.1f} s".format,
+        secs,
+        comparable,
+        neutral=True,  # a longer call is neither better nor worse
     )
 
-    volume = state.query(queries.volume_by_outcome, filters)
-    st.subheader("Sends by outcome")
-    if volume.empty:
-        st.info("No sends in this range.")
+
+def comparison_table(period: state.Period) -> None:
+    st.subheader(_("Compared with the previous period"))
+    dimension = (
+        st.segmented_control(
+            _("By"),
+            list(DIMENSIONS),
+            format_func=DIMENSIONS.get,
+            default="carrier",
+            key="compare_by",
+        )
+        or "carrier"
+    )
+    table = state.query(queries.period_comparison, period.filters, period.previous, dimension)
+    st.caption(
+        _(
+            "Busiest first. A rate needs {n} reported calls; a change is marked significant "
+            "when it would happen by chance less than 1 time in 20."
+        ).format(n=queries.MIN_SAMPLE)
+    )
+    shown = table.assign(
+        sends_change=table["sends_change"].map(
+            lambda v: "" if pd.isna(v) else f"{v:+,.0f}" if v else "0"
+        ),
+        rate_change=table["rate_change"].map(
+            lambda v: "" if pd.isna(v) else _("{n} pp").format(n=_signed(v * 100, 1))
+        ),
+        significant=table["significant"].map(
+            lambda v: _("too few calls") if v is None else _("yes") if v else _("no")
+        ),
+    )
+    state.table(
+        shown,
+        f"comparison by {dimension}",
+        label=_("comparison"),
+        key="comparison",
+        filters=period.filters,
+        column_config={
+            dimension: st.column_config.TextColumn(DIMENSIONS[dimension], pinned=True),
+            "sends": st.column_config.NumberColumn(_("sends")),
+            "sends_before": st.column_config.NumberColumn(_("sends before")),
+            "sends_change": st.column_config.TextColumn(_("change in sends")),
+            "answer_rate": st.column_config.NumberColumn(_("answer rate"), format="percent"),
+            "answer_rate_before": st.column_config.NumberColumn(_("before"), format="percent"),
+            "rate_change": st.column_config.TextColumn(_("change")),
+            "significant": st.column_config.TextColumn(_("significant")),
+        },
+    )
+
+
+def _signed(value: float, digits: int) -> str:
+    """'+3.8', '-0.4', and '0.0' for what rounds to nothing (no '-0.0')."""
+    shown = f"{value:+.{digits}f}"
+    return shown[1:] if float(shown) == 0 else shown
+
+
+@st.fragment(run_every="30s" if live else None)
+def overview() -> None:
+    if live:
+        state.refresh_view()
+    period = state.current_period()
+    filters = period.filters
+    kpi = state.query(queries.kpi_comparison, filters, period.previous)
+    first = state.query(queries.first_send_at)
+    comparable = queries.comparable(kpi.previous.sends, period.previous, first)
+    words = [state.describe_range(filters), state.filters_in_words(filters)]
+    if comparable:
+        words.append(state.describe_comparison(period))
     else:
-        st.altair_chart(charts.volume_chart(volume))
-    st.subheader("Answer rate by carrier")
-    rates = state.query(queries.answer_rate_over_time, filters)
+        words.append(_("no comparable data before this range: no changes shown"))
+    st.caption(" · ".join(words))
+    tiles(kpi.current, kpi.previous, comparable)
+
+    st.subheader(_("Sends by outcome"))
+    grain = grain_picker(filters)
+    volume = state.query(queries.volume_by_outcome, filters, grain)
+    if volume.empty:
+        st.info(_("No sends in this range."))
+        return
+    st.altair_chart(charts.volume_chart(volume, grain))
+    st.subheader(_("Answer rate by carrier"))
+    rates = state.query(queries.answer_rate_over_time, filters, grain)
     if not rates.empty:
-        st.altair_chart(charts.answer_rate_chart(rates))
-    left, right = st.columns(2)
-    by_carrier = state.query(queries.answer_rate_by, filters, "carrier")
-    by_province = state.query(queries.answer_rate_by, filters, "province")
-    with left:
-        st.subheader("By carrier")
-        if not by_carrier.empty:
-            st.altair_chart(charts.rate_by_chart(by_carrier, "carrier"))
-        with st.expander("Table"):
-            state.table(
-                by_carrier, "answer rate by carrier", key="by_carrier", column_config=_rate_column()
-            )
-    with right:
-        st.subheader("By province")
-        if not by_province.empty:
-            st.altair_chart(charts.rate_by_chart(by_province, "province"))
-        with st.expander("Table"):
-            state.table(
-                by_province,
-                "answer rate by province",
-                key="by_province",
-                column_config=_rate_column(),
-            )
-    st.subheader("Fees per day")
-    fees = state.query(queries.fees_per_day, filters)
+        st.altair_chart(charts.answer_rate_chart(rates, grain))
+        st.caption(
+            _(
+                "A point needs {n} reported calls: lines break where a bucket has fewer, "
+                "or none (the quiet hours)."
+            ).format(n=charts.MIN_POINT)
+        )
+    if comparable:
+        comparison_table(period)
+    dimension = (
+        st.segmented_control(
+            _("Answer rate by"),
+            list(DIMENSIONS),
+            format_func=DIMENSIONS.get,
+            default="carrier",
+            key="rate_by",
+        )
+        or "carrier"
+    )
+    by = state.query(queries.answer_rate_by, filters, dimension)
+    st.altair_chart(charts.rate_by_chart(by, dimension))
+    with st.expander(_("Table")):
+        state.table(
+            by,
+            f"answer rate by {dimension}",
+            label=_("answer rate by {dimension}").format(dimension=DIMENSIONS[dimension]),
+            key="rate_by_table",
+            filters=filters,
+            column_config=_rate_column(),
+        )
+    fees_section(filters, grain)
+
+
+def fees_section(filters: queries.Filters, grain: str) -> None:
+    unit = state.fee_unit()
+    st.subheader(_("Fees ({unit})").format(unit=unit))
+    fees = state.query(queries.fees_over_time, filters, grain)
     if not fees.empty:
-        st.altair_chart(charts.fees_chart(fees))
-    with st.expander("Table"):
+        st.altair_chart(charts.fees_chart(fees, unit, grain))
+    # The unit goes into the column names, so a downloaded file carries it too.
+    code = state.settings().fee_unit
+    fees = fees.rename(
+        columns={"fees": f"fees_{code}", "cost_per_answered": f"fee_per_answered_{code}"}
+    )
+    with st.expander(_("Table")):
         state.table(
             fees,
-            "fees per day",
+            "fees",
+            label=_("fees"),
             key="fees",
-            column_config={"day": st.column_config.DateColumn("day (China)")},
+            filters=filters,
+            column_config={
+                "bucket": st.column_config.DatetimeColumn(
+                    _("from (China time)"), format="YYYY-MM-DD HH:mm"
+                ),
+                f"fees_{code}": st.column_config.NumberColumn(_("fees ({unit})").format(unit=unit)),
+                f"fee_per_answered_{code}": st.column_config.NumberColumn(
+                    _("fee per answered call ({unit})").format(unit=unit), format="%.2f"
+                ),
+            },
         )
+    state.raw_export_button(filters)
 
 
 def _rate_column() -> dict:
     return {
         "answer_rate": st.column_config.ProgressColumn(
-            "answer rate", format="percent", min_value=0, max_value=1
+            _("answer rate"), format="percent", min_value=0, max_value=1
         )
     }
 

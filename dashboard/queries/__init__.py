@@ -4,7 +4,8 @@ them, and no query loads a whole table into Python."""
 
 from __future__ import annotations
 
-from dashboard.queries._sql import Filters, grain_for
+from dashboard.queries._sql import Filters, grain_for, grains_for
+from dashboard.queries.compare import comparable, period_comparison, rate_change_significant
 from dashboard.queries.failures import (
     code_reason,
     failure_reasons,
@@ -36,19 +37,23 @@ from dashboard.queries.throttling import (
     throttle_rejections_over_time,
 )
 from dashboard.queries.traffic import (
+    MIN_SAMPLE,
     FilterOptions,
     KpiComparison,
     Kpis,
     answer_rate_by,
     answer_rate_over_time,
+    fees_over_time,
     fees_per_day,
     filter_options,
+    first_send_at,
     kpi_comparison,
     kpis,
     volume_by_outcome,
 )
 
 __all__ = [
+    "MIN_SAMPLE",
     "FilterOptions",
     "Filters",
     "HealthSummary",
@@ -59,13 +64,17 @@ __all__ = [
     "answer_rate_by",
     "answer_rate_over_time",
     "code_reason",
+    "comparable",
     "failure_reasons",
     "failure_reasons_by",
     "failures_over_time",
+    "fees_over_time",
     "fees_per_day",
     "filter_options",
+    "first_send_at",
     "frequent_numbers",
     "grain_for",
+    "grains_for",
     "health_summary",
     "ingest_over_time",
     "kpi_comparison",
@@ -77,6 +86,8 @@ __all__ = [
     "next_accepted_send",
     "no_report_count",
     "number_choices",
+    "period_comparison",
+    "rate_change_significant",
     "raw_inbox_counts",
     "recent_pull_runs",
     "report_for_sid",

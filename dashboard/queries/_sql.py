@@ -49,19 +49,31 @@ RAW = RawBody.__table__
 CHINA = "Asia/Shanghai"
 THROTTLE_CODES = tuple(sorted(NUMBER_THROTTLE_CODES))
 MAIN_CARRIERS = ("China Mobile", "China Unicom", "China Telecom")
-GRAINS = ("minute", "hour", "day")
+GRAINS = ("minute", "hour", "day", "week")
+# Mainland provinces as the number geocoder names them (ingest/numbers.py `describe`): for a
+# foreign number the stored "province" is its country's name, so the country of a send is read
+# from its province, on raw rows and rollups alike, without a column of its own.
+DOMESTIC_PROVINCES = (
+    "Anhui", "Beijing", "Chongqing", "Fujian", "Gansu", "Guangdong", "Guangxi", "Guizhou",
+    "Hainan", "Hebei", "Heilongjiang", "Henan", "Hubei", "Hunan", "Inner Mongolia", "Jiangsu",
+    "Jiangxi", "Jilin", "Liaoning", "Ningxia", "Qinghai", "Shaanxi", "Shandong", "Shanghai",
+    "Shanxi", "Sichuan", "Tianjin", "Tibet", "Xinjiang", "Yunnan", "Zhejiang",
+)  # fmt: skip
+DOMESTIC = "China"  # the country of domestic numbers
+UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
 class Filters:
     """The slice of sends a page looks at: [start, end) in aware UTC, and optional
-    carriers / provinces / sources (empty means all)."""
+    carriers / provinces / countries / sources (empty means all)."""
 
     start: datetime
     end: datetime
     carriers: tuple[str, ...] = ()
     provinces: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
 
     def previous(self) -> Filters:
         """The equal-length period just before this one, for deltas."""
@@ -70,13 +82,41 @@ class Filters:
 
 
 def grain_for(start: datetime, end: datetime) -> str:
-    """A bucket size giving a readable number of points for the range."""
+    """A bucket size giving a readable number of points for the range: minutes up to 3 h,
+    hours up to 2 days, days up to about three months, then weeks."""
     length = end - start
     if length <= timedelta(hours=3):
         return "minute"
-    if length <= timedelta(days=8):
+    if length <= timedelta(days=2):
         return "hour"
-    return "day"
+    if length <= timedelta(days=92):
+        return "day"
+    return "week"
+
+
+def grains_for(start: datetime, end: datetime) -> list[str]:
+    """The grains that give between 2 and about 400 buckets over the range, finest first."""
+    length = end - start
+    sizes = {
+        "minute": timedelta(minutes=1),
+        "hour": timedelta(hours=1),
+        "day": timedelta(days=1),
+        "week": timedelta(days=7),
+    }
+    return [g for g, size in sizes.items() if 2 * size <= length <= 400 * size]
+
+
+def country_of(province: ColumnElement, carrier: ColumnElement) -> ColumnElement[str]:
+    """The country of a send from its stored province and carrier: 'China' for a mainland
+    province (or no province but a domestic carrier), else the country name kept as province."""
+    return case(
+        (province.in_(DOMESTIC_PROVINCES), literal(DOMESTIC)),
+        (
+            province == UNKNOWN,
+            case((carrier.in_(MAIN_CARRIERS), literal(DOMESTIC)), else_=literal(UNKNOWN)),
+        ),
+        else_=province,
+    )
 
 
 def bucket(engine: Engine, column: ColumnElement, grain: str) -> ColumnElement[str]:
@@ -90,6 +130,8 @@ def bucket(engine: Engine, column: ColumnElement, grain: str) -> ColumnElement[s
         # 1991): per row it costs a fraction of two timezone() conversions.
         local = column + literal_column(f"interval '{CHINA_OFFSET_HOURS} hours'", Interval)
         return func.to_char(func.date_trunc(grain, local), "YYYY-MM-DD HH24:MI:SS")
+    if grain == "week":  # the Monday on or before the China day
+        return func.strftime("%Y-%m-%d", column, "+8 hours", "-6 days", "weekday 1")
     pattern = {"minute": "%Y-%m-%d %H:%M:00", "hour": "%Y-%m-%d %H:00:00", "day": "%Y-%m-%d"}
     return func.strftime(pattern[grain], column, "+8 hours")
 
@@ -228,6 +270,7 @@ def _negated(parts: list[Span]) -> list[Span]:
 def coarsest_grains(available: tuple[str, ...], grain: str | None) -> tuple[str, ...]:
     """The rollup grains usable for buckets of `grain` (None: no time buckets), coarsest first."""
     order = ("day", "hour", "minute")
+    grain = "day" if grain == "week" else grain  # a week is summed from its days
     allowed = order[order.index(grain) :] if grain else order
     return tuple(g for g in allowed if g in available)
 
@@ -239,6 +282,8 @@ def _narrowed(stmt: Select, table: Table, filters: Filters) -> Select:
         stmt = stmt.where(table.c.province.in_(filters.provinces))
     if filters.sources:
         stmt = stmt.where(table.c.source.in_(filters.sources))
+    if filters.countries:
+        stmt = stmt.where(country_of(table.c.province, table.c.carrier).in_(filters.countries))
     return stmt
 
 
@@ -294,7 +339,7 @@ def answer_delays(engine: Engine, periods: Sequence[Filters]) -> Subquery | None
     filters = periods[0]
     if any(replace(p, start=filters.start, end=filters.end) != filters for p in periods):
         raise ValueError(f"periods {periods!r}: expected the same filters but for their times")
-    by_carrier_only = not (filters.provinces or filters.sources)
+    by_carrier_only = not (filters.provinces or filters.sources or filters.countries)
     grains = coarsest_grains(tuple(DELAY_ROLLUPS), None) if by_carrier_only else ()
     signs: dict[Span, list[int]] = {}  # each span read, with its sign in every period
     for i, period in enumerate(periods):

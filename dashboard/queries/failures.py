@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 from sqlalchemy import Engine, func, literal, select
 
 from dashboard.queries._sql import (
+    DOMESTIC_PROVINCES,
     REPORTS,
     SENDS,
     Filters,
     bucket,
     buckets_to_time,
+    country_of,
     filtered,
     frame,
     grain_for,
@@ -20,8 +24,24 @@ from dashboard.queries._sql import (
     with_reports,
 )
 from ingest.yunpian.codes import lookup
+from ingest.yunpian.reasons import explain
 
 NO_REASON = "(no error_msg)"
+SEND_CATEGORY = "refused"  # a send refused by Yunpian, whatever its code's own category
+
+
+def call_category(reason: str) -> str:
+    """The category (ingest/yunpian/reasons.py) of a call failure's reason, by its key."""
+    return explain(None if reason == NO_REASON else reason).category.value
+
+
+def _categorised(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` (stage, reason, …) with each row's failure category: the reason's, for a call;
+    'refused' for a refused send."""
+    calls = df["stage"] == "call"
+    df["category"] = df["reason"].where(~calls, df["reason"].map(call_category))
+    df.loc[~calls, "category"] = SEND_CATEGORY
+    return df
 
 
 def code_reason(code: int) -> str:
@@ -38,21 +58,21 @@ def _send_rejections(stmt):
 
 
 def failure_reasons(engine: Engine, filters: Filters) -> pd.DataFrame:
-    """Every failure reason with its count and share: stage ('call' | 'send'), reason,
-    code and yunpian_msg (send stage only), category, failures, share."""
+    """Every failure reason with its count and share: stage ('call' | 'send'), category
+    (the reason's, ingest/yunpian/reasons.py; 'refused' for a send), reason, code and
+    yunpian_msg (send stage only), failures, share."""
     reason = func.coalesce(REPORTS.c.error_msg, literal(NO_REASON))
     calls = with_reports(select(reason.label("reason"), func.count().label("failures")))
     calls = _call_failures(filtered(calls, filters)).group_by(reason)
     sends = select(SENDS.c.result_code.label("code"), func.count().label("failures"))
     sends = _send_rejections(filtered(sends, filters)).group_by(SENDS.c.result_code)
-    call_df = frame(engine, calls).assign(stage="call", code=pd.NA, category="call")
+    call_df = frame(engine, calls).assign(stage="call", code=pd.NA)
     send_df = frame(engine, sends)
     send_df["stage"] = "send"
     send_df["reason"] = send_df["code"].map(code_reason)
-    send_df["category"] = send_df["code"].map(lambda c: lookup(c).category.value)
     send_df["yunpian_msg"] = send_df["code"].map(lambda c: lookup(c).msg)
-    columns = ["stage", "reason", "code", "yunpian_msg", "category", "failures"]
-    df = stack(call_df, send_df).reindex(columns=columns)
+    columns = ["stage", "category", "reason", "code", "yunpian_msg", "failures"]
+    df = _categorised(stack(call_df, send_df)).reindex(columns=columns)
     total = df["failures"].sum()
     df["share"] = df["failures"] / total if total else 0.0
     return df.sort_values("failures", ascending=False, ignore_index=True)
@@ -61,10 +81,16 @@ def failure_reasons(engine: Engine, filters: Filters) -> pd.DataFrame:
 def failure_reasons_by(
     engine: Engine, filters: Filters, dimension: str = "carrier"
 ) -> pd.DataFrame:
-    """Failures per carrier or province and reason: <dimension>, reason, failures."""
-    if dimension not in ("carrier", "province"):
-        raise ValueError(f"dimension {dimension!r}: expected 'carrier' or 'province'")
-    column = SENDS.c[dimension]
+    """Failures per carrier, mainland province or country and reason: <dimension>, stage,
+    category, reason, failures."""
+    if dimension not in ("carrier", "province", "country"):
+        raise ValueError(f"dimension {dimension!r}: expected carrier, province or country")
+    if dimension == "country":
+        column = country_of(SENDS.c.province, SENDS.c.carrier)
+    else:
+        column = SENDS.c[dimension]
+    if dimension == "province":
+        filters = replace(filters, provinces=filters.provinces or DOMESTIC_PROVINCES)
     reason = func.coalesce(REPORTS.c.error_msg, literal(NO_REASON))
     calls = with_reports(
         select(column.label(dimension), reason.label("reason"), func.count().label("failures"))
@@ -74,14 +100,17 @@ def failure_reasons_by(
         column.label(dimension), SENDS.c.result_code.label("code"), func.count().label("failures")
     )
     sends = _send_rejections(filtered(sends, filters)).group_by(column, SENDS.c.result_code)
-    send_df = frame(engine, sends)
+    send_df = frame(engine, sends).assign(stage="send")
     send_df["reason"] = send_df["code"].map(code_reason)
-    df = stack(frame(engine, calls), send_df.drop(columns="code"))
+    df = _categorised(
+        stack(frame(engine, calls).assign(stage="call"), send_df.drop(columns="code"))
+    )
+    df = df[[dimension, "stage", "category", "reason", "failures"]]
     return df.sort_values("failures", ascending=False, ignore_index=True)
 
 
 def failures_over_time(engine: Engine, filters: Filters, grain: str | None = None) -> pd.DataFrame:
-    """Failures per China-time bucket and reason: bucket, stage, reason, failures."""
+    """Failures per China-time bucket and reason: bucket, stage, category, reason, failures."""
     when = bucket(engine, SENDS.c.sent_at, grain or grain_for(filters.start, filters.end))
     reason = func.coalesce(REPORTS.c.error_msg, literal(NO_REASON))
     calls = with_reports(
@@ -95,15 +124,17 @@ def failures_over_time(engine: Engine, filters: Filters, grain: str | None = Non
     call_df = frame(engine, calls).assign(stage="call")
     send_df = frame(engine, sends).assign(stage="send")
     send_df["reason"] = send_df["code"].map(code_reason)
-    df = stack(call_df, send_df.drop(columns="code"))
+    df = _categorised(stack(call_df, send_df.drop(columns="code")))
     return buckets_to_time(
-        df[["bucket", "stage", "reason", "failures"]].sort_values("bucket", ignore_index=True)
+        df[["bucket", "stage", "category", "reason", "failures"]].sort_values(
+            "bucket", ignore_index=True
+        )
     )
 
 
 def latest_failures(engine: Engine, filters: Filters, limit: int = 200) -> pd.DataFrame:
     """The newest failed calls and refused sends, newest first: sent_at (China time), stage,
-    mobile, sid, carrier, province, source, reason, code, duration_s."""
+    mobile, sid, carrier, province, source, reason, code, category."""
     calls = with_reports(
         select(
             SENDS.c.sent_at,
@@ -136,4 +167,4 @@ def latest_failures(engine: Engine, filters: Filters, limit: int = 200) -> pd.Da
         .sort_values("sent_at", ascending=False, ignore_index=True)
         .head(limit)
     )
-    return to_china(df, "sent_at")
+    return to_china(_categorised(df), "sent_at")

@@ -6,17 +6,20 @@ cost the same at ten million reports as at a hundred thousand."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from dashboard.queries._sql import (
+    DOMESTIC_PROVINCES,
     TRAFFIC_ROLLUPS,
     Filters,
     answer_delays,
     bucket,
     buckets_to_time,
     carrier_group,
+    country_of,
     frame,
     grain_for,
     rate,
@@ -28,13 +31,16 @@ DAYS = TRAFFIC_ROLLUPS["day"].__table__
 # "unknown": sent, Yunpian's answer lost (the call may have been placed); neither accepted
 # nor rejected until a report joins it (ingest/store/unknown_sends.py).
 OUTCOMES = ("answered", "not answered", "pending", "unknown", "throttled", "rejected")
+DIMENSIONS = ("carrier", "province", "country")
+MIN_SAMPLE = 30  # reported calls below which a rate is shown as a count, not a percentage
 
 
 @dataclass(frozen=True)
 class FilterOptions:
     carriers: list[str]
-    provinces: list[str]
+    provinces: list[str]  # mainland provinces only
     sources: list[str]
+    countries: list[str]  # "China" first, then the foreign ones by name
 
 
 @dataclass(frozen=True)
@@ -82,15 +88,25 @@ class KpiComparison:
 
 
 def filter_options(engine: Engine) -> FilterOptions:
-    """The carriers, provinces and sources seen in sends, for the sidebar pickers (read from
-    the daily rollup, which has a row for every combination ever sent)."""
+    """The carriers, provinces, sources and countries seen in sends, for the sidebar pickers
+    (read from the daily rollup, which has a row for every combination ever sent)."""
     values = {}
-    for name in ("carrier", "province", "source"):
-        column = DAYS.c[name]
+    columns = {name: DAYS.c[name] for name in ("carrier", "province", "source")}
+    columns["country"] = country_of(DAYS.c.province, DAYS.c.carrier)
+    for name, column in columns.items():
         stmt = select(column).distinct().where(column != "", DAYS.c.sends > 0).order_by(column)
         with engine.connect() as conn:
             values[name] = [v for v in conn.execute(stmt).scalars() if v]
-    return FilterOptions(values["carrier"], values["province"], values["source"])
+    countries = sorted(values["country"], key=lambda c: (c != "China", c))
+    provinces = [p for p in values["province"] if p in DOMESTIC_PROVINCES]
+    return FilterOptions(values["carrier"], provinces, values["source"], countries)
+
+
+def first_send_at(engine: Engine) -> datetime | None:
+    """The start of the first China day with a send (from the daily rollup), or None."""
+    with engine.connect() as conn:
+        first = conn.execute(select(func.min(DAYS.c.at)).where(DAYS.c.sends > 0)).scalar()
+    return None if first is None else first.replace(tzinfo=UTC)
 
 
 def kpis(engine: Engine, filters: Filters) -> Kpis:
@@ -99,9 +115,11 @@ def kpis(engine: Engine, filters: Filters) -> Kpis:
     return kpi
 
 
-def kpi_comparison(engine: Engine, filters: Filters) -> KpiComparison:
-    """KPIs for `filters` and for the equal-length period before it."""
-    current, previous = _kpis(engine, [filters, filters.previous()])
+def kpi_comparison(
+    engine: Engine, filters: Filters, previous: Filters | None = None
+) -> KpiComparison:
+    """KPIs for `filters` and for `previous` (default: the equal-length period before it)."""
+    current, previous = _kpis(engine, [filters, previous or filters.previous()])
     return KpiComparison(current, previous)
 
 
@@ -222,15 +240,24 @@ def answer_rate_over_time(
     return df
 
 
+def dimension_column(t, dimension: str):
+    """The column of traffic rows `t` to group by for `dimension` (carrier, province, country)."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"dimension {dimension!r}: expected one of {DIMENSIONS}")
+    if dimension == "country":
+        return country_of(t.c.province, t.c.carrier)
+    return t.c[dimension]
+
+
 def answer_rate_by(engine: Engine, filters: Filters, dimension: str = "carrier") -> pd.DataFrame:
-    """Answer rate per carrier or province: <dimension>, accepted, answered, failed, answer_rate."""
-    if dimension not in ("carrier", "province"):
-        raise ValueError(f"dimension {dimension!r}: expected 'carrier' or 'province'")
+    """Answer rate per carrier, mainland province or country, busiest first: <dimension>,
+    sends, accepted, answered, failed, answer_rate (None below MIN_SAMPLE reported calls)."""
     t = traffic(filters)
-    column = t.c[dimension]
+    column = dimension_column(t, dimension)
     stmt = (
         select(
             column.label(dimension),
+            total(t.c.sends).label("sends"),
             total(t.c.accepted).label("accepted"),
             total(t.c.answered).label("answered"),
             total(t.c.failed).label("failed"),
@@ -239,18 +266,23 @@ def answer_rate_by(engine: Engine, filters: Filters, dimension: str = "carrier")
         .having(func.sum(t.c.sends) > 0)
         .order_by(func.sum(t.c.sends).desc(), column)
     )
+    if dimension == "province":  # a foreign number's "province" is its country
+        stmt = stmt.where(t.c.province.in_(DOMESTIC_PROVINCES))
     df = frame(engine, stmt)
-    df["answer_rate"] = rate(df["answered"], df["answered"] + df["failed"])
+    reported = df["answered"] + df["failed"]
+    df["answer_rate"] = rate(df["answered"], reported.where(reported >= MIN_SAMPLE))
     return df
 
 
-def fees_per_day(engine: Engine, filters: Filters) -> pd.DataFrame:
-    """Fees per China-time day: day, fees, accepted, answered, cost_per_answered."""
-    t = traffic(filters, "day")
-    day = bucket(engine, t.c.at, "day")
+def fees_over_time(engine: Engine, filters: Filters, grain: str | None = None) -> pd.DataFrame:
+    """Fees per China-time bucket of the range's grain: bucket, fees, accepted, answered,
+    cost_per_answered."""
+    grain = grain or grain_for(filters.start, filters.end)
+    t = traffic(filters, grain)
+    day = bucket(engine, t.c.at, grain)
     stmt = (
         select(
-            day.label("day"),
+            day.label("bucket"),
             func.coalesce(func.sum(t.c.fees), 0).label("fees"),
             total(t.c.accepted).label("accepted"),
             total(t.c.answered).label("answered"),
@@ -259,6 +291,11 @@ def fees_per_day(engine: Engine, filters: Filters) -> pd.DataFrame:
         .having(func.sum(t.c.sends) > 0)
         .order_by(day)
     )
-    df = buckets_to_time(frame(engine, stmt), "day")
+    df = buckets_to_time(frame(engine, stmt))
     df["cost_per_answered"] = rate(df["fees"], df["answered"])
     return df
+
+
+def fees_per_day(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Fees per China-time day: day, fees, accepted, answered, cost_per_answered."""
+    return fees_over_time(engine, filters, "day").rename(columns={"bucket": "day"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from ingest.store.models import Report
 from tests.servers import wait_until
 
 pytestmark = pytest.mark.browser
+TIMEDELTA_TEXT = re.compile(r"\d+ days?, \d+:\d\d:\d\d")
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 
 # page -> (url path, how many metric tiles and charts show once its content is in).
@@ -58,8 +60,42 @@ def test_page_renders_with_real_content(page, browser, dashboard_url, seeded_sql
     ).text
     body = browser.find_element("tag name", "body").text
     assert "Traceback" not in body
-    assert "Time range" in body and "Send test call" in body  # the app's sidebar and navigation
+    assert "Send test call" in body  # the app's navigation
+    # The sidebar's range and filters only where the page applies them.
+    filtered = page in ("overview", "failures", "throttling")
+    assert ("Time range" in body) is filtered and ("Carrier" in body) is filtered
     if page == "send_test":
         assert "Check" in body and "Number" in body
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOTS / f"{page}.png"))
+
+
+def _truncated(driver, css: str) -> list[str]:
+    """Texts of the elements matching `css` that are cut off (wider than their box)."""
+    return driver.execute_script(
+        """
+        return [...document.querySelectorAll(arguments[0])]
+            .filter(e => e.scrollWidth > e.clientWidth + 1)
+            .map(e => e.innerText);
+        """,
+        css,
+    )
+
+
+def test_overview_tiles_are_not_cut_off_at_1400_px(browser, dashboard_url):
+    browser.get(f"{dashboard_url}/")
+    wait_until(lambda: _loaded(browser, 10, 4), timeout=45, interval=0.25)
+    assert browser.get_window_size()["width"] == 1400
+    labels = '[data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div'
+    assert _truncated(browser, labels) == []
+    assert _truncated(browser, '[data-testid="stMetricValue"] div') == []
+    body = browser.find_element("tag name", "body").text
+    assert "Fees (credits)" in body
+    assert not TIMEDELTA_TEXT.search(body)
+
+
+def test_failures_heatmap_labels_every_category(browser, dashboard_url, seeded_sqlite):
+    browser.get(f"{dashboard_url}/failures")
+    wait_until(lambda: _loaded(browser, 0, 3), timeout=45, interval=0.25)
+    body = browser.find_element("tag name", "body").text
+    assert "user did not answer" in body  # reasons explained, by category

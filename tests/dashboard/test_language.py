@@ -55,7 +55,15 @@ def test_the_shell_is_english_by_default(open_app):
 def test_choosing_chinese_translates_navigation_and_sidebar_and_sticks_across_pages(open_app):
     at = switch(open_app(), CHINESE)
     assert not at.exception
-    assert nav_titles(at) == ["概览", "失败分析", "限流", "采集健康", "告警", "号码查询", "发送测试呼叫"]
+    assert nav_titles(at) == [
+        "概览",
+        "失败分析",
+        "限流",
+        "采集健康",
+        "告警",
+        "号码查询",
+        "发送测试呼叫",
+    ]
     assert sidebar_labels(at) == ["Language · 语言", "时间范围", "运营商", "省份", "来源"]
     assert at.sidebar.selectbox(key="range").options == [
         "最近 1 小时",

@@ -73,7 +73,7 @@ def test_overview_tiles_show_the_seeded_totals(open_page, seeded_sqlite):
     assert shown["Accepted"] == f"{s.accepted:,}"
     assert shown["Throttled"] == f"{s.throttled:,}"
     assert shown["Answer rate"] == f"{s.answered / (s.answered + s.failed):.1%}"
-    assert shown["Fees"] == f"{s.fees:,.0f}"
+    assert shown["Fees (credits)"] == f"{s.fees:,.0f}"
 
 
 def test_carrier_filter_changes_the_tiles(open_page, seeded_sqlite):
