@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from ingest.guard.explain import BLOCKED_CODE, guard_explanation
 from ingest.numbers import describe, looks_like_mobile, mask, mask_in_text
 from ingest.store.lookup import lookup
 from ingest.store.models import ACCEPTED, JOINED, REJECTED, UNKNOWN, Send
@@ -83,6 +84,8 @@ def render_lookup(
 
 def _send_result(send: Send) -> str:
     """accepted, accepted (joined), unknown, not sent, or rejected with Yunpian's code."""
+    if send.result_code == BLOCKED_CODE:
+        return "blocked by guard"
     return f"rejected {send.result_code}" if send.state == REJECTED else send.state
 
 
@@ -97,4 +100,6 @@ def _send_why(send: Send, text: Callable[[str | None], str]) -> str | None:
             f"{text(send.result_msg)}: the call may have been placed; "
             "a report for the number within 10 minutes will join it"
         )
+    if send.result_code == BLOCKED_CODE:
+        return guard_explanation(text(send.result_msg))
     return f"{text(send.result_msg)} ({code_meaning(send.result_code).meaning})"

@@ -95,6 +95,11 @@ class Settings:
     refused_per_minute: int = 60  # refused pushes kept in the raw inbox per minute, in all
     disk_min_free_mb: float = 512.0  # /healthz is degraded below this much free disk
     metrics_token: Secret = field(default_factory=lambda: Secret(""))
+    guard_path: str = ""  # the guard's TOML rule set (ingest/guard/defaults.toml when empty)
+    guard_budget: float = 0.05  # seconds a guard decision may take before the send goes out
+    # The shared per-number limits the guard's number rule reads, as given (None: its own).
+    limit_per_hour: int | None = None
+    limit_per_day: int | None = None
 
     @property
     def simulated(self) -> bool:
@@ -137,6 +142,10 @@ class Settings:
             refused_per_minute=int(_number(env, "VOICEWATCH_REFUSED_PER_MINUTE", 60)),
             disk_min_free_mb=_number(env, "VOICEWATCH_DISK_MIN_FREE_MB", 512.0),
             metrics_token=Secret(env.get("VOICEWATCH_METRICS_TOKEN", "")),
+            guard_path=env.get("VOICEWATCH_GUARD", ""),
+            guard_budget=_number(env, "VOICEWATCH_GUARD_BUDGET_MS", 50.0) / 1000,
+            limit_per_hour=_optional_int(env, "VOICEWATCH_LIMIT_PER_HOUR"),
+            limit_per_day=_optional_int(env, "VOICEWATCH_LIMIT_PER_DAY"),
         )
 
 
@@ -148,6 +157,11 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
+
+
+def _optional_int(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name)
+    return None if raw in (None, "") else int(_number(env, name, 0))
 
 
 def _local_digest_key(db_url: str) -> str:

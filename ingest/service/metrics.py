@@ -114,6 +114,15 @@ class IngestMetrics:
                 registry=r,
             )
         )
+        self.guard_decisions = _counter(
+            r,
+            "voicewatch_guard_decisions",
+            "Relayed sends a guard rule fired on, by rule, mode and outcome",
+            ["rule", "mode", "outcome"],
+        )
+        self.guard_failures = _counter(
+            r, "voicewatch_guard_failures", "Guard decisions that failed open", ["kind"]
+        )
         self.store_errors = _counter(
             r, "voicewatch_store_errors", "Database writes that failed", ["what"]
         )
