@@ -5,7 +5,7 @@ from __future__ import annotations
 from ingest.guard.live import BLOCKED_CODE
 from ingest.guard.rules import APP, COUNTRY, DESTINATION, LISTS, NUMBER, RANGE
 
-__all__ = ["BLOCKED_CODE", "guard_explanation", "RULE_WORDS"]
+__all__ = ["BLOCKED_CODE", "RULE_WORDS", "guard_explanation"]
 
 RULE_WORDS = {
     LISTS: "the number is on the block list",
@@ -18,7 +18,7 @@ RULE_WORDS = {
 
 
 def guard_explanation(result_msg: str) -> str:
-    """"blocked by guard: <rule>, <mode>" → why, and what support can do about it."""
+    """ "blocked by guard: <rule>, <mode>" → why, and what support can do about it."""
     rule = result_msg.removeprefix("blocked by guard: ").rsplit(", ", 1)[0]
     why = RULE_WORDS.get(rule, rule)
     return (
