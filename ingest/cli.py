@@ -11,6 +11,7 @@ import click
 
 from dashboard.cli import dashboard
 from ingest import logs
+from ingest.guard.cli import guard
 from ingest.seed.history import seed_command
 from ingest.settings import Settings, SettingsError
 from ingest.simulator.cli import simulate
@@ -217,3 +218,4 @@ main.add_command(simulate)
 main.add_command(seed_command, name="seed")
 main.add_command(dashboard)
 main.add_command(up)
+main.add_command(guard)
