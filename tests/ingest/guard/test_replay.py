@@ -34,7 +34,9 @@ def traffic() -> list[tuple[str, str]]:
     """(mobile, app): a pumped range, a flooded victim, ordinary users, a noisy app."""
     pumped = [(f"+2327612{n:04d}", "shop") for n in range(8)]
     victim = [("13900001111", "shop")] * 6
-    ordinary = [(f"1{p}{n:08d}", "shop") for p, n in zip((38, 52, 86, 59), range(1, 5))]
+    ordinary = [
+        (f"1{p}{n:08d}", "shop") for p, n in zip((38, 52, 86, 59), range(1, 5), strict=True)
+    ]
     noisy = [(f"1{30 + n}{n:08d}", "noisy") for n in range(30)]  # one per range
     mixed = [*pumped, *victim, *ordinary, *noisy]
     return mixed[::2] + mixed[1::2]
