@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import login, queries, state
+from dashboard.lang import _
 from dashboard.privacy import can_unmask
 from ingest.text import printable
 
@@ -148,6 +149,7 @@ def main() -> None:
             "Investigate": [
                 st.Page(PAGES / "lookup.py", title="Lookup", icon=":material/search:"),
                 st.Page(PAGES / "send_test.py", title="Send test call", icon=":material/add_call:"),
+                st.Page(PAGES / "guard.py", title=_("Guard"), icon=":material/shield:"),
             ],
         }
     )

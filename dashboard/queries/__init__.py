@@ -12,6 +12,7 @@ from dashboard.queries.failures import (
     failures_over_time,
     latest_failures,
 )
+from dashboard.queries.guard import decisions_over_time, guard_totals, top_blocked
 from dashboard.queries.health import (
     HealthSummary,
     health_summary,
@@ -57,6 +58,7 @@ __all__ = [
     "answer_rate_by",
     "answer_rate_over_time",
     "code_reason",
+    "decisions_over_time",
     "failure_reasons",
     "failure_reasons_by",
     "failures_over_time",
@@ -64,6 +66,7 @@ __all__ = [
     "filter_options",
     "frequent_numbers",
     "grain_for",
+    "guard_totals",
     "health_summary",
     "ingest_over_time",
     "kpi_comparison",
@@ -78,5 +81,6 @@ __all__ = [
     "report_for_sid",
     "throttle_pressure",
     "throttle_rejections_over_time",
+    "top_blocked",
     "volume_by_outcome",
 ]
