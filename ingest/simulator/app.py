@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ingest.simulator.attack import ATTACK_ROUTES, Attack
 from ingest.simulator.clock import Clock
 from ingest.simulator.config import SimulatorConfig, seeded_random
 from ingest.simulator.push import PushWorker
@@ -197,10 +198,11 @@ def create_app(config: SimulatorConfig, clock: Clock | None = None) -> Starlette
         Route(f"/v2/voice/{name}.json", getattr(api, name), methods=["GET", "POST"])
         for name in API_PATHS
     ]
-    routes += [Route("/_sim/calls", sim_calls), Route("/_sim/state", sim_state)]
+    routes += [Route("/_sim/calls", sim_calls), Route("/_sim/state", sim_state), *ATTACK_ROUTES]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
     app.state.world = world
     app.state.config = config
+    app.state.attack = Attack(config.apikey)
     return app

@@ -9,6 +9,7 @@ import click
 import uvicorn
 
 from ingest.simulator.app import create_app
+from ingest.simulator.attack import SCENARIOS, attack_once_up
 from ingest.simulator.clock import Clock
 from ingest.simulator.config import DEMO_APIKEY, SimulatorConfig
 from ingest.simulator.traffic import parse_rate, run_traffic
@@ -119,6 +120,12 @@ def _share(help_text: str) -> dict[str, object]:
 @click.option("--fault-drop-push", **_share("share of pushes silently not sent"))
 @click.option("--fault-duplicate-push", **_share("share of pushed reports pushed again"))
 @click.option("--fault-reorder", **_share("share of pushes and pull pages shuffled"))
+@click.option(
+    "--attack", type=click.Choice(SCENARIOS[1:]), help="start a pumping attack (off by default)"
+)
+@click.option(
+    "--attack-target", metavar="URL", help="where the attack sends [the simulator itself]"
+)
 @click.option("--push-retry-base", default=10.0, show_default=True, type=float, metavar="SECONDS")
 def simulate(
     host: str,
@@ -130,11 +137,14 @@ def simulate(
     **settings: object,
 ) -> None:
     """Serve a simulated Yunpian voice API (send, pull_status, tpl_notify, push)."""
+    attack, attack_target = settings.pop("attack"), settings.pop("attack_target")
     try:
         config = SimulatorConfig(apikey=apikey, quiet_hours=not no_quiet_hours, **settings)
     except ValueError as error:
         raise click.UsageError(str(error)) from error
     plan = TrafficPlan(traffic, traffic_callback) if traffic else None
+    if attack:
+        attack_once_up(f"http://127.0.0.1:{port}", str(attack), str(attack_target or ""))
     click.echo(f"Yunpian voice simulator on http://{host}:{port} (apikey {masked_apikey(apikey)})")
     if plan:
         click.echo(f"synthetic traffic: {plan.rate_per_s:g} sends/s")
