@@ -22,9 +22,7 @@ def attack(simulator, relay_url: str, scenario: str, sends: int) -> dict:
         data={"scenario": scenario, "target": relay_url, "rate": "40/s"},
     )
     assert switched.status_code == 200 and switched.json()["scenario"] == scenario
-    state = wait_until(
-        lambda: (s := httpx.get(f"{simulator.url}/_sim/attack").json())["sent"] >= sends and s, 30
-    )
+    wait_until(lambda: httpx.get(f"{simulator.url}/_sim/attack").json()["sent"] >= sends, 30)
     httpx.post(f"{simulator.url}/_sim/attack", data={"scenario": "off"})
     return httpx.get(f"{simulator.url}/_sim/attack").json()
 

@@ -58,6 +58,8 @@ def test_guard_table_gone_the_send_goes_out_and_the_error_is_counted(
     relay = make_ingest(voice_url=simulator.url)
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE guard_attempts"))
-    answer = httpx.post(f"{relay.url}/v2/voice/send.json", data={**FORM, "apikey": simulator.apikey})
+    answer = httpx.post(
+        f"{relay.url}/v2/voice/send.json", data={**FORM, "apikey": simulator.apikey}
+    )
     assert answer.status_code == 200 and "sid" in answer.json()
     assert failures(relay.url, "error") == 1
