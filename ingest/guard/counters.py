@@ -25,13 +25,13 @@ HOUR = timedelta(hours=1)
 # (bench/guard.py). Each count reads one index: (mobile|prefix|country|app, at).
 _WHERE = "FROM guard_attempts WHERE passed = :yes AND at < :at AND"
 RECENT = text(
-    f"""SELECT
-    (SELECT count(*) {_WHERE} mobile = :mobile AND at >= :hour),
-    (SELECT count(*) {_WHERE} mobile = :mobile AND at >= :day),
+    f"""SELECT n.in_hour, n.in_day,
     (SELECT count(DISTINCT mobile) {_WHERE} prefix = :prefix AND at >= :range
         AND mobile != :mobile),
     (SELECT count(*) {_WHERE} country = :country AND at >= :hour),
-    (SELECT count(*) {_WHERE} app = :app AND at >= :minute)"""
+    (SELECT count(*) {_WHERE} app = :app AND at >= :minute)
+FROM (SELECT count(*) FILTER (WHERE at >= :hour) AS in_hour, count(*) AS in_day
+      {_WHERE} mobile = :mobile AND at >= :day) AS n"""
 ).bindparams(
     *(bindparam(name, type_=UTCDateTime()) for name in ("at", "hour", "day", "range", "minute")),
     bindparam("yes", type_=Boolean()),
