@@ -18,6 +18,9 @@ from tests.servers import wait_until
 
 # Sequential numbers in one Sierra Leone range: the classic pumping pattern.
 PUMPED = [f"+2327612{n:04d}" for n in range(20)]
+# The rules are tested here, not the 50 ms budget: on a loaded machine a decision can miss
+# it and the send goes out (tests/reliability/test_guard_fails_open.py).
+BUDGET = 2.0
 RANGE_LIMIT = 5  # the default range rule: at most 5 distinct numbers per 8-digit prefix in 10 min
 
 
@@ -51,7 +54,9 @@ def pump(relay_url: str, apikey: str) -> list[int]:
 def test_enforce_refuses_a_range_pumping_burst_after_the_limit_and_the_sdk_sees_a_refusal(
     simulator, make_ingest, engine, tmp_path
 ):
-    relay = make_ingest(voice_url=simulator.url, guard_path=guard_file(tmp_path, "enforce"))
+    relay = make_ingest(
+        voice_url=simulator.url, guard_path=guard_file(tmp_path, "enforce"), guard_budget=BUDGET
+    )
     codes = pump(relay.url, simulator.apikey)
     assert codes[:RANGE_LIMIT] == [0] * RANGE_LIMIT
     assert codes[RANGE_LIMIT:] == [BLOCKED_CODE] * (len(PUMPED) - RANGE_LIMIT)
@@ -61,10 +66,17 @@ def test_enforce_refuses_a_range_pumping_burst_after_the_limit_and_the_sdk_sees_
     assert {(s.fee, s.sid, s.http_status) for s in blocked} == {(0, None, 400)}
     assert blocked[0].result_msg == "blocked by guard: range velocity, enforce"
     assert [s.result_code for s in stored if s.sid] == [0] * RANGE_LIMIT
+    metrics = httpx.get(f"{relay.url}/metrics").text
+    blocked_metric = (
+        'voicewatch_guard_decisions_total{mode="enforce",outcome="blocked",rule="range velocity"}'
+    )
+    assert f"{blocked_metric} {float(len(PUMPED) - RANGE_LIMIT)}" in metrics
 
 
 def test_refusal_is_yunpians_shape_with_http_400(simulator, make_ingest, tmp_path):
-    relay = make_ingest(voice_url=simulator.url, guard_path=guard_file(tmp_path, "enforce"))
+    relay = make_ingest(
+        voice_url=simulator.url, guard_path=guard_file(tmp_path, "enforce"), guard_budget=BUDGET
+    )
     pump(relay.url, simulator.apikey)
     answer = httpx.post(
         f"{relay.url}/v2/voice/send.json",
@@ -78,7 +90,9 @@ def test_refusal_is_yunpians_shape_with_http_400(simulator, make_ingest, tmp_pat
 def test_record_only_sends_everything_and_records_what_it_would_have_blocked(
     simulator, make_ingest, engine, tmp_path
 ):
-    relay = make_ingest(voice_url=simulator.url, guard_path=guard_file(tmp_path, "record-only"))
+    relay = make_ingest(
+        voice_url=simulator.url, guard_path=guard_file(tmp_path, "record-only"), guard_budget=BUDGET
+    )
     codes = pump(relay.url, simulator.apikey)
     assert codes == [0] * len(PUMPED)
     with Session(engine) as session:
@@ -89,7 +103,9 @@ def test_record_only_sends_everything_and_records_what_it_would_have_blocked(
 
 
 def test_lookup_explains_a_guard_refusal_in_words(simulator, make_ingest, engine, tmp_path):
-    relay = make_ingest(voice_url=simulator.url, guard_path=guard_file(tmp_path, "enforce"))
+    relay = make_ingest(
+        voice_url=simulator.url, guard_path=guard_file(tmp_path, "enforce"), guard_budget=BUDGET
+    )
     pump(relay.url, simulator.apikey)
     sends(engine, len(PUMPED))
     shown = render_lookup(engine, PUMPED[-1], unmask=True)

@@ -49,7 +49,7 @@ def test_replay_of_the_traffic_the_live_guard_saw_decides_as_it_did(
     rules.write_text(RULES)
     add_entry(engine, "allow", "13900001111", "test", "cli")
     add_entry(engine, "block", "+8869*", "test", "cli")
-    relay = make_ingest(voice_url=simulator.url, guard_path=str(rules))
+    relay = make_ingest(voice_url=simulator.url, guard_path=str(rules), guard_budget=2.0)
     started = datetime.now(UTC) - timedelta(seconds=1)
     sent = [*traffic(), ("+886912345678", "shop")]
     with httpx.Client(base_url=relay.url) as client:
