@@ -8,7 +8,9 @@ fixed for an hour, is cached per country and hour.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from bisect import bisect_left
+from collections import defaultdict
+from datetime import datetime, timedelta
 
 from sqlalchemy import Boolean, Connection, and_, bindparam, func, insert, or_, select, text
 
@@ -95,10 +97,19 @@ class Counters:
             self._baselines[key] = baseline
         return baseline
 
-    def record(
-        self, connection: Connection, attempt: Attempt, decision: Decision, passed: bool
-    ) -> None:
-        connection.execute(INSERT, [attempt_row(attempt, decision, passed)])
+
+def combined(stored: Recent, pending: Recent) -> Recent:
+    """Committed counts plus those of attempts not yet committed. A pending number already
+    committed in the range is counted twice there: an error towards refusing, in a window of
+    the recorder's lag."""
+    return Recent(
+        stored.number_hour + pending.number_hour,
+        stored.number_day + pending.number_day,
+        stored.range_numbers + pending.range_numbers,
+        stored.country_hour + pending.country_hour,
+        stored.country_baseline,
+        stored.app_minute + pending.app_minute,
+    )
 
 
 def attempt_row(attempt: Attempt, decision: Decision, passed: bool) -> dict[str, object]:
@@ -113,3 +124,45 @@ def attempt_row(attempt: Attempt, decision: Decision, passed: bool) -> dict[str,
         "mode": decision.mode,
         "fired": ",".join(rule for rule, _ in decision.fired)[:256] or None,
     }
+
+
+class MemoryCounters:
+    """The live counters' counts over attempts replayed in time order."""
+
+    def __init__(self) -> None:
+        self._by: dict[str, dict[str, list[datetime]]] = defaultdict(lambda: defaultdict(list))
+        self._ranges: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+
+    def add(self, attempt: Attempt) -> None:
+        """One attempt that went out (the guard let it pass)."""
+        for key, value in (
+            ("mobile", attempt.mobile),
+            ("country", attempt.country),
+            ("app", attempt.app),
+        ):
+            self._by[key][value].append(attempt.at)
+        self._ranges[attempt.prefix].append((attempt.at, attempt.mobile))
+
+    def recent(self, attempt: Attempt, config: GuardConfig) -> Recent:
+        w = windows(attempt.at, config)
+        mobile = self._by["mobile"][attempt.mobile]
+        country = self._by["country"][attempt.country]
+        others = {
+            m
+            for at, m in reversed(self._ranges[attempt.prefix])
+            if at >= w.range and at < attempt.at and m != attempt.mobile
+        }
+        spans = [w.hour_start - timedelta(days=d) for d in range(1, config.country.days + 1)]
+        baseline = sum(_between(country, s, s + timedelta(hours=1)) for s in spans)
+        return Recent(
+            number_hour=_between(mobile, w.hour, attempt.at),
+            number_day=_between(mobile, w.day, attempt.at),
+            range_numbers=len(others),
+            country_hour=_between(country, w.hour, attempt.at),
+            country_baseline=baseline / max(config.country.days, 1),
+            app_minute=_between(self._by["app"][attempt.app], w.minute, attempt.at),
+        )
+
+
+def _between(times: list[datetime], start: datetime, end: datetime) -> int:
+    return bisect_left(times, end) - bisect_left(times, start)

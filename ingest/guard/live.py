@@ -20,8 +20,9 @@ from sqlalchemy import Engine
 
 from ingest import logs
 from ingest.guard.config import OFF, GuardConfig
-from ingest.guard.counters import Counters
+from ingest.guard.counters import Counters, combined
 from ingest.guard.lists import load_lists
+from ingest.guard.recorder import AttemptRecorder
 from ingest.guard.rules import Decision, Lists, attempt_for, decide
 from ingest.numbers import looks_like_mobile
 
@@ -75,6 +76,7 @@ class Guard:
         self.on_failure = on_failure
         self.on_decision = on_decision
         self.counters = Counters()
+        self.recorder = AttemptRecorder(engine, on_failure)
         self.on = any(getattr(config, f.name).mode != OFF for f in fields(config))
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="guard")
         self._lists: tuple[float, Lists] = (float("-inf"), Lists())
@@ -106,15 +108,18 @@ class Guard:
     def decide_now(
         self, mobile: str, app: str, at: datetime, abandoned: threading.Event | None = None
     ) -> Decision:
-        """Decide and record in one transaction (blocking: called on the guard's threads)."""
+        """Decide from the committed and the pending counts, and hand the record to the
+        recorder (blocking: called on the guard's threads)."""
         attempt = attempt_for(mobile, app, at, self.config)
         lists = self.lists()
-        with self.engine.begin() as connection:
-            recent = self.counters.recent(connection, attempt, self.config)
-            decision = decide(attempt, recent, self.config, lists)
-            # A decision the relay stopped waiting for was not applied: the send went out.
-            passed = not decision.blocked or bool(abandoned and abandoned.is_set())
-            self.counters.record(connection, attempt, decision, passed)
+        pending = self.recorder.pending()
+        with self.engine.connect() as connection:
+            stored = self.counters.recent(connection, attempt, self.config)
+        recent = combined(stored, pending.recent(attempt, self.config))
+        decision = decide(attempt, recent, self.config, lists)
+        # A decision the relay stopped waiting for was not applied: the send went out.
+        passed = not decision.blocked or bool(abandoned and abandoned.is_set())
+        self.recorder.add(attempt, decision, passed)
         return decision
 
     def lists(self) -> Lists:
@@ -129,4 +134,6 @@ class Guard:
         return lists
 
     def close(self) -> None:
+        """Stop deciding; write what the recorder holds."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.recorder.close()

@@ -9,8 +9,6 @@ rule fired (not part of a burst). A rule set that blocks many of those would hur
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,67 +16,23 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 
 from ingest.guard.config import GuardConfig
+from ingest.guard.counters import MemoryCounters
 from ingest.guard.live import BLOCKED_CODE
 from ingest.guard.rules import (
     APP,
     COUNTRY,
     NUMBER,
     RANGE,
-    Attempt,
     Decision,
     Lists,
-    Recent,
     attempt_for,
     decide,
-    windows,
 )
 from ingest.numbers import looks_like_mobile
 from ingest.store.models import Report, Send
 
 VELOCITY = frozenset({NUMBER, RANGE, COUNTRY, APP})
 DEFAULT_FEE = 1.0  # what a send with no stored fee would have cost (one call)
-
-
-class MemoryCounters:
-    """The live counters' counts over attempts replayed in time order."""
-
-    def __init__(self) -> None:
-        self._by: dict[str, dict[str, list[datetime]]] = defaultdict(lambda: defaultdict(list))
-        self._ranges: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-
-    def add(self, attempt: Attempt) -> None:
-        """One attempt that went out (the guard let it pass)."""
-        for key, value in (
-            ("mobile", attempt.mobile),
-            ("country", attempt.country),
-            ("app", attempt.app),
-        ):
-            self._by[key][value].append(attempt.at)
-        self._ranges[attempt.prefix].append((attempt.at, attempt.mobile))
-
-    def recent(self, attempt: Attempt, config: GuardConfig) -> Recent:
-        w = windows(attempt.at, config)
-        mobile = self._by["mobile"][attempt.mobile]
-        country = self._by["country"][attempt.country]
-        others = {
-            m
-            for at, m in reversed(self._ranges[attempt.prefix])
-            if at >= w.range and at < attempt.at and m != attempt.mobile
-        }
-        spans = [w.hour_start - timedelta(days=d) for d in range(1, config.country.days + 1)]
-        baseline = sum(_between(country, s, s + timedelta(hours=1)) for s in spans)
-        return Recent(
-            number_hour=_between(mobile, w.hour, attempt.at),
-            number_day=_between(mobile, w.day, attempt.at),
-            range_numbers=len(others),
-            country_hour=_between(country, w.hour, attempt.at),
-            country_baseline=baseline / max(config.country.days, 1),
-            app_minute=_between(self._by["app"][attempt.app], w.minute, attempt.at),
-        )
-
-
-def _between(times: list[datetime], start: datetime, end: datetime) -> int:
-    return bisect_left(times, end) - bisect_left(times, start)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,15 +19,17 @@ from ingest.simulator.traffic import SyntheticUsers
 from ingest.store.engine import make_engine
 from tests.dashboard.test_browser import SCREENSHOTS, _count, _loaded
 from tests.fixtures.browser import _healthy
+from tests.ingest.guard.support import velocity_rules
 from tests.servers import free_port, wait_until
 
 pytestmark = pytest.mark.browser
 
 
-def guarded_day(url: str) -> None:
-    """A day of synthetic users through the default rules, a pumping burst and a flood."""
+def guarded_day(url: str, rules: str) -> None:
+    """A day of synthetic users through the velocity rules enforced, two pumping bursts and a
+    flood."""
     engine = make_engine(url)
-    guard = Guard(engine, load_config())
+    guard = Guard(engine, load_config(rules))
     add_entry(engine, "allow", "13900139000", "support", "dashboard", "QA phone")
     add_entry(engine, "block", "+88216*", "support", "file", "satellite range")
     start = datetime.now(UTC) - timedelta(hours=23)
@@ -42,13 +44,15 @@ def guarded_day(url: str) -> None:
             guard.decide_now(
                 next(numbers), "attacker", start + timedelta(hours=hour, seconds=5 * n)
             )
+    guard.recorder.flush()
     engine.dispose()
 
 
 @pytest.fixture(scope="module")
 def guard_dashboard(tmp_path_factory) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('guard') / 'voicewatch.db'}"
-    guarded_day(url)
+    directory = tmp_path_factory.mktemp("guard")
+    url = f"sqlite:///{directory / 'voicewatch.db'}"
+    guarded_day(url, velocity_rules(directory))
     port = free_port()
     env = {"VOICEWATCH_DB": url, "VOICEWATCH_DASHBOARD_PASSWORD": "", "VOICEWATCH_LANG": "en"}
     process = run_dashboard(port, "127.0.0.1", env=env)

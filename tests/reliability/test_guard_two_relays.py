@@ -11,6 +11,7 @@ import pytest
 
 from ingest.guard.live import BLOCKED_CODE
 from ingest.store.engine import make_engine
+from tests.ingest.guard.support import velocity_rules
 from tests.reliability.test_relay_outcomes import serving
 from tests.servers import free_port
 
@@ -24,6 +25,7 @@ def test_a_burst_split_across_two_relays_is_seen_whole(pg_url, simulator, tmp_pa
         "VOICEWATCH_DB": pg_url,
         "VOICEWATCH_DIGEST_KEY": "test-digest-key",
         "YUNPIAN_VOICE_URL": simulator.url,
+        "VOICEWATCH_GUARD": velocity_rules(tmp_path),
         "VOICEWATCH_GUARD_BUDGET_MS": "2000",  # the shared counters are tested, not the budget
         "PYTHONPATH": os.getcwd(),
     }

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ingest.cli import main
 from ingest.store.models import GuardListChange, Send
 from ingest.store.writes import record_send
+from tests.ingest.guard.support import velocity_rules
 
 NOW = datetime.now(UTC)
 
@@ -38,11 +39,11 @@ def run(db_url: str, *args: str):
     return CliRunner().invoke(main, ["guard", *args], env=env, catch_exceptions=False)
 
 
-def test_guard_replay_days_shows_what_the_default_rules_would_block(engine, db_url):
+def test_guard_replay_days_shows_what_the_rules_would_block(engine, db_url, tmp_path):
     for n in range(12):  # one range pumped within minutes, two days ago
         stored_send(engine, f"+2327612{n:04d}", NOW - timedelta(days=2, seconds=-10 * n))
     stored_send(engine, "15205201314", NOW - timedelta(hours=3))
-    result = run(db_url, "replay", "--days", "7")
+    result = run(db_url, "replay", "--days", "7", "--rules", velocity_rules(tmp_path))
     assert result.exit_code == 0, result.output
     assert "13 sends replayed: 7 would be blocked" in result.output
     assert "range velocity: 7" in result.output

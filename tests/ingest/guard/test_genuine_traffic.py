@@ -1,4 +1,4 @@
-"""The default rules barely touch genuine traffic: the simulator's synthetic users (impatient
+"""The default rules, every one enforced, barely touch genuine traffic: the simulator's synthetic users (impatient
 retries included) over a simulated day are falsely refused less than 0.1 % of the time.
 
 A refusal is false when Yunpian itself would have accepted the send (its default per-number
@@ -22,8 +22,8 @@ SENDS_PER_DAY = 1500  # about 3 codes a day for each of the pool's 500 users
 MIDNIGHT_CHINA = datetime(2026, 11, 19, 16, 0, tzinfo=UTC)
 
 
-def test_default_rules_refuse_under_a_tenth_of_a_percent_of_a_simulated_day(sqlite_url):
-    guard = Guard(make_engine(sqlite_url), load_config())
+def test_default_rules_enforced_refuse_under_a_tenth_of_a_percent_of_a_simulated_day(sqlite_url):
+    guard = Guard(make_engine(sqlite_url), load_config().with_modes("enforce"))
     users, arrivals = SyntheticUsers(Random(20261202)), Random(7)
     accepted: dict[str, list[AcceptedSend]] = defaultdict(list)  # by Yunpian, per number
     sent = refused = 0

@@ -37,6 +37,12 @@ def sends(engine, count: int) -> list[Send]:
     return wait_until(stored, 10)
 
 
+def guard_attempts(engine) -> list[GuardAttempt]:
+    """The guard's records: written after the decision, by a thread of its own."""
+    with Session(engine) as session:
+        return list(session.scalars(select(GuardAttempt).order_by(GuardAttempt.id)))
+
+
 def guard_file(tmp_path: Path, mode: str) -> str:
     path = tmp_path / "guard.toml"
     path.write_text(f'[range]\nmode = "{mode}"\n[destination]\nmode = "off"\n')
@@ -95,8 +101,7 @@ def test_record_only_sends_everything_and_records_what_it_would_have_blocked(
     )
     codes = pump(relay.url, simulator.apikey)
     assert codes == [0] * len(PUMPED)
-    with Session(engine) as session:
-        attempts = list(session.scalars(select(GuardAttempt).order_by(GuardAttempt.id)))
+    attempts = wait_until(lambda: len(found := guard_attempts(engine)) == len(PUMPED) and found)
     would_block = [a for a in attempts if a.rule == "range velocity"]
     assert len(would_block) == len(PUMPED) - RANGE_LIMIT
     assert {(a.mode, a.passed) for a in would_block} == {("record-only", True)}

@@ -60,11 +60,8 @@ def test_replay_of_the_traffic_the_live_guard_saw_decides_as_it_did(
                 headers={"X-Voicewatch-App": app},
             )
     wait_until(lambda: _count(engine) >= len(sent), 10)
-    with Session(engine) as session:
-        live = [
-            (a.mobile, a.rule, a.mode, not a.passed)
-            for a in session.scalars(select(GuardAttempt).order_by(GuardAttempt.id))
-        ]
+    wait_until(lambda: len(_attempts(engine)) >= len(sent), 10)
+    live = [(a.mobile, a.rule, a.mode, not a.passed) for a in _attempts(engine)]
     result = replay(
         engine, load_config(rules), load_lists(engine), started, datetime.now(UTC) + timedelta(1)
     )
@@ -81,6 +78,11 @@ def test_replay_of_the_traffic_the_live_guard_saw_decides_as_it_did(
         "destination",
     }
     assert len(result.blocked) == sum(blocked for *_, blocked in live) > 0
+
+
+def _attempts(engine) -> list[GuardAttempt]:
+    with Session(engine) as session:
+        return list(session.scalars(select(GuardAttempt).order_by(GuardAttempt.id)))
 
 
 def _count(engine) -> int:
