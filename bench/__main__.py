@@ -18,6 +18,7 @@ SIZES = {  # target -> (default size, --large size)
     "queries": (1_000_000, 10_000_000),
     "memory": (1_000_000, 10_000_000),
     "relay": (300, 1000),
+    "guard": (300, 1000),
     "pages": (1_000_000, 10_000_000),
 }
 
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SIZES), help="comma-separated targets")
     args = parser.parse_args(argv)
     chosen = [name for name in args.only.split(",") if name]
-    from bench import dashboard_memory, pages, pull_ingest, push_ingest, queries, relay
+    from bench import dashboard_memory, guard, pages, pull_ingest, push_ingest, queries, relay
 
     runners = {
         "push": push_ingest.run,
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         "queries": queries.run,
         "memory": dashboard_memory.run,
         "relay": relay.run,
+        "guard": guard.run,
         "pages": pages.run,
     }
     print(machine(), flush=True)

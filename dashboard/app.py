@@ -127,6 +127,7 @@ SIDEBAR = {
     "lookup": {"time_range": False, "filters": False},
     "send_test": {"time_range": False, "filters": False},
     "alerts": {"time_range": False, "filters": False},
+    "guard": {"time_range": True, "filters": False},
 }
 
 
@@ -194,6 +195,7 @@ def main() -> None:
                 st.Page(
                     PAGES / "send_test.py", title=_("Send test call"), icon=":material/add_call:"
                 ),
+                st.Page(PAGES / "guard.py", title=_("Guard"), icon=":material/shield:"),
             ],
         }
     )

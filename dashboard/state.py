@@ -128,7 +128,9 @@ def sidebar(*, time_range: bool = True, filters: bool = True) -> None:
 
 def _range_picker() -> None:
     st.session_state.setdefault("range", DEFAULT_RANGE)
-    st.selectbox(_("Time range"), RANGES, key="range", format_func=_)
+    # Bound to this run's language: Streamlit (and AppTest) call it again after the run.
+    label = language().gettext
+    st.selectbox(_("Time range"), RANGES, key="range", format_func=label)
     if st.session_state.get("range") == "Custom":
         applied = _applied_days(view_now())
         picked = st.date_input(

@@ -13,6 +13,7 @@ import click
 from dashboard.cli import dashboard
 from ingest import logs
 from ingest.alerts.cli import alerts
+from ingest.guard.cli import guard
 from ingest.i18n import Language, cli_language
 from ingest.seed.history import seed_command
 from ingest.settings import Settings, SettingsError
@@ -276,3 +277,4 @@ main.add_command(seed_command, name="seed")
 main.add_command(dashboard)
 main.add_command(up)
 main.add_command(alerts)
+main.add_command(guard)

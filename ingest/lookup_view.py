@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from ingest.guard.explain import BLOCKED_CODE, guard_explanation
 from ingest.i18n import Language
 from ingest.numbers import (
     as_sent,
@@ -224,6 +225,8 @@ def _choices(engine: Engine, query: str, partial, lang: Language, show, as_json:
 
 def _send_result(send: Send) -> str:
     """accepted, accepted (joined), unknown, not sent, or rejected with Yunpian's code."""
+    if send.result_code == BLOCKED_CODE:
+        return "blocked by guard"
     return f"rejected {send.result_code}" if send.state == REJECTED else send.state
 
 
@@ -238,6 +241,8 @@ def _send_why(send: Send, text: Callable[[str | None], str], lang: Language) -> 
             "{msg}: the call may have been placed; a report for the number within 10 minutes "
             "will join it"
         ).format(msg=text(send.result_msg))
+    if send.result_code == BLOCKED_CODE:
+        return guard_explanation(text(send.result_msg))
     if send.state == REJECTED:
         return refusal_message(send.result_code, lang)
     return text(send.result_msg)

@@ -105,6 +105,8 @@ class Settings:
     limit_per_day: int | None = None
     no_report_after: float = 900.0  # seconds after which an accepted call is "no report"
     fee_unit: str = "credits"  # the unit of `fee` in Yunpian's answers: credits (条) or yuan
+    guard_path: str = ""  # the guard's TOML rule set (ingest/guard/defaults.toml when empty)
+    guard_budget: float = 0.05  # seconds a guard decision may take before the send goes out
 
     @property
     def simulated(self) -> bool:
@@ -153,6 +155,8 @@ class Settings:
             limit_per_day=_limit(env, "VOICEWATCH_LIMIT_PER_DAY"),
             no_report_after=_number(env, "VOICEWATCH_NO_REPORT_AFTER", 900.0),
             fee_unit=_fee_unit(env),
+            guard_path=env.get("VOICEWATCH_GUARD", ""),
+            guard_budget=_number(env, "VOICEWATCH_GUARD_BUDGET_MS", 50.0) / 1000,
         )
 
 

@@ -13,6 +13,7 @@ from dashboard.queries.failures import (
     failures_over_time,
     latest_failures,
 )
+from dashboard.queries.guard import decisions_over_time, guard_totals, top_blocked
 from dashboard.queries.health import (
     HealthSummary,
     health_summary,
@@ -65,6 +66,7 @@ __all__ = [
     "answer_rate_over_time",
     "code_reason",
     "comparable",
+    "decisions_over_time",
     "failure_reasons",
     "failure_reasons_by",
     "failures_over_time",
@@ -75,6 +77,7 @@ __all__ = [
     "frequent_numbers",
     "grain_for",
     "grains_for",
+    "guard_totals",
     "health_summary",
     "ingest_over_time",
     "kpi_comparison",
@@ -93,5 +96,6 @@ __all__ = [
     "report_for_sid",
     "throttle_pressure",
     "throttle_rejections_over_time",
+    "top_blocked",
     "volume_by_outcome",
 ]

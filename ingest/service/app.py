@@ -59,6 +59,7 @@ def create_app(
                 yield
         finally:
             await run_in_threadpool(relay.recorder.close)
+            await run_in_threadpool(relay.guard.close)
             await run_in_threadpool(pushes.close)
 
     relayed = "/v2/voice/{endpoint:str}"

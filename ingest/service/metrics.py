@@ -114,6 +114,7 @@ class IngestMetrics:
                 registry=r,
             )
         )
+        self.guard_decisions, self.guard_failures = _guard_counters(r)
         self.store_errors = _counter(
             r, "voicewatch_store_errors", "Database writes that failed", ["what"]
         )
@@ -164,6 +165,20 @@ class IngestMetrics:
             "store": int(_total(self.store_errors.metric)),
             "upstream": int(_total(self.upstream_errors.metric)),
         }
+
+
+def _guard_counters(registry: CollectorRegistry) -> tuple[Bounded, Bounded]:
+    """The guard's decisions (rule, mode and outcome: fixed sets) and its fail-open count."""
+    decisions = _counter(
+        registry,
+        "voicewatch_guard_decisions",
+        "Relayed sends a guard rule fired on, by rule, mode and outcome",
+        ["rule", "mode", "outcome"],
+    )
+    failures = _counter(
+        registry, "voicewatch_guard_failures", "Guard decisions that failed open", ["kind"]
+    )
+    return decisions, failures
 
 
 def _pull_gauges(registry: CollectorRegistry, engine: Engine) -> None:

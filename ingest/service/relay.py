@@ -27,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ingest import logs
+from ingest.guard.live import BLOCKED_CODE, BLOCKED_MSG, BLOCKED_STATUS, Verdict
+from ingest.guard.relay_hook import mark_blocked, relay_guard
 from ingest.sending import record_outcome
 from ingest.service.http_edge import BodyTooLarge, clip, read_body, token_ok
 from ingest.service.metrics import IngestMetrics
@@ -85,6 +87,7 @@ class Relay:
         self.http = http
         # Opened and closed by the app's lifespan.
         self.recorder = RelayRecorder(engine, metrics)
+        self.guard = relay_guard(settings, engine, metrics)
 
     async def forward(self, request: Request) -> Response:
         """The Starlette endpoint: Yunpian's answer to the relayed request, or one in its form."""
@@ -98,6 +101,11 @@ class Relay:
             return self._yunpian_error(
                 413, 2, f"request body over {MAX_RELAY_BODY} bytes", endpoint
             )
+        if endpoint != "pull_status.json":
+            verdict = await self.guard.check(_form(body).get("mobile", ""), _app(request))
+            request.state.guard_at = verdict.at  # the send's time, as the guard counted it
+            if verdict.blocked:
+                return await self._blocked(request, endpoint, body, verdict)
         url = f"{self.settings.voice_url}/v2/voice/{endpoint}"
         started = time.perf_counter()
         try:
@@ -170,6 +178,17 @@ class Relay:
             await self._record_send(send)
         return answer
 
+    async def _blocked(
+        self, request: Request, endpoint: str, body: bytes, verdict: Verdict
+    ) -> Response:
+        """The guard refused the send: Yunpian's form of a refusal, recorded at no fee."""
+        send = self._send_from_relay(request, endpoint, body, 0.0)
+        mark_blocked(send, verdict)
+        await self._record_send(send)
+        return self._yunpian_error(
+            BLOCKED_STATUS, BLOCKED_CODE, send.result_detail or "", endpoint, msg=BLOCKED_MSG
+        )
+
     def _unknown_outcome(self, endpoint: str, why: str) -> Response:
         """The answer to a send that may have been placed: see UNKNOWN_OUTCOME_CODE."""
         return self._yunpian_error(
@@ -230,11 +249,9 @@ class Relay:
         """The send the caller asked for, before its outcome is known."""
         form = _form(body)
         mobile = form.get("mobile", "")
-        actor = request.headers.get("x-voicewatch-actor") or (
-            request.client.host if request.client else None
-        )
+        actor = _app(request)
         return Send(
-            sent_at=utcnow(),
+            sent_at=getattr(request.state, "guard_at", None) or utcnow(),
             mobile=clip(mobile, 32),
             code_digest=code_digest(self.settings.digest_key, mobile, _secret_part(form)),
             kind="notify" if endpoint == "tpl_notify.json" else "code",
@@ -277,6 +294,15 @@ def _form(body: bytes) -> dict[str, str]:
     """A relayed form body as a dict (first value of each field)."""
     fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {name: values[0] for name, values in fields.items()}
+
+
+def _app(request: Request) -> str:
+    """Who asks for the send: X-Voicewatch-App, else X-Voicewatch-Actor, else the address."""
+    return (
+        request.headers.get("x-voicewatch-app")
+        or request.headers.get("x-voicewatch-actor")
+        or (request.client.host if request.client else "")
+    )
 
 
 def _failure_kind(error: httpx.HTTPError) -> str:

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ingest.simulator.attack import ATTACK_ROUTES, Attack
 from ingest.simulator.clock import Clock
 from ingest.simulator.config import SimulatorConfig, seeded_random
 from ingest.simulator.faults import FaultSpecError, IncidentBoard, Incidents, apply_spec
@@ -255,10 +256,12 @@ def create_app(
         Route("/_sim/calls", sim_calls),
         Route("/_sim/state", sim_state),
         Route("/_sim/faults", sim_faults, methods=["GET", "POST"]),
+        *ATTACK_ROUTES,
     ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
     app.state.world = world
     app.state.config = config
+    app.state.attack = Attack(config.apikey)
     return app

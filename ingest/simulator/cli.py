@@ -9,6 +9,7 @@ import click
 import uvicorn
 
 from ingest.simulator.app import create_app
+from ingest.simulator.attack import SCENARIOS, attack_once_up
 from ingest.simulator.clock import Clock
 from ingest.simulator.config import DEMO_APIKEY, SimulatorConfig
 from ingest.simulator.faults import PULL_MODES, REPORT_MODES, Incidents
@@ -133,6 +134,12 @@ def _share(help_text: str) -> dict[str, object]:
     envvar="VOICEWATCH_LIMIT_PER_DAY",
     help="sends to one number per 24 h before code 17 [VOICEWATCH_LIMIT_PER_DAY; none]",
 )
+@click.option(
+    "--attack", type=click.Choice(SCENARIOS[1:]), help="start a pumping attack (off by default)"
+)
+@click.option(
+    "--attack-target", metavar="URL", help="where the attack sends [the simulator itself]"
+)
 @click.option("--push-retry-base", default=10.0, show_default=True, type=float, metavar="SECONDS")
 @click.option("--outage-carrier", multiple=True, help="every call to this carrier fails")
 @click.option("--outage-province", multiple=True, help="every call to this province fails")
@@ -160,6 +167,7 @@ def simulate(
     Incidents (outages, withheld reports, a stalled pull, an unreachable API, the balance) can
     be switched while it runs: POST /_sim/faults from this host, e.g.
     curl -d '{"outage": {"carriers": ["China Mobile"]}}' http://127.0.0.1:8800/_sim/faults"""
+    attack, attack_target = settings.pop("attack"), settings.pop("attack_target")
     try:
         config = SimulatorConfig(apikey=apikey, quiet_hours=not no_quiet_hours, **settings)
     except ValueError as error:
@@ -173,6 +181,8 @@ def simulate(
         unreachable,
     )
     plan = TrafficPlan(traffic, traffic_callback) if traffic else None
+    if attack:
+        attack_once_up(f"http://127.0.0.1:{port}", str(attack), str(attack_target or ""))
     click.echo(f"Yunpian voice simulator on http://{host}:{port} (apikey {masked_apikey(apikey)})")
     if plan:
         click.echo(f"synthetic traffic: {plan.rate_per_s:g} sends/s")

@@ -243,3 +243,58 @@ class ViewerEvent(Base):
     event: Mapped[str] = mapped_column(String(16))  # see ingest.store.audit.EVENTS
     viewer: Mapped[str] = mapped_column(String(64), index=True)
     client: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class GuardAttempt(Base):
+    """One relayed send as the guard (ingest/guard/) saw it before it left: where it went, who
+    asked, and the guard's decision. Its counters are counts of these rows, so every relay on
+    the same database sees a burst whole."""
+
+    __tablename__ = "guard_attempts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    mobile: Mapped[str] = mapped_column(String(32))
+    prefix: Mapped[str] = mapped_column(String(16))
+    country: Mapped[str] = mapped_column(String(8))
+    app: Mapped[str] = mapped_column(String(128))
+    passed: Mapped[bool] = mapped_column(default=True)  # the send went out
+    rule: Mapped[str | None] = mapped_column(String(32))  # the rule that decided, if any fired
+    mode: Mapped[str | None] = mapped_column(String(16))  # its mode: record-only | enforce
+    fired: Mapped[str | None] = mapped_column(String(256))  # every rule that fired, "a,b"
+
+    __table_args__ = (
+        Index("ix_guard_attempts_mobile_at", "mobile", "at"),
+        Index("ix_guard_attempts_prefix_at", "prefix", "at"),
+        Index("ix_guard_attempts_country_at", "country", "at"),
+        Index("ix_guard_attempts_app_at", "app", "at"),
+    )
+
+
+class GuardListEntry(Base):
+    """A number or prefix on the guard's allow list (always sent) or block list (refused)."""
+
+    __tablename__ = "guard_list_entries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # allow | block
+    value: Mapped[str] = mapped_column(String(32))  # an exact number, or a prefix ending in *
+    note: Mapped[str] = mapped_column(String(256), default="")
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("uq_guard_list_entries_kind_value", "kind", "value", unique=True),)
+
+
+class GuardListChange(Base):
+    """The audit of the allow and block lists: who added or removed what, when, from where."""
+
+    __tablename__ = "guard_list_changes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    action: Mapped[str] = mapped_column(String(8))  # add | remove
+    kind: Mapped[str] = mapped_column(String(8))
+    value: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    via: Mapped[str] = mapped_column(String(16))  # dashboard | cli | file

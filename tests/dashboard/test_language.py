@@ -48,7 +48,14 @@ def test_the_shell_is_english_by_default(open_app):
     at = open_app()
     assert not at.exception
     assert nav_titles(at)[:2] == ["Overview", "Failures"]
-    assert sidebar_labels(at) == ["Language · 语言", "Time range", "Carrier", "Province", "Source"]
+    assert sidebar_labels(at) == [
+        "Language · 语言",
+        "Time range",
+        "Carrier",
+        "Country",
+        "Province",
+        "Source",
+    ]
     assert at.sidebar.selectbox(key="range").options[1] == "Last 24 h"
 
 
@@ -64,12 +71,22 @@ def test_choosing_chinese_translates_navigation_and_sidebar_and_sticks_across_pa
         "号码查询",
         "发送测试呼叫",
     ]
-    assert sidebar_labels(at) == ["Language · 语言", "时间范围", "运营商", "省份", "来源"]
+    assert sidebar_labels(at) == [
+        "Language · 语言",
+        "时间范围",
+        "运营商",
+        "国家/地区",
+        "省份",
+        "来源",
+    ]
     assert at.sidebar.selectbox(key="range").options == [
         "最近 1 小时",
         "最近 24 小时",
         "最近 7 天",
         "最近 30 天",
+        "本月",
+        "上周",
+        "上月",
         "自定义",
     ]
     assert at.sidebar.caption[-1].value == "号码已脱敏（未配置查看完整号码的密码）。"

@@ -1,0 +1,51 @@
+"""The simulator's attack, switched on at runtime against the relay: the guard with its velocity
+rules enforced (limits as shipped) stops the pumping burst within a stated number of sends; the victim flood is held to the
+number rule's hourly limit."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ingest.guard.live import BLOCKED_CODE
+from ingest.store.models import Send
+from tests.ingest.guard.support import velocity_rules
+from tests.servers import wait_until
+
+PUMPING_PASSES = 5  # default range rule: 5 distinct numbers per 8-digit prefix in 10 minutes
+FLOOD_PASSES = 10  # default number rule: 10 codes per number per hour
+
+
+def attack(simulator, relay_url: str, scenario: str, sends: int) -> dict:
+    switched = httpx.post(
+        f"{simulator.url}/_sim/attack",
+        data={"scenario": scenario, "target": relay_url, "rate": "40/s"},
+    )
+    assert switched.status_code == 200 and switched.json()["scenario"] == scenario
+    wait_until(lambda: httpx.get(f"{simulator.url}/_sim/attack").json()["sent"] >= sends, 30)
+    httpx.post(f"{simulator.url}/_sim/attack", data={"scenario": "off"})
+    return httpx.get(f"{simulator.url}/_sim/attack").json()
+
+
+def accepted_sends(engine) -> int:
+    with Session(engine) as session:
+        return len(list(session.scalars(select(Send.id).where(Send.result_code == 0))))
+
+
+def test_pumping_attack_is_stopped_after_the_range_limit(simulator, make_ingest, engine, tmp_path):
+    relay = make_ingest(
+        voice_url=simulator.url, guard_path=velocity_rules(tmp_path), guard_budget=2.0
+    )  # the rules are tested, not the budget
+    state = attack(simulator, relay.url, "pumping", 30)
+    assert state["answers"].get("0", 0) <= PUMPING_PASSES + 1  # +1: a burst may wrap its range
+    assert state["answers"][str(BLOCKED_CODE)] >= state["sent"] - PUMPING_PASSES - 1
+
+
+def test_single_victim_flood_is_held_to_the_hourly_limit(simulator, make_ingest, engine, tmp_path):
+    relay = make_ingest(
+        voice_url=simulator.url, guard_path=velocity_rules(tmp_path), guard_budget=2.0
+    )
+    state = attack(simulator, relay.url, "flood", 20)
+    assert state["answers"][str(BLOCKED_CODE)] >= state["sent"] - FLOOD_PASSES
+    assert wait_until(lambda: accepted_sends(engine) <= FLOOD_PASSES, 5)
