@@ -29,9 +29,11 @@ from dashboard.queries.lookup import (
     report_for_sid,
 )
 from dashboard.queries.throttling import (
+    ThrottleView,
     frequent_numbers,
     throttle_pressure,
     throttle_rejections_over_time,
+    throttle_view,
 )
 from dashboard.queries.traffic import (
     FilterOptions,
@@ -53,6 +55,7 @@ __all__ = [
     "KpiComparison",
     "Kpis",
     "ReportView",
+    "ThrottleView",
     "accepted_history",
     "answer_rate_by",
     "answer_rate_over_time",
@@ -78,5 +81,6 @@ __all__ = [
     "report_for_sid",
     "throttle_pressure",
     "throttle_rejections_over_time",
+    "throttle_view",
     "volume_by_outcome",
 ]

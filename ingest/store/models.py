@@ -123,7 +123,7 @@ class Report(Base):
     via_push: Mapped[bool] = mapped_column(default=False)
     via_pull: Mapped[bool] = mapped_column(default=False)
     deliveries: Mapped[int] = mapped_column(Integer, default=1)  # times it reached us
-    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     carrier: Mapped[str] = mapped_column(String(32))
     province: Mapped[str] = mapped_column(String(64))
