@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, Select, Subquery, and_, case, distinct, func, or_, select
+from sqlalchemy import (
+    Engine,
+    Select,
+    Subquery,
+    and_,
+    case,
+    distinct,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 
 from dashboard.queries._sql import (
     REPORTS,
@@ -27,6 +38,10 @@ from dashboard.queries.failures import code_reason
 from ingest.throttle import DEFAULT_LIMITS, ThrottleLimits
 
 ACCEPTED = SENDS.c.result_code == 0
+# Grouped by this expression rather than the bare column, so that SQLite reads the window's
+# sends by time (ix_sends_sent_at) and sorts them, instead of walking ix_sends_mobile_sent_at
+# once per number to save the sort: 2× faster at 10 M reports (bench row "7 Page Throttling").
+NUMBER = SENDS.c.mobile.concat(literal_column("''"))
 PRESSURE_COLUMNS = (
     "mobile",
     "carrier",
@@ -72,9 +87,9 @@ def _windows(now: datetime, limits: ThrottleLimits, filters: Filters | None) -> 
     day_ago = now - timedelta(days=1)
     window_start = now - limits.same_code_window
     per_code = _narrow(
-        select(SENDS.c.mobile, func.count().label("n"))
+        select(NUMBER.label("mobile"), func.count().label("n"))
         .where(ACCEPTED, SENDS.c.sent_at >= window_start, SENDS.c.sent_at <= now)
-        .group_by(SENDS.c.mobile, SENDS.c.code_digest),
+        .group_by(NUMBER, SENDS.c.code_digest),
         filters,
     ).subquery("per_code")
     same_code = (
@@ -84,7 +99,7 @@ def _windows(now: datetime, limits: ThrottleLimits, filters: Filters | None) -> 
     )
     per_number = _narrow(
         select(
-            SENDS.c.mobile,
+            NUMBER.label("mobile"),
             func.max(SENDS.c.carrier).label("carrier"),
             _accepted_since(now - limits.same_code_gap).label("last_30s"),
             _accepted_since(window_start).label("last_5min"),
@@ -96,7 +111,7 @@ def _windows(now: datetime, limits: ThrottleLimits, filters: Filters | None) -> 
             func.max(SENDS.c.sent_at).label("last_sent_at"),
         )
         .where(SENDS.c.sent_at >= day_ago, SENDS.c.sent_at <= now)
-        .group_by(SENDS.c.mobile),
+        .group_by(NUMBER),
         filters,
     ).subquery("per_number")
     same = func.coalesce(same_code.c.same_code_5min, 0)
@@ -225,7 +240,7 @@ def frequent_numbers(
     attempts = func.count()
     stmt = with_reports(
         select(
-            SENDS.c.mobile,
+            NUMBER.label("mobile"),
             func.max(SENDS.c.carrier).label("carrier"),
             func.max(SENDS.c.province).label("province"),
             attempts.label("sends"),
@@ -242,9 +257,9 @@ def frequent_numbers(
     )
     stmt = (
         filtered(stmt, filters)
-        .group_by(SENDS.c.mobile)
+        .group_by(NUMBER)
         .having(attempts >= min_sends)
-        .order_by(attempts.desc(), SENDS.c.mobile)
+        .order_by(attempts.desc(), NUMBER)
         .limit(limit)
     )
     return to_china(frame(engine, stmt), "first_sent_at", "last_sent_at")
