@@ -230,36 +230,65 @@ def throttle_rejections_over_time(
     return df
 
 
+FREQUENT_COLUMNS = (
+    "mobile",
+    "carrier",
+    "province",
+    "sends",
+    "accepted",
+    "throttled",
+    "codes",
+    "answered",
+    "first_sent_at",
+    "last_sent_at",
+    "numbers_total",
+)
+
+
 def frequent_numbers(
     engine: Engine, filters: Filters, *, min_sends: int = 8, limit: int = 50
 ) -> pd.DataFrame:
     """Numbers with at least `min_sends` send attempts in the range, most first: mobile,
     carrier, province, sends, accepted, throttled, codes (distinct), answered, first_sent_at,
     last_sent_at (China time), and numbers_total: how many numbers qualify (the rows stop at
-    `limit`)."""
+    `limit`).
+
+    The ranking reads sends alone; distinct codes and answered calls, which need every code
+    and the reports, are counted for the listed numbers only (bench row "7 Page Throttling")."""
     attempts = func.count()
-    stmt = with_reports(
-        select(
-            NUMBER.label("mobile"),
-            func.max(SENDS.c.carrier).label("carrier"),
-            func.max(SENDS.c.province).label("province"),
-            attempts.label("sends"),
-            func.sum(case((ACCEPTED, 1), else_=0)).label("accepted"),
-            func.sum(case((SENDS.c.result_code.in_(THROTTLE_CODES), 1), else_=0)).label(
-                "throttled"
+    ranking = (
+        filtered(
+            select(
+                NUMBER.label("mobile"),
+                func.max(SENDS.c.carrier).label("carrier"),
+                func.max(SENDS.c.province).label("province"),
+                attempts.label("sends"),
+                func.sum(case((ACCEPTED, 1), else_=0)).label("accepted"),
+                func.sum(case((SENDS.c.result_code.in_(THROTTLE_CODES), 1), else_=0)).label(
+                    "throttled"
+                ),
+                func.min(SENDS.c.sent_at).label("first_sent_at"),
+                func.max(SENDS.c.sent_at).label("last_sent_at"),
+                func.count().over().label("numbers_total"),
             ),
-            func.count(distinct(SENDS.c.code_digest)).label("codes"),
-            func.sum(case((REPORTS.c.status == "SUCCESS", 1), else_=0)).label("answered"),
-            func.min(SENDS.c.sent_at).label("first_sent_at"),
-            func.max(SENDS.c.sent_at).label("last_sent_at"),
-            func.count().over().label("numbers_total"),
+            filters,
         )
-    )
-    stmt = (
-        filtered(stmt, filters)
         .group_by(NUMBER)
         .having(attempts >= min_sends)
         .order_by(attempts.desc(), NUMBER)
         .limit(limit)
     )
-    return to_china(frame(engine, stmt), "first_sent_at", "last_sent_at")
+    top = frame(engine, ranking)
+    details = filtered(
+        with_reports(
+            select(
+                SENDS.c.mobile,
+                func.count(distinct(SENDS.c.code_digest)).label("codes"),
+                func.sum(case((REPORTS.c.status == "SUCCESS", 1), else_=0)).label("answered"),
+            )
+        ),
+        filters,
+    )
+    details = details.where(SENDS.c.mobile.in_(top["mobile"].tolist())).group_by(SENDS.c.mobile)
+    listed = top.merge(frame(engine, details), on="mobile", how="left")
+    return to_china(listed[list(FREQUENT_COLUMNS)], "first_sent_at", "last_sent_at")

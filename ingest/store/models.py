@@ -93,7 +93,10 @@ class Send(Base):
     # When an unknown send was joined to the report of its number (ingest/store/outbox.py).
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_sends_mobile_sent_at", "mobile", "sent_at"),)
+    __table_args__ = (
+        Index("ix_sends_mobile_sent_at", "mobile", "sent_at"),
+        Index("ix_sends_result_code_sent_at", "result_code", "sent_at"),  # throttle rejections
+    )
 
     @property
     def state(self) -> str:

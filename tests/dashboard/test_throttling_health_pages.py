@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from dashboard import state
+from dashboard import queries, state
+from dashboard.queries import Filters
 from ingest.store.engine import make_engine
 from ingest.store.health import evaluate, read_signals
 from ingest.store.models import Report, Send
@@ -165,3 +166,30 @@ def test_health_counts_each_stored_report_once_and_agrees_with_healthz(monkeypat
     for problem, text in zip(problems, shown, strict=True):
         assert problem.detail.split(" since ")[0] in text.replace("\\", "")
     assert bool(at.success) == (not problems)
+
+
+def test_frequent_numbers_equal_the_raw_sends_and_reports(seeded_sqlite):
+    engine = seeded_sqlite.engine
+    whole = Filters(seeded_sqlite.summary.start, seeded_sqlite.now + timedelta(seconds=1))
+    shown = queries.frequent_numbers(engine, whole, min_sends=3, limit=10)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Send.mobile, Send.result_code, Send.code_digest, Report.status)
+            .select_from(Send.__table__.outerjoin(Report.__table__, Report.sid == Send.sid))
+            .where(Send.sent_at >= whole.start, Send.sent_at < whole.end)
+        ).all()
+    raw = pd.DataFrame(rows, columns=["mobile", "code", "digest", "status"])
+    per_number = raw.groupby("mobile").agg(
+        sends=("code", "size"),
+        accepted=("code", lambda c: int((c == 0).sum())),
+        codes=("digest", "nunique"),
+        answered=("status", lambda s: int((s == "SUCCESS").sum())),
+    )
+    qualifying = per_number[per_number["sends"] >= 3]
+    assert len(shown) == 10 and (shown["numbers_total"] == len(qualifying)).all()
+    for row in shown.itertuples():
+        expected = qualifying.loc[row.mobile]
+        assert (row.sends, row.accepted, row.codes, row.answered) == tuple(expected)
+    assert shown["sends"].tolist() == sorted(qualifying["sends"], reverse=True)[:10]
+    nothing = Filters(whole.start - timedelta(days=2), whole.start - timedelta(days=1))
+    assert queries.frequent_numbers(engine, nothing).empty
