@@ -151,7 +151,7 @@ def test_migration_0004_keeps_sends_and_their_rollups_and_unknowns_old_lost_answ
                     "status": status,
                 },
             )
-    upgrade(engine)
+    upgrade(engine, "0004")
     assert current_revision(engine) == "0004"
     assert [s.state for s in stored(engine)] == [
         "accepted",
