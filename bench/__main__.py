@@ -20,6 +20,7 @@ SIZES = {  # target -> (default size, --large size)
     "relay": (300, 1000),
     "guard": (300, 1000),
     "pages": (1_000_000, 10_000_000),
+    "concurrency": (1000, 1400),  # relay sends at 50 callers; 20× as many pushed reports
 }
 
 
@@ -62,7 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SIZES), help="comma-separated targets")
     args = parser.parse_args(argv)
     chosen = [name for name in args.only.split(",") if name]
-    from bench import dashboard_memory, guard, pages, pull_ingest, push_ingest, queries, relay
+    from bench import (
+        concurrency,
+        dashboard_memory,
+        guard,
+        pages,
+        pull_ingest,
+        push_ingest,
+        queries,
+        relay,
+    )
 
     runners = {
         "push": push_ingest.run,
@@ -72,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         "relay": relay.run,
         "guard": guard.run,
         "pages": pages.run,
+        "concurrency": concurrency.run,
     }
     print(machine(), flush=True)
     print(f"command: python -m bench {' '.join(argv if argv is not None else sys.argv[1:])}")

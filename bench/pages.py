@@ -53,12 +53,24 @@ PAGES = (
 TRIVIAL_PAGE = """import streamlit as st
 st.title({title!r})
 st.metric("reports", 42)
+if {lookup!r}:
+    found = st.text_input("Number or sid", key="lookup_input") or st.query_params.get("sid")
+    if found:
+        st.subheader(found)
+st.caption(f"{{st.session_state.get('range')}} {{st.session_state.get('carriers')}}")
 """
+# The dashboard's navigation and sidebar pickers, so that its interactions can be measured
+# against the same interactions here.
 TRIVIAL_APP = """import streamlit as st
 from pathlib import Path
 here = Path(__file__).parent
 pages = [{pages}]
-st.navigation(pages).run()
+page = st.navigation(pages)
+with st.sidebar:
+    st.selectbox("Time range", ["Last hour", "Last 24 h", "Last 7 days", "Last 30 days"],
+                 index=1, key="range")
+    st.multiselect("Carrier", ["China Mobile", "China Telecom", "China Unicom"], key="carriers")
+page.run()
 """
 
 
@@ -67,7 +79,8 @@ def trivial_app(folder: Path) -> Path:
     entries = []
     for page in PAGES:
         name = page.path or "overview"
-        (folder / f"{name}.py").write_text(TRIVIAL_PAGE.format(title=page.title))
+        lookup = page.path == "lookup"
+        (folder / f"{name}.py").write_text(TRIVIAL_PAGE.format(title=page.title, lookup=lookup))
         default = ", default=True" if not page.path else ""
         entries.append(f"st.Page(here / {name + '.py'!r}, title={page.title!r}{default})")
     app = folder / "app.py"
@@ -182,6 +195,103 @@ def page_seconds(driver, base_url: str) -> dict[str, float]:
     return medians
 
 
+MAIN = '[data-testid="stMain"]'
+SIDEBAR = '[data-testid="stSidebar"]'
+READY = f'{SIDEBAR} [data-testid="stMultiSelect"] input'  # the sidebar's pickers are in
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """What a user does on a page already shown: `act(driver, sample)` with `sample` = (a
+    stored number, a stored sid)."""
+
+    title: str
+    path: str
+    act: Callable[[object, tuple[str, str]], None]
+
+
+def _pick(driver, widget: str, option: str) -> None:
+    driver.find_element("css selector", f'{SIDEBAR} [data-testid="{widget}"] input').click()
+    xpath = f'//*[@role="option"][contains(normalize-space(.), "{option}")]'
+    _wait(driver, lambda d: d.find_elements("xpath", xpath), 10)
+    driver.find_element("xpath", xpath).click()
+
+
+def _type_number(driver, sample: tuple[str, str]) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    box = 'input[aria-label="Number or sid"]'
+    _wait(driver, lambda d: d.find_elements("css selector", box), 30)
+    box = driver.find_element("css selector", box)
+    box.send_keys(sample[0] + Keys.ENTER)
+
+
+INTERACTIONS = (
+    Interaction("Range → 30 days", "", lambda d, _: _pick(d, "stSelectbox", "Last 30 days")),
+    Interaction("+ carrier filter", "", lambda d, _: _pick(d, "stMultiSelect", "China Mobile")),
+    Interaction("Look up a number", "lookup", _type_number),
+)
+
+
+def _wait(driver, done: Callable[[object], object], timeout: float) -> None:
+    started = time.perf_counter()
+    while not done(driver):
+        if time.perf_counter() - started > timeout:
+            raise TimeoutError(f"not done after {timeout} s")
+        time.sleep(0.02)
+
+
+def _main_text(driver) -> str:
+    return driver.execute_script(
+        f"const main = document.querySelector('{MAIN}'); return main ? main.innerText : '';"
+    )
+
+
+def interaction_seconds(driver, base_url: str, sample: tuple[str, str]) -> dict[str, float]:
+    """Median seconds per interaction, from the action until the page's main area has changed
+    and the app is idle; and "Open a call from Failures": a fresh tab on the Lookup page with
+    the call's sid in the URL, which is where picking a row on Failures leads."""
+    medians = {}
+    quiet = Page("", "", 0, 0)
+    for interaction in INTERACTIONS:
+        url = f"{base_url}/{interaction.path}"
+        content = settled(driver, url)  # also the warm-up
+        runs = []
+        for _ in range(REPEAT):
+            driver.switch_to.new_window("tab")
+            driver.get(url)
+            _wait(driver, lambda d, c=content: _idle(d, c) and _count(d, READY), 120)
+            before = _main_text(driver)
+            started = time.perf_counter()
+            interaction.act(driver, sample)
+            _wait(driver, lambda d, b=before: _main_text(d) != b and _idle(d, quiet), 120)
+            runs.append(time.perf_counter() - started)
+            driver.close()
+            driver.switch_to.window(driver.window_handles[0])
+        medians[interaction.title] = statistics.median(runs)
+    url = f"{base_url}/lookup?sid={sample[1]}"
+    shown = lambda d: _idle(d, quiet) and _count(d, "h3") >= 1  # noqa: E731
+    open_cold(driver, url, shown)
+    runs = [open_cold(driver, url, shown) for _ in range(REPEAT)]
+    medians["Open a call from Failures"] = statistics.median(runs)
+    return medians
+
+
+def sample_call(db_url: str) -> tuple[str, str]:
+    """The newest accepted send's number and sid."""
+    from sqlalchemy import select
+
+    from ingest.store.models import Send
+
+    engine = make_engine(db_url, migrate=False)
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(Send.mobile, Send.sid).where(Send.sid.is_not(None)).order_by(Send.id.desc())
+        ).first()
+    engine.dispose()
+    return row[0], row[1]
+
+
 def databases(sizes: tuple[int, int], with_postgres: bool) -> Iterator[tuple[str, int, str]]:
     """(backend, size, URL) for each size on SQLite, then on PostgreSQL when it is there."""
     for size in sizes:
@@ -208,11 +318,13 @@ def run(large_size: int, small_size: int | None = None) -> list[Result]:
     with tempfile.TemporaryDirectory() as folder, chromium() as driver:
         with streamlit(trivial_app(Path(folder)), {}) as url:
             floor = page_seconds(driver, url)
+            floor |= interaction_seconds(driver, url, ("15205201314", "0" * 32))
         for backend, size, db_url in databases((small_size, large_size), with_postgres=True):
             env = {"VOICEWATCH_DB": db_url, "VOICEWATCH_DIGEST_KEY": "bench"}
             env |= {"VOICEWATCH_DASHBOARD_PASSWORD": "", "VOICEWATCH_UNMASK_PASSWORD": ""}
             with streamlit(APP, env) as url:
                 measured[(backend, size)] = page_seconds(driver, url)
+                measured[(backend, size)] |= interaction_seconds(driver, url, sample_call(db_url))
             print(
                 f"  {backend} {size:,}: "
                 + ", ".join(f"{t} {s:.2f} s" for t, s in measured[(backend, size)].items()),

@@ -5,80 +5,103 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, queries, state
+from dashboard.lang import _, language
 from ingest.throttle import DEFAULT_LIMITS
 
-st.title("Throttling")
+AT_LIMIT_ROWS = 100  # the at-limit table lists this many; the tile counts them all
+
+st.title(_("Throttling"))
 limits = DEFAULT_LIMITS
+lang = language()
 st.caption(
-    "Yunpian refuses a send to a number that got **the same code within 30 s** (code 8) or "
-    f"**the same code {limits.same_code_per_window} times in 5 min** (code 9), or more than "
-    f"**{limits.per_hour} sends in 1 h** (code 22) / **{limits.per_day} in 24 h** (code 17). "
-    "The 1 h / 24 h numbers are account settings in Yunpian's console; the values here are assumed."
+    _(
+        "Yunpian refuses a send to a number that got **the same code within 30 s** (code 8) or "
+        "**the same code {same} times in 5 min** (code 9), or more than **{hour} sends in 1 h** "
+        "(code 22) / **{day} in 24 h** (code 17). The 1 h / 24 h numbers are account settings "
+        "in Yunpian's console; the values here are assumed."
+    ).format(same=limits.same_code_per_window, hour=limits.per_hour, day=limits.per_day)
 )
 filters = state.current_filters()
-now = filters.end
-at_limit = state.query(queries.throttle_pressure, now, only_at_limit=True)
-pressure = state.query(queries.throttle_pressure, now, limit=50)
+view = state.query(queries.throttle_view, filters, at_limit_rows=AT_LIMIT_ROWS)
 over_time = state.query(queries.throttle_rejections_over_time, filters)
 frequent = state.query(queries.frequent_numbers, filters)
+frequent_total = int(frequent["numbers_total"].iloc[0]) if len(frequent) else 0
 
 tiles = st.columns(4)
-tiles[0].metric("Numbers at a limit now", len(at_limit), border=True)
-tiles[1].metric(
-    "Throttle rejections", int(over_time["rejections"].sum()) if len(over_time) else 0, border=True
-)
-tiles[2].metric("Numbers called ≥ 8 times", len(frequent), border=True)
+tiles[0].metric(_("Numbers at a limit now"), lang.number(view.at_limit_count), border=True)
+rejections = int(over_time["rejections"].sum()) if len(over_time) else 0
+tiles[1].metric(_("Throttle rejections"), lang.number(rejections), border=True)
+tiles[2].metric(_("Numbers called ≥ 8 times"), lang.number(frequent_total), border=True)
 tiles[3].metric(
-    "Busiest number, last 24 h",
-    int(pressure["last_24h"].max()) if len(pressure) else 0,
-    help="Accepted sends to the single most-called number in the last 24 h.",
+    _("Busiest number, last 24 h"),
+    lang.number(view.busiest_24h),
+    help=_("Accepted sends to the single most-called number in the last 24 h."),
     border=True,
 )
 
 windows = {
-    "last_30s": st.column_config.NumberColumn("30 s", help="accepted sends in the last 30 s"),
-    "last_5min": st.column_config.NumberColumn("5 min"),
+    "mobile": st.column_config.TextColumn(_("number")),
+    "carrier": st.column_config.TextColumn(_("carrier")),
+    "last_30s": st.column_config.NumberColumn(_("30 s"), help=_("accepted sends in the last 30 s")),
+    "last_5min": st.column_config.NumberColumn(_("5 min")),
     "same_code_5min": st.column_config.ProgressColumn(
-        "same code, 5 min", min_value=0, max_value=limits.same_code_per_window, format="%d"
+        _("same code, 5 min"), min_value=0, max_value=limits.same_code_per_window, format="%d"
     ),
     "last_1h": st.column_config.ProgressColumn(
-        "1 h", min_value=0, max_value=limits.per_hour, format="%d"
+        _("1 h"), min_value=0, max_value=limits.per_hour, format="%d"
     ),
     "last_24h": st.column_config.ProgressColumn(
-        "24 h", min_value=0, max_value=limits.per_day, format="%d"
+        _("24 h"), min_value=0, max_value=limits.per_day, format="%d"
     ),
-    "throttled_24h": st.column_config.NumberColumn("throttled, 24 h"),
-    "last_sent_at": st.column_config.DatetimeColumn("last send (China)", format="MM-DD HH:mm:ss"),
-    "at_limit": st.column_config.TextColumn("at limit"),
+    "throttled_24h": st.column_config.NumberColumn(_("throttled, 24 h")),
+    "last_sent_at": st.column_config.DatetimeColumn(
+        _("last send (China)"), format="MM-DD HH:mm:ss"
+    ),
+    "at_limit": st.column_config.TextColumn(_("at limit")),
 }
-st.subheader("Numbers at a limit now")
-if at_limit.empty:
-    st.success("No number is at a throttle limit right now.")
+st.subheader(_("Numbers at a limit now"))
+if view.at_limit.empty:
+    st.success(_("No number is at a throttle limit right now."))
 else:
-    state.table(at_limit, "numbers at limit", key="at_limit", column_config=windows)
+    if view.at_limit_count > len(view.at_limit):
+        st.caption(
+            _("The {shown} busiest of {total} numbers at a limit.").format(
+                shown=lang.number(len(view.at_limit)), total=lang.number(view.at_limit_count)
+            )
+        )
+    state.table(view.at_limit, "numbers at limit", key="at_limit", column_config=windows)
 
-st.subheader("Throttle rejections over time")
+st.subheader(_("Throttle rejections over time"))
 if over_time.empty:
-    st.info("No throttle rejections in this range.")
+    st.info(_("No throttle rejections in this range."))
 else:
     st.altair_chart(charts.throttle_chart(over_time))
 
 left, right = st.columns(2)
 with left:
-    st.subheader("Per-number pressure, last 24 h")
-    state.table(pressure, "throttle pressure", key="pressure", column_config=windows, height=420)
+    st.subheader(_("Per-number pressure, last 24 h"))
+    state.table(
+        view.pressure, "throttle pressure", key="pressure", column_config=windows, height=420
+    )
 with right:
-    st.subheader("Called suspiciously often")
+    st.subheader(_("Called suspiciously often"))
     st.caption(
-        "Many sends or many distinct codes to one number in the range: retry loops or SMS pumping."
+        _(
+            "Many sends or many distinct codes to one number in the range: retry loops or SMS pumping."
+        )
     )
     state.table(
-        frequent,
+        frequent.drop(columns="numbers_total"),
         "frequent numbers",
         key="frequent",
         height=420,
         column_config={
-            "first_sent_at": st.column_config.DatetimeColumn("first (China)", format="MM-DD HH:mm"),
-            "last_sent_at": st.column_config.DatetimeColumn("last (China)", format="MM-DD HH:mm"),
+            "mobile": st.column_config.TextColumn(_("number")),
+            "first_sent_at": st.column_config.DatetimeColumn(
+                _("first (China)"), format="MM-DD HH:mm"
+            ),
+            "last_sent_at": st.column_config.DatetimeColumn(
+                _("last (China)"), format="MM-DD HH:mm"
+            ),
         },
     )

@@ -33,9 +33,11 @@ from dashboard.queries.lookup import (
     report_for_sid,
 )
 from dashboard.queries.throttling import (
+    ThrottleView,
     frequent_numbers,
     throttle_pressure,
     throttle_rejections_over_time,
+    throttle_view,
 )
 from dashboard.queries.traffic import (
     MIN_SAMPLE,
@@ -61,6 +63,7 @@ __all__ = [
     "KpiComparison",
     "Kpis",
     "ReportView",
+    "ThrottleView",
     "accepted_history",
     "answer_rate_by",
     "answer_rate_over_time",
@@ -96,6 +99,7 @@ __all__ = [
     "report_for_sid",
     "throttle_pressure",
     "throttle_rejections_over_time",
+    "throttle_view",
     "top_blocked",
     "volume_by_outcome",
 ]

@@ -18,6 +18,7 @@ from dashboard.queries._sql import (
     seconds_between,
     to_china,
 )
+from ingest.store.health import Problem, evaluate, read_signals
 from ingest.store.models import PullRun, ViewerEvent
 
 PULLS = PullRun.__table__
@@ -36,7 +37,8 @@ class HealthSummary:
     pull_errors_last_hour: int
     pulled_reports_last_hour: int
     push_bodies_last_hour: int
-    pushed_reports_last_hour: int
+    pushed_reports_last_hour: int  # reports in push bodies: a report pushed and pulled is in both
+    reports_stored_last_hour: int  # reports first stored in the last hour, each counted once
     sends_last_hour: int
     rejected_last_hour: int
     upstream_errors_last_hour: int  # sends Yunpian did not answer (unreachable) or answered 5xx
@@ -44,6 +46,7 @@ class HealthSummary:
     pending_bodies: int
     last_report_seen: datetime | None
     mean_report_delay_s: float | None  # call end -> report stored, last hour
+    problems: tuple[Problem, ...] = ()  # /healthz's verdict on what the database shows
 
     @property
     def pull_lag_s(self) -> float | None:
@@ -57,8 +60,12 @@ def _count_if(condition):
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def health_summary(engine: Engine, now: datetime) -> HealthSummary:
-    """Pull, push, send and inbox health as of `now`."""
+def health_summary(
+    engine: Engine, now: datetime, *, pull_interval: float = 5.0, disk_min_free_mb: float = 512.0
+) -> HealthSummary:
+    """Pull, push, send and inbox health as of `now`, and the problems `/healthz` would name
+    from the same database (`ingest.store.health.evaluate`; failed writes only the running
+    service has seen are not known here)."""
     hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(days=1)
     last_pull = select(PULLS.c.started_at, PULLS.c.finished_at, PULLS.c.error).order_by(
         PULLS.c.started_at.desc()
@@ -80,15 +87,20 @@ def health_summary(engine: Engine, now: datetime) -> HealthSummary:
     )
     pending = select(func.count()).where(RAW.c.parse_status == "pending")
     delay = seconds_between(engine, REPORTS.c.first_seen, REPORTS.c.user_receive_time)
-    reports = select(func.max(REPORTS.c.first_seen), func.avg(delay)).where(
+    reports = select(func.count(), func.max(REPORTS.c.first_seen), func.avg(delay)).where(
         REPORTS.c.first_seen >= hour_ago
+    )
+    problems = evaluate(
+        read_signals(engine, now),
+        pull_interval=pull_interval,
+        disk_min_free_bytes=int(disk_min_free_mb * 2**20),
     )
     with engine.connect() as conn:
         started, finished, error = conn.execute(last_pull.limit(1)).first() or (None, None, None)
         pull_count, pull_errors, pulled = conn.execute(pulls).one()
         push_count, pushed = conn.execute(push).one()
         send_count, rejected, upstream_errors = conn.execute(sends).one()
-        last_seen, mean_delay = conn.execute(reports).one()
+        stored, last_seen, mean_delay = conn.execute(reports).one()
         return HealthSummary(
             now=now,
             last_pull_started=started,
@@ -99,6 +111,7 @@ def health_summary(engine: Engine, now: datetime) -> HealthSummary:
             pulled_reports_last_hour=int(pulled),
             push_bodies_last_hour=int(push_count),
             pushed_reports_last_hour=int(pushed),
+            reports_stored_last_hour=int(stored),
             sends_last_hour=int(send_count),
             rejected_last_hour=int(rejected),
             upstream_errors_last_hour=int(upstream_errors),
@@ -106,6 +119,7 @@ def health_summary(engine: Engine, now: datetime) -> HealthSummary:
             pending_bodies=int(conn.execute(pending).scalar_one()),
             last_report_seen=last_seen,
             mean_report_delay_s=round(float(mean_delay), 1) if mean_delay is not None else None,
+            problems=tuple(problems),
         )
 
 

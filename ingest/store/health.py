@@ -138,7 +138,9 @@ def _unanswered_sends_in_a_row(connection, now: datetime) -> int:
     recent = connection.execute(
         select(unanswered)
         .where(Send.sent_at >= now - SEND_WINDOW)
-        .order_by(Send.id.desc())
+        # Newest by time, read from ix_sends_sent_at: ordered by id alone, SQLite walked the
+        # whole table backwards whenever no send was recent (1 s at 10 M sends, each /healthz).
+        .order_by(Send.sent_at.desc(), Send.id.desc())
         .limit(FAILURES_IN_A_ROW)
     ).all()
     return _leading(bool(flag) for (flag,) in recent)

@@ -106,6 +106,7 @@ class Send(Base):
     __table_args__ = (
         Index("ix_sends_mobile_sent_at", "mobile", "sent_at"),
         Index("ix_sends_number_sent_at", "number", "sent_at"),
+        Index("ix_sends_result_code_sent_at", "result_code", "sent_at"),  # throttle rejections
     )
 
     @property
@@ -137,7 +138,7 @@ class Report(Base):
     via_push: Mapped[bool] = mapped_column(default=False)
     via_pull: Mapped[bool] = mapped_column(default=False)
     deliveries: Mapped[int] = mapped_column(Integer, default=1)  # times it reached us
-    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     carrier: Mapped[str] = mapped_column(String(32))
     province: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,195 @@
+"""The Throttling and Ingest health pages, run by AppTest, against SQL over the raw tables:
+whatever makes them faster, every figure they show must stay what the raw rows say."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from dashboard import queries, state
+from dashboard.queries import Filters
+from ingest.store.engine import make_engine
+from ingest.store.health import evaluate, read_signals
+from ingest.store.models import Report, Send
+from ingest.throttle import DEFAULT_LIMITS as LIMITS
+from tests.fixtures.dashboard import add_rows, send_row
+
+APP = Path(__file__).parents[2] / "dashboard" / "app.py"
+MOBILE_PREFIXES = {"China Mobile": "1390000", "China Unicom": "1300000"}
+
+
+def open_page(page: str, db_url: str, monkeypatch, carriers: list[str] | None = None) -> AppTest:
+    monkeypatch.setenv("VOICEWATCH_DB", db_url)
+    for name in ("VOICEWATCH_DASHBOARD_PASSWORD", "VOICEWATCH_UNMASK_PASSWORD"):
+        monkeypatch.setenv(name, "")
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    if carriers:
+        at.sidebar.multiselect(key="carriers").set_value(carriers).run()
+    return at.switch_page(f"app_pages/{page}.py").run()
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value.replace(",", "") for m in at.metric}
+
+
+def raw_windows(engine, now: datetime, carriers: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per number, its throttle windows as of `now`, counted in Python from raw sends."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                Send.mobile, Send.carrier, Send.sent_at, Send.result_code, Send.code_digest
+            ).where(Send.sent_at >= now - timedelta(days=1), Send.sent_at <= now)
+        ).all()
+    sends = pd.DataFrame(rows, columns=["mobile", "carrier", "sent_at", "code", "digest"])
+    if carriers:
+        sends = sends[sends["carrier"].isin(carriers)]
+    sends["sent_at"] = pd.to_datetime(sends["sent_at"], utc=True)
+    result = []
+    for mobile, own in sends.groupby("mobile"):
+        accepted = own[own["code"] == 0]
+        recent = accepted[accepted["sent_at"] >= now - LIMITS.same_code_window]
+        same = int(recent.groupby("digest").size().max()) if len(recent) else 0
+        last_1h = int((accepted["sent_at"] >= now - timedelta(hours=1)).sum())
+        last_24h = len(accepted)
+        limited = (
+            same >= LIMITS.same_code_per_window
+            or last_1h >= LIMITS.per_hour
+            or last_24h >= LIMITS.per_day
+        )
+        result.append((mobile, own["carrier"].iloc[0], last_1h, last_24h, limited))
+    columns = ["mobile", "carrier", "last_1h", "last_24h", "at_limit"]
+    return pd.DataFrame(result, columns=columns).sort_values(
+        ["last_24h", "last_1h", "mobile"], ascending=[False, False, True]
+    )
+
+
+def run_at_a_steady_now(run, engine):
+    """(page, now) with the page run within one 10 s step of the dashboard's clock."""
+    for _ in range(5):
+        before = state.now()
+        at = run()
+        if state.now() == before:
+            return at, before
+    raise AssertionError("the clock kept crossing a 10 s step")
+
+
+def assert_throttling_matches(at: AppTest, expected: pd.DataFrame) -> None:
+    assert not at.exception
+    shown = metrics(at)
+    limited = expected[expected["at_limit"]]
+    assert int(shown["Numbers at a limit now"]) == len(limited)
+    busiest = int(expected["last_24h"].max()) if len(expected) else 0
+    assert int(shown["Busiest number, last 24 h"]) == busiest
+    at_limit_table = at.dataframe[0].value if len(limited) else None
+    pressure_table = at.dataframe[1 if len(limited) else 0].value
+    assert pressure_table["last_24h"].tolist() == expected["last_24h"][:50].tolist()
+    if at_limit_table is not None:
+        rows = min(len(limited), 100)
+        assert at_limit_table["last_24h"].tolist() == limited["last_24h"][:rows].tolist()
+        assert at_limit_table["last_1h"].tolist() == limited["last_1h"][:rows].tolist()
+
+
+def test_throttling_figures_equal_the_raw_sends(monkeypatch, seeded_sqlite):
+    at, now = run_at_a_steady_now(
+        lambda: open_page("throttling", seeded_sqlite.url, monkeypatch), seeded_sqlite.engine
+    )
+    assert_throttling_matches(at, raw_windows(seeded_sqlite.engine, now))
+
+
+@pytest.fixture
+def many_at_limit(tmp_path):
+    """150 China Mobile and 30 China Unicom numbers, each sent 12 accepted calls in the last
+    24 h (over the daily limit), and 40 China Mobile numbers called twice."""
+    url = f"sqlite:///{tmp_path / 'many.db'}"
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    sends = []
+    for carrier, count, calls in (
+        ("China Mobile", 150, 12),
+        ("China Unicom", 30, 12),
+        ("China Mobile", 40, 2),
+    ):
+        for n in range(count):
+            mobile = f"{MOBILE_PREFIXES[carrier]}{len(sends) % 10000:04d}"
+            for k in range(calls):
+                at = now - timedelta(hours=2 + k, minutes=n % 50)
+                sends.append(send_row(mobile, at, code_digest=f"{k:064d}"))
+    add_rows(engine, sends)
+    yield url, engine
+    engine.dispose()
+
+
+def test_throttling_counts_every_number_at_a_limit_and_lists_the_busiest(
+    monkeypatch, many_at_limit
+):
+    url, engine = many_at_limit
+    at, now = run_at_a_steady_now(lambda: open_page("throttling", url, monkeypatch), engine)
+    expected = raw_windows(engine, now)
+    assert expected["at_limit"].sum() == 180
+    assert_throttling_matches(at, expected)
+    assert len(at.dataframe[0].value) == 100
+
+
+def test_throttling_tables_honour_the_carrier_filter(monkeypatch, many_at_limit):
+    url, engine = many_at_limit
+    at, now = run_at_a_steady_now(
+        lambda: open_page("throttling", url, monkeypatch, carriers=["China Unicom"]), engine
+    )
+    expected = raw_windows(engine, now, carriers=("China Unicom",))
+    assert_throttling_matches(at, expected)
+    assert int(metrics(at)["Numbers at a limit now"]) == 30
+    for table in at.dataframe[:2]:
+        assert set(table.value["carrier"]) == {"China Unicom"}
+
+
+def test_health_counts_each_stored_report_once_and_agrees_with_healthz(monkeypatch, seeded_sqlite):
+    engine = seeded_sqlite.engine
+    at, now = run_at_a_steady_now(
+        lambda: open_page("health", seeded_sqlite.url, monkeypatch), engine
+    )
+    assert not at.exception
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(func.count()).where(Report.first_seen >= now - timedelta(hours=1))
+        ).scalar_one()
+    assert int(metrics(at)["Reports stored, 1 h"]) == stored
+    problems = evaluate(
+        read_signals(engine, now), pull_interval=5.0, disk_min_free_bytes=512 * 2**20
+    )
+    shown = [e.value for e in at.error]
+    assert len(shown) == len(problems)
+    for problem, text in zip(problems, shown, strict=True):
+        assert problem.detail.split(" since ")[0] in text.replace("\\", "")
+    assert bool(at.success) == (not problems)
+
+
+def test_frequent_numbers_equal_the_raw_sends_and_reports(seeded_sqlite):
+    engine = seeded_sqlite.engine
+    whole = Filters(seeded_sqlite.summary.start, seeded_sqlite.now + timedelta(seconds=1))
+    shown = queries.frequent_numbers(engine, whole, min_sends=3, limit=10)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Send.mobile, Send.result_code, Send.code_digest, Report.status)
+            .select_from(Send.__table__.outerjoin(Report.__table__, Report.sid == Send.sid))
+            .where(Send.sent_at >= whole.start, Send.sent_at < whole.end)
+        ).all()
+    raw = pd.DataFrame(rows, columns=["mobile", "code", "digest", "status"])
+    per_number = raw.groupby("mobile").agg(
+        sends=("code", "size"),
+        accepted=("code", lambda c: int((c == 0).sum())),
+        codes=("digest", "nunique"),
+        answered=("status", lambda s: int((s == "SUCCESS").sum())),
+    )
+    qualifying = per_number[per_number["sends"] >= 3]
+    assert len(shown) == 10 and (shown["numbers_total"] == len(qualifying)).all()
+    for row in shown.itertuples():
+        expected = qualifying.loc[row.mobile]
+        assert (row.sends, row.accepted, row.codes, row.answered) == tuple(expected)
+    assert shown["sends"].tolist() == sorted(qualifying["sends"], reverse=True)[:10]
+    nothing = Filters(whole.start - timedelta(days=2), whole.start - timedelta(days=1))
+    assert queries.frequent_numbers(engine, nothing).empty
