@@ -55,7 +55,9 @@ def guard_totals(engine: Engine, filters: Filters) -> dict[str, float]:
     }
 
 
-def top_blocked(engine: Engine, filters: Filters, by: str, limit: int = 10) -> pd.DataFrame:
+def top_blocked(
+    engine: Engine, filters: Filters, by: str = "country", limit: int = 10
+) -> pd.DataFrame:
     """The countries (`by="country"`) or number prefixes (`by="prefix"`) most blocked or
     would-be-blocked, with both counts."""
     column = ATTEMPTS.c[by]

@@ -70,6 +70,7 @@ def test_choosing_chinese_translates_navigation_and_sidebar_and_sticks_across_pa
         "告警",
         "号码查询",
         "发送测试呼叫",
+        "风控",
     ]
     assert sidebar_labels(at) == [
         "Language · 语言",
