@@ -1,5 +1,6 @@
 """The Alerts page's reads: rule states, recent events, measured values for the charts,
-silences with their audit. Plain functions of an engine returning DataFrames."""
+silences with their audit. Plain functions of an engine returning DataFrames, and the words
+the page shows for their columns and values (marked for translation, translated where shown)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine, or_, select
 
+from ingest.i18n import N_
 from ingest.store.alert_models import AlertEvent, AlertMeasurement, AlertSilence, AlertState
 
 STATE_COLUMNS = [
@@ -23,6 +25,51 @@ STATE_COLUMNS = [
     "fired_at",
     "resolved_at",
 ]
+# The column headers of every table on the Alerts page, by column name.
+COLUMN_LABELS = {
+    "id": N_("silence no."),
+    "at": N_("at"),
+    "rule": N_("rule"),
+    "subject": N_("where"),
+    "status": N_("state"),
+    "event": N_("event"),
+    "severity": N_("severity"),
+    "value": N_("measured"),
+    "baseline": N_("baseline"),
+    "threshold": N_("threshold"),
+    "sample": N_("calls counted"),
+    "example": N_("example call"),
+    "since": N_("holding since"),
+    "fired_at": N_("fired at"),
+    "resolved_at": N_("resolved at"),
+    "silenced": N_("silenced"),
+    "notified_at": N_("notified at"),
+    "error": N_("delivery error"),
+    "ends_at": N_("silenced until"),
+    "reason": N_("reason"),
+    "created_by": N_("set by"),
+    "created_at": N_("set at"),
+    "lifted_by": N_("lifted by"),
+    "lifted_at": N_("lifted at"),
+}
+TIME_COLUMNS = (
+    "at",
+    "since",
+    "fired_at",
+    "resolved_at",
+    "notified_at",
+    "ends_at",
+    "created_at",
+    "lifted_at",
+)
+# A rule state's status or an event's kind, and a rule's severity, as the page words them.
+STATUS_WORDS = {
+    "pending": N_("Pending"),
+    "firing": N_("Firing"),
+    "repeat": N_("Still firing"),
+    "resolved": N_("Resolved"),
+}
+SEVERITY_WORDS = {"info": N_("Info"), "warning": N_("Warning"), "critical": N_("Critical")}
 
 
 def _frame(engine: Engine, query, columns: list[str]) -> pd.DataFrame:
