@@ -1,5 +1,6 @@
 """`voicewatch alerts run|list|test`: the alert loop, the rules with their states, a test
-message to every channel. A thin shell over ingest.alerts."""
+message to every channel. A thin shell over ingest.alerts; its human output is in the
+language of VOICEWATCH_LANG, else LANG and friends."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import threading
 
 import click
 
+from ingest.i18n import N_, Language, cli_language
 from ingest.settings import Settings, SettingsError
+
+STATUS_WORDS = {"pending": N_("PENDING"), "firing": N_("FIRING")}
+SEVERITY_WORDS = {"info": N_("info"), "warning": N_("warning"), "critical": N_("critical")}
 
 
 def _settings() -> tuple[Settings, object]:
@@ -28,6 +33,29 @@ def _rules(path: str | None):
         return load_rules(path)
     except RulesError as error:
         raise click.UsageError(str(error)) from None
+
+
+def _language() -> Language:
+    return cli_language(dict(os.environ))
+
+
+def _value(kind: str, value: float | None, language: Language) -> str:
+    """A measured value in the rule kind's unit: '5.0%', '120 s' / '120 秒'."""
+    from ingest.alerts.messages import format_value
+
+    if value is not None and kind in ("pull_stale", "push_stale"):
+        return language.gettext("{n} s").format(n=f"{value:.0f}")
+    if value is not None and kind == "balance_runway":
+        return language.gettext("{n} h").format(n=f"{value:.1f}")
+    return format_value(kind, value)
+
+
+def _where(subject: str, language: Language) -> str:
+    """'carrier=China Mobile' with its scope in the reader's language; 'overall' when empty."""
+    if not subject:
+        return language.gettext("overall")
+    scope, _sep, where = subject.partition("=")
+    return language.gettext("{scope}={where}").format(scope=language.gettext(scope), where=where)
 
 
 def _channels(alert_settings):
@@ -59,11 +87,14 @@ def run(interval: float | None, once: bool) -> None:
     from ingest.alerts.loop import AlertLoop
     from ingest.store.engine import make_engine
 
+    language = _language()
     settings, alert_settings = _settings()
     rules, channels = _rules(alert_settings.rules_path), _channels(alert_settings)
     if not channels:
         click.echo(
-            "no channel configured (VOICEWATCH_ALERT_URLS): alerts show on the dashboard only"
+            language.gettext(
+                "no channel configured (VOICEWATCH_ALERT_URLS): alerts show on the dashboard only"
+            )
         )
     with httpx.Client(timeout=settings.upstream_timeout) as http:
         loop = AlertLoop(
@@ -75,12 +106,16 @@ def run(interval: float | None, once: bool) -> None:
             balance=lambda: fetch_balance(http, sms_url(settings), settings.apikey_or_demo),
         )
         click.echo(
-            f"alert loop: {len(rules)} rules, {len(channels.masked)} channel(s), every {loop.interval:g} s"
+            language.gettext(
+                "alert loop: {rules} rules, {channels} channel(s), every {interval} s"
+            ).format(rules=len(rules), channels=len(channels.masked), interval=f"{loop.interval:g}")
         )
         if once:
             result = loop.tick()
             click.echo(
-                f"evaluated: {result.evaluated}, events: {result.events}, sent: {result.sent}"
+                language.gettext("evaluated: {evaluated}, events: {events}, sent: {sent}").format(
+                    evaluated=result.evaluated, events=result.events, sent=result.sent
+                )
             )
             return
         with contextlib.suppress(KeyboardInterrupt):
@@ -93,10 +128,10 @@ def list_rules() -> None:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from ingest.alerts.messages import format_value
     from ingest.store.alert_models import AlertState
     from ingest.store.engine import make_engine
 
+    language = _language()
     settings, alert_settings = _settings()
     rules = _rules(alert_settings.rules_path)
     with Session(make_engine(settings.db_url)) as session:
@@ -104,17 +139,32 @@ def list_rules() -> None:
             session.scalars(select(AlertState).where(AlertState.status.in_(("pending", "firing"))))
         )
     for rule in rules:
-        scope = f" per {rule.scope}" if rule.scope != "overall" else ""
-        click.echo(
-            f"{rule.name:<28} {rule.severity:<8} {rule.kind}{scope}, threshold {rule.threshold:g}, "
-            f"window {rule.window:g} s, min sample {rule.min_sample}"
-        )
+        click.echo(f"{rule.name:<28} {_rule_line(rule, language)}")
         for state in (s for s in states if s.rule == rule.name):
-            where = state.subject or "overall"
             click.echo(
-                f"    {state.status.upper()} {where}: {format_value(rule.kind, state.value)}"
+                f"    {language.gettext(STATUS_WORDS[state.status])} "
+                f"{_where(state.subject, language)}: {_value(rule.kind, state.value, language)}"
             )
-    click.echo(f"channels: {', '.join(_channels(alert_settings).masked) or 'none'}")
+    masked = ", ".join(_channels(alert_settings).masked) or language.gettext("none")
+    click.echo(language.gettext("channels: {channels}").format(channels=masked))
+
+
+def _rule_line(rule, language: Language) -> str:
+    """A rule's severity, kind, threshold, window and minimum sample, in one line."""
+    what = rule.kind
+    if rule.scope != "overall":
+        what = language.gettext("{kind} per {scope}").format(
+            kind=rule.kind, scope=language.gettext(rule.scope)
+        )
+    return language.gettext(
+        "{severity} {what}, threshold {threshold}, window {window} s, min sample {sample}"
+    ).format(
+        severity=f"{language.gettext(SEVERITY_WORDS[rule.severity]):<8}",
+        what=what,
+        threshold=f"{rule.threshold:g}",
+        window=f"{rule.window:g}",
+        sample=rule.min_sample,
+    )
 
 
 @alerts.command()
@@ -122,12 +172,16 @@ def test() -> None:
     """Send a test message to every channel in VOICEWATCH_ALERT_URLS."""
     from ingest.alerts.messages import channel_test_message
 
+    language = _language()
     _, alert_settings = _settings()
     channels = _channels(alert_settings)
     if not channels:
-        raise click.UsageError("no channel configured: set VOICEWATCH_ALERT_URLS")
+        raise click.UsageError(language.gettext("no channel configured: set VOICEWATCH_ALERT_URLS"))
     deliveries = channels.send(channel_test_message(alert_settings.dashboard_url))
     for delivery in deliveries:
-        click.echo(f"{'sent' if delivery.ok else 'FAILED'}: {delivery.channel}")
+        if delivery.ok:
+            click.echo(language.gettext("sent: {channel}").format(channel=delivery.channel))
+        else:
+            click.echo(language.gettext("FAILED: {channel}").format(channel=delivery.channel))
     if not all(d.ok for d in deliveries):
         raise SystemExit(1)
