@@ -19,6 +19,7 @@ from dashboard.queries.health import (
     health_summary,
     ingest_over_time,
     malformed_bodies,
+    quarantined_bodies,
     raw_inbox_counts,
     recent_pull_runs,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "latest_failures",
     "lookup_timeline",
     "malformed_bodies",
+    "quarantined_bodies",
     "manual_sends_since",
     "next_accepted_send",
     "no_report_count",

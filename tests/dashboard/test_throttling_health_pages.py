@@ -3,6 +3,7 @@ whatever makes them faster, every figure they show must stay what the raw rows s
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,8 +16,11 @@ from dashboard import queries, state
 from dashboard.queries import Filters
 from ingest.store.engine import make_engine
 from ingest.store.health import evaluate, read_signals
+from ingest.store.inbox import JSON, MALFORMED, keep_raw, mark_raw
 from ingest.store.models import Report, Send
+from ingest.store.upserts import store_reports
 from ingest.throttle import DEFAULT_LIMITS as LIMITS
+from ingest.yunpian.client import interpret_pull_page
 from tests.fixtures.dashboard import add_rows, send_row
 
 APP = Path(__file__).parents[2] / "dashboard" / "app.py"
@@ -193,3 +197,54 @@ def test_frequent_numbers_equal_the_raw_sends_and_reports(seeded_sqlite):
     assert shown["sends"].tolist() == sorted(qualifying["sends"], reverse=True)[:10]
     nothing = Filters(whole.start - timedelta(days=2), whole.start - timedelta(days=1))
     assert queries.frequent_numbers(engine, nothing).empty
+
+
+def report_item(sid: str, **fields) -> dict:
+    return {
+        "sid": sid,
+        "uid": None,
+        "user_receive_time": "2026-11-20 14:29:12",
+        "duration": 10,
+        "error_msg": None,
+        "mobile": "15205201314",
+        "report_status": "SUCCESS",
+        **fields,
+    }
+
+
+@pytest.fixture
+def refused_bodies(tmp_path):
+    """A pulled page with two reports the store refused (their values quote a phone number
+    and Markdown), stored as the pull loop stores it, and a malformed push body."""
+    url = f"sqlite:///{tmp_path / 'refused.db'}"
+    engine = make_engine(url)
+    items = [
+        report_item("kept-1"),
+        report_item("bad-1", duration="**call 15205201314**"),
+        report_item("kept-2"),
+        report_item("bad-2", user_receive_time="[x](https://e.ex) 13800138000"),
+    ]
+    body = json.dumps(items).encode()
+    raw_id = keep_raw(engine, "pull", body, content_type=JSON)
+    page = interpret_pull_page(200, body)
+    store_reports(engine, page.reports, "pull", raw_id=raw_id, refused=page.reasons())
+    mark_raw(engine, keep_raw(engine, "push", b"not a report", content_type=JSON), MALFORMED, "x")
+    yield url, page.reasons()
+    engine.dispose()
+
+
+def test_health_lists_quarantined_bodies_with_their_reasons_masked(monkeypatch, refused_bodies):
+    url, reasons = refused_bodies
+    at = open_page("health", url, monkeypatch)
+    assert not at.exception
+    shown = metrics(at)
+    assert (shown["Quarantined, 24 h"], shown["Malformed, 24 h"]) == ("1", "1")
+    [quarantined] = [df.value for df in at.dataframe if "reasons" in df.value]
+    assert quarantined["stored"].tolist() == [2]
+    [reason] = quarantined["reasons"].tolist()
+    assert reason.startswith("2 of 4 reports refused: report #1: duration '**call 152****1314**'")
+    assert "138****8000" in reason and "[x](https://e.ex)" in reason
+    assert "15205201314" not in reason and "13800138000" not in reason
+    assert "15205201314" in reasons  # what the database holds, unmasked
+    [malformed] = [df.value for df in at.dataframe if "parse_error" in df.value]
+    assert len(malformed) == 1
