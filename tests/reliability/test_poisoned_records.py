@@ -257,7 +257,7 @@ def test_pulled_page_with_a_poisoned_report_stores_the_others_and_the_loop_goes_
     assert spool is None or spool.waiting() == []
 
 
-@pytest.mark.parametrize("poison", list(POISONS) + ["negative duration"])
+@pytest.mark.parametrize("poison", [*POISONS, "negative duration"])
 def test_page_pulled_through_the_relay_with_a_poisoned_report_keeps_the_others(
     upstream, make_ingest, engine, poison
 ):
