@@ -19,18 +19,30 @@ from ingest.store.health import evaluate, read_signals
 from ingest.store.inbox import JSON, MALFORMED, keep_raw, mark_raw
 from ingest.store.models import Report, Send
 from ingest.store.upserts import store_reports
-from ingest.throttle import DEFAULT_LIMITS as LIMITS
+from ingest.throttle import EXAMPLE_LIMITS, NO_ACCOUNT_LIMITS, ThrottleLimits
 from ingest.yunpian.client import interpret_pull_page
 from tests.fixtures.dashboard import add_rows, send_row
 
 APP = Path(__file__).parents[2] / "dashboard" / "app.py"
 MOBILE_PREFIXES = {"China Mobile": "1390000", "China Unicom": "1300000"}
+# The account limits the seeded history was made with, as the dashboard is configured for it.
+EXAMPLE_ENV = {"VOICEWATCH_LIMIT_PER_HOUR": "5", "VOICEWATCH_LIMIT_PER_DAY": "10"}
 
 
-def open_page(page: str, db_url: str, monkeypatch, carriers: list[str] | None = None) -> AppTest:
+def open_page(
+    page: str,
+    db_url: str,
+    monkeypatch,
+    carriers: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> AppTest:
     monkeypatch.setenv("VOICEWATCH_DB", db_url)
     for name in ("VOICEWATCH_DASHBOARD_PASSWORD", "VOICEWATCH_UNMASK_PASSWORD"):
         monkeypatch.setenv(name, "")
+    for name in ("VOICEWATCH_LIMIT_PER_HOUR", "VOICEWATCH_LIMIT_PER_DAY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     if carriers:
         at.sidebar.multiselect(key="carriers").set_value(carriers).run()
@@ -41,8 +53,15 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value.replace(",", "") for m in at.metric}
 
 
-def raw_windows(engine, now: datetime, carriers: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Per number, its throttle windows as of `now`, counted in Python from raw sends."""
+def reached(count: int, limit: int | None) -> bool:
+    return limit is not None and count >= limit
+
+
+def raw_windows(
+    engine, now: datetime, limits: ThrottleLimits, carriers: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Per number, its throttle windows as of `now` under `limits`, counted in Python from
+    raw sends."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -56,14 +75,14 @@ def raw_windows(engine, now: datetime, carriers: tuple[str, ...] = ()) -> pd.Dat
     result = []
     for mobile, own in sends.groupby("mobile"):
         accepted = own[own["code"] == 0]
-        recent = accepted[accepted["sent_at"] >= now - LIMITS.same_code_window]
+        recent = accepted[accepted["sent_at"] >= now - limits.same_code_window]
         same = int(recent.groupby("digest").size().max()) if len(recent) else 0
         last_1h = int((accepted["sent_at"] >= now - timedelta(hours=1)).sum())
         last_24h = len(accepted)
         limited = (
-            same >= LIMITS.same_code_per_window
-            or last_1h >= LIMITS.per_hour
-            or last_24h >= LIMITS.per_day
+            same >= limits.same_code_per_window
+            or reached(last_1h, limits.per_hour)
+            or reached(last_24h, limits.per_day)
         )
         result.append((mobile, own["carrier"].iloc[0], last_1h, last_24h, limited))
     columns = ["mobile", "carrier", "last_1h", "last_24h", "at_limit"]
@@ -100,9 +119,10 @@ def assert_throttling_matches(at: AppTest, expected: pd.DataFrame) -> None:
 
 def test_throttling_figures_equal_the_raw_sends(monkeypatch, seeded_sqlite):
     at, now = run_at_a_steady_now(
-        lambda: open_page("throttling", seeded_sqlite.url, monkeypatch), seeded_sqlite.engine
+        lambda: open_page("throttling", seeded_sqlite.url, monkeypatch, env=EXAMPLE_ENV),
+        seeded_sqlite.engine,
     )
-    assert_throttling_matches(at, raw_windows(seeded_sqlite.engine, now))
+    assert_throttling_matches(at, raw_windows(seeded_sqlite.engine, now, EXAMPLE_LIMITS))
 
 
 @pytest.fixture
@@ -132,19 +152,68 @@ def test_throttling_counts_every_number_at_a_limit_and_lists_the_busiest(
     monkeypatch, many_at_limit
 ):
     url, engine = many_at_limit
-    at, now = run_at_a_steady_now(lambda: open_page("throttling", url, monkeypatch), engine)
-    expected = raw_windows(engine, now)
+    at, now = run_at_a_steady_now(
+        lambda: open_page("throttling", url, monkeypatch, env=EXAMPLE_ENV), engine
+    )
+    expected = raw_windows(engine, now, EXAMPLE_LIMITS)
     assert expected["at_limit"].sum() == 180
     assert_throttling_matches(at, expected)
     assert len(at.dataframe[0].value) == 100
+    assert set(at.dataframe[0].value["at_limit"]) == {"24 h"}
+
+
+def column_types(table) -> dict[str, str]:
+    """The kind of each configured column of a shown table (progress, number, text…)."""
+    return {
+        name.removeprefix("name:"): config.get("type_config", {}).get("type", "")
+        for name, config in json.loads(table.proto.columns or "{}").items()
+    }
+
+
+def page_text(at: AppTest) -> str:
+    return " ".join(c.value for c in at.caption).replace("\\", "")
+
+
+def test_throttling_uses_the_configured_account_limits(monkeypatch, many_at_limit):
+    url, engine = many_at_limit
+    env = {"VOICEWATCH_LIMIT_PER_HOUR": "4", "VOICEWATCH_LIMIT_PER_DAY": "13"}
+    at, now = run_at_a_steady_now(
+        lambda: open_page("throttling", url, monkeypatch, env=env), engine
+    )
+    expected = raw_windows(engine, now, ThrottleLimits(per_hour=4, per_day=13))
+    assert expected["at_limit"].sum() == 0  # 12 calls a day: under 13, where 10 would count
+    assert_throttling_matches(at, expected)
+    text = page_text(at)
+    assert "4 sends in 1 h" in text and "13 sends in 24 h" in text
+    types = column_types(at.dataframe[0])
+    assert (types["last_1h"], types["last_24h"]) == ("progress", "progress")
+
+
+def test_throttling_without_account_limits_counts_only_the_same_code_rules(
+    monkeypatch, many_at_limit
+):
+    url, engine = many_at_limit
+    at, now = run_at_a_steady_now(lambda: open_page("throttling", url, monkeypatch), engine)
+    expected = raw_windows(engine, now, NO_ACCOUNT_LIMITS)
+    assert expected["at_limit"].sum() == 0
+    assert_throttling_matches(at, expected)
+    text = page_text(at)
+    assert "No 1 h or 24 h limit is configured" in text
+    assert "VOICEWATCH_LIMIT_PER_HOUR" in text and "sends in 1 h" not in text
+    types = column_types(at.dataframe[0])
+    assert "progress" not in (types.get("last_1h"), types.get("last_24h"))
+    assert not at.dataframe[0].value["at_limit"].str.contains("h").any()
 
 
 def test_throttling_tables_honour_the_carrier_filter(monkeypatch, many_at_limit):
     url, engine = many_at_limit
     at, now = run_at_a_steady_now(
-        lambda: open_page("throttling", url, monkeypatch, carriers=["China Unicom"]), engine
+        lambda: open_page(
+            "throttling", url, monkeypatch, carriers=["China Unicom"], env=EXAMPLE_ENV
+        ),
+        engine,
     )
-    expected = raw_windows(engine, now, carriers=("China Unicom",))
+    expected = raw_windows(engine, now, EXAMPLE_LIMITS, carriers=("China Unicom",))
     assert_throttling_matches(at, expected)
     assert int(metrics(at)["Numbers at a limit now"]) == 30
     for table in at.dataframe[:2]:
