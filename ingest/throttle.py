@@ -40,9 +40,6 @@ class ThrottleLimits:
 NO_ACCOUNT_LIMITS = ThrottleLimits()  # what the simulator does unless told: no 1 h / 24 h limit
 # A plausible account's console settings, for the seeded demo history's 22 and 17 refusals.
 EXAMPLE_LIMITS = ThrottleLimits(per_hour=5, per_day=10)
-# Still read by the Throttling page, until it reads `ThrottleLimits.of(settings)` as Lookup,
-# Send test and the CLI do; then this goes.
-DEFAULT_LIMITS = EXAMPLE_LIMITS
 
 
 @dataclass(frozen=True, slots=True)

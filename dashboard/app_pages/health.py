@@ -101,7 +101,7 @@ def pulls_and_reports(summary: queries.HealthSummary) -> None:
 
 def sends_and_inbox(summary: queries.HealthSummary) -> None:
     lang = language()
-    row = st.columns(6)
+    row = st.columns(7)
     row[0].metric(_("Sends, 1 h"), lang.number(summary.sends_last_hour), border=True)
     row[1].metric(_("Rejected sends, 1 h"), lang.number(summary.rejected_last_hour), border=True)
     row[2].metric(
@@ -110,9 +110,20 @@ def sends_and_inbox(summary: queries.HealthSummary) -> None:
         help=_("Sends Yunpian did not answer (unreachable, timed out) or answered with a 5xx."),
         border=True,
     )
-    row[3].metric(_("Malformed, 24 h"), lang.number(summary.malformed_last_24h), border=True)
-    row[4].metric(_("Waiting to parse"), lang.number(summary.pending_bodies), border=True)
-    row[5].metric(
+    row[3].metric(
+        _("Malformed, 24 h"),
+        lang.number(summary.malformed_last_24h),
+        help=_("Bodies none of whose reports could be stored."),
+        border=True,
+    )
+    row[4].metric(
+        _("Quarantined, 24 h"),
+        lang.number(summary.quarantined_last_24h),
+        help=_("Bodies whose good reports are stored and some others refused, each with why."),
+        border=True,
+    )
+    row[5].metric(_("Waiting to parse"), lang.number(summary.pending_bodies), border=True)
+    row[6].metric(
         _("Last report stored"),
         state.china_time(summary.last_report_seen, "%H:%M:%S"),
         border=True,
@@ -146,6 +157,23 @@ def tables(now) -> None:
                 )
             },
         )
+    st.subheader(_("Recent quarantined bodies"))
+    st.caption(
+        _(
+            "Their good reports are stored; the reports listed were refused and are kept only "
+            "in the body. `voicewatch db replay` parses them again after an upgrade."
+        )
+    )
+    state.table(
+        state.query(queries.quarantined_bodies),
+        "quarantined bodies",
+        key="quarantined",
+        column_config={
+            "received_at": st.column_config.DatetimeColumn(
+                _("received (China)"), format="MM-DD HH:mm:ss"
+            )
+        },
+    )
     st.subheader(_("Recent pull runs"))
     state.table(
         state.query(queries.recent_pull_runs),

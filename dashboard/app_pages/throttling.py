@@ -6,23 +6,63 @@ import streamlit as st
 
 from dashboard import charts, queries, state
 from dashboard.lang import _, language
-from ingest.throttle import DEFAULT_LIMITS
+from ingest.throttle import ThrottleLimits
 
 AT_LIMIT_ROWS = 100  # the at-limit table lists this many; the tile counts them all
 
+
+def account_limits(limits: ThrottleLimits) -> str:
+    """Which of the account's 1 h / 24 h limits are in force, as configured, in a sentence."""
+    lang = language()
+    in_force = []
+    if limits.per_hour is not None:
+        in_force.append(
+            _("**{count} sends in 1 h** (code 22)").format(count=lang.number(limits.per_hour))
+        )
+    if limits.per_day is not None:
+        in_force.append(
+            _("**{count} sends in 24 h** (code 17)").format(count=lang.number(limits.per_day))
+        )
+    if not in_force:
+        return _(
+            "No 1 h or 24 h limit is configured (VOICEWATCH_LIMIT_PER_HOUR, "
+            "VOICEWATCH_LIMIT_PER_DAY): only the same-code rules count here."
+        )
+    text = _(
+        "The account's limits in force, as configured from Yunpian's console: {limits}."
+    ).format(limits=_(", ").join(in_force))
+    if len(in_force) == 1:
+        missing = (
+            "VOICEWATCH_LIMIT_PER_DAY" if limits.per_day is None else "VOICEWATCH_LIMIT_PER_HOUR"
+        )
+        text += " " + _("The other is not configured ({setting}): not counted here.").format(
+            setting=missing
+        )
+    return text
+
+
+def window(label: str, limit: int | None, help_text: str | None = None):
+    """A window's column: a bar towards its limit when there is one, else a plain count."""
+    if limit is None:
+        return st.column_config.NumberColumn(label, help=help_text)
+    return st.column_config.ProgressColumn(
+        label, min_value=0, max_value=limit, format="%d", help=help_text
+    )
+
+
 st.title(_("Throttling"))
-limits = DEFAULT_LIMITS
+limits = ThrottleLimits.of(state.settings())
 lang = language()
 st.caption(
     _(
         "Yunpian refuses a send to a number that got **the same code within 30 s** (code 8) or "
-        "**the same code {same} times in 5 min** (code 9), or more than **{hour} sends in 1 h** "
-        "(code 22) / **{day} in 24 h** (code 17). The 1 h / 24 h numbers are account settings "
-        "in Yunpian's console; the values here are assumed."
-    ).format(same=limits.same_code_per_window, hour=limits.per_hour, day=limits.per_day)
+        "**the same code {same} times in 5 min** (code 9)."
+    ).format(same=limits.same_code_per_window)
+    + " "
+    + account_limits(limits)
 )
 filters = state.current_filters()
-view = state.query(queries.throttle_view, filters, at_limit_rows=AT_LIMIT_ROWS)
+view = state.query(queries.throttle_view, filters, limits, at_limit_rows=AT_LIMIT_ROWS)
 over_time = state.query(queries.throttle_rejections_over_time, filters)
 frequent = state.query(queries.frequent_numbers, filters)
 frequent_total = int(frequent["numbers_total"].iloc[0]) if len(frequent) else 0
@@ -44,15 +84,9 @@ windows = {
     "carrier": st.column_config.TextColumn(_("carrier")),
     "last_30s": st.column_config.NumberColumn(_("30 s"), help=_("accepted sends in the last 30 s")),
     "last_5min": st.column_config.NumberColumn(_("5 min")),
-    "same_code_5min": st.column_config.ProgressColumn(
-        _("same code, 5 min"), min_value=0, max_value=limits.same_code_per_window, format="%d"
-    ),
-    "last_1h": st.column_config.ProgressColumn(
-        _("1 h"), min_value=0, max_value=limits.per_hour, format="%d"
-    ),
-    "last_24h": st.column_config.ProgressColumn(
-        _("24 h"), min_value=0, max_value=limits.per_day, format="%d"
-    ),
+    "same_code_5min": window(_("same code, 5 min"), limits.same_code_per_window),
+    "last_1h": window(_("1 h"), limits.per_hour, _("accepted sends in the last hour")),
+    "last_24h": window(_("24 h"), limits.per_day, _("accepted sends in the last 24 h")),
     "throttled_24h": st.column_config.NumberColumn(_("throttled, 24 h")),
     "last_sent_at": st.column_config.DatetimeColumn(
         _("last send (China)"), format="MM-DD HH:mm:ss"

@@ -19,6 +19,7 @@ from dashboard.queries.health import (
     health_summary,
     ingest_over_time,
     malformed_bodies,
+    quarantined_bodies,
     raw_inbox_counts,
     recent_pull_runs,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "no_report_count",
     "number_choices",
     "period_comparison",
+    "quarantined_bodies",
     "rate_change_significant",
     "raw_inbox_counts",
     "recent_pull_runs",

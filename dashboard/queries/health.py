@@ -1,4 +1,5 @@
-"""Ingest health: pull runs, push traffic, the raw inbox and its malformed bodies."""
+"""Ingest health: pull runs, push traffic, the raw inbox and its malformed and quarantined
+bodies."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dashboard.queries._sql import (
     to_china,
 )
 from ingest.store.health import Problem, evaluate, read_signals
+from ingest.store.inbox import MALFORMED, QUARANTINED
 from ingest.store.models import PullRun, ViewerEvent
 
 PULLS = PullRun.__table__
@@ -27,7 +29,8 @@ VIEWER_EVENTS = ViewerEvent.__table__
 
 @dataclass(frozen=True)
 class HealthSummary:
-    """The on-call view of ingest over the last hour (malformed bodies: last 24 h)."""
+    """The on-call view of ingest over the last hour (malformed and quarantined bodies: last
+    24 h)."""
 
     now: datetime
     last_pull_started: datetime | None
@@ -42,7 +45,8 @@ class HealthSummary:
     sends_last_hour: int
     rejected_last_hour: int
     upstream_errors_last_hour: int  # sends Yunpian did not answer (unreachable) or answered 5xx
-    malformed_last_24h: int
+    malformed_last_24h: int  # bodies none of whose reports could be stored
+    quarantined_last_24h: int  # bodies with some reports stored and the others refused
     pending_bodies: int
     last_report_seen: datetime | None
     mean_report_delay_s: float | None  # call end -> report stored, last hour
@@ -82,9 +86,9 @@ def health_summary(
     sends = select(func.count(), _count_if(SENDS.c.result_code != 0), _count_if(no_answer)).where(
         SENDS.c.sent_at >= hour_ago
     )
-    malformed = select(func.count()).where(
-        RAW.c.parse_status == "malformed", RAW.c.received_at >= day_ago
-    )
+    refused = select(
+        _count_if(RAW.c.parse_status == MALFORMED), _count_if(RAW.c.parse_status == QUARANTINED)
+    ).where(RAW.c.parse_status.in_((MALFORMED, QUARANTINED)), RAW.c.received_at >= day_ago)
     pending = select(func.count()).where(RAW.c.parse_status == "pending")
     delay = seconds_between(engine, REPORTS.c.first_seen, REPORTS.c.user_receive_time)
     reports = select(func.count(), func.max(REPORTS.c.first_seen), func.avg(delay)).where(
@@ -101,6 +105,7 @@ def health_summary(
         push_count, pushed = conn.execute(push).one()
         send_count, rejected, upstream_errors = conn.execute(sends).one()
         stored, last_seen, mean_delay = conn.execute(reports).one()
+        malformed, quarantined = conn.execute(refused).one()
         return HealthSummary(
             now=now,
             last_pull_started=started,
@@ -115,7 +120,8 @@ def health_summary(
             sends_last_hour=int(send_count),
             rejected_last_hour=int(rejected),
             upstream_errors_last_hour=int(upstream_errors),
-            malformed_last_24h=int(conn.execute(malformed).scalar_one()),
+            malformed_last_24h=int(malformed),
+            quarantined_last_24h=int(quarantined),
             pending_bodies=int(conn.execute(pending).scalar_one()),
             last_report_seen=last_seen,
             mean_report_delay_s=round(float(mean_delay), 1) if mean_delay is not None else None,
@@ -191,13 +197,33 @@ def malformed_bodies(engine: Engine, limit: int = 20, preview_bytes: int = 300) 
             RAW.c.parse_error,
             func.substr(RAW.c.body, 1, preview_bytes).label("head"),
         )
-        .where(RAW.c.parse_status == "malformed")
+        .where(RAW.c.parse_status == MALFORMED)
         .order_by(RAW.c.received_at.desc())
         .limit(limit)
     )
     df = frame(engine, stmt)
     df["preview"] = [bytes(h or b"").decode("utf-8", errors="replace") for h in df["head"]]
     return to_china(df.drop(columns="head"), "received_at")
+
+
+def quarantined_bodies(engine: Engine, limit: int = 20) -> pd.DataFrame:
+    """The newest raw bodies some of whose reports were refused (the others are stored):
+    received_at (China time), channel, stored (reports stored from it), bytes, reasons (which
+    reports were refused and why, as the raw inbox keeps them)."""
+    stmt = (
+        select(
+            RAW.c.id,
+            RAW.c.received_at,
+            RAW.c.channel,
+            RAW.c.report_count.label("stored"),
+            func.length(RAW.c.body).label("bytes"),
+            RAW.c.parse_error.label("reasons"),
+        )
+        .where(RAW.c.parse_status == QUARANTINED)
+        .order_by(RAW.c.received_at.desc())
+        .limit(limit)
+    )
+    return to_china(frame(engine, stmt), "received_at")
 
 
 MANUAL_SOURCES = ("dashboard", "cli")

@@ -35,7 +35,7 @@ from dashboard.queries._sql import (
     with_reports,
 )
 from dashboard.queries.failures import code_reason
-from ingest.throttle import DEFAULT_LIMITS, ThrottleLimits
+from ingest.throttle import NO_ACCOUNT_LIMITS, ThrottleLimits
 
 ACCEPTED = SENDS.c.result_code == 0
 # Grouped by this expression rather than the bare column, so that SQLite reads the window's
@@ -82,8 +82,8 @@ def _narrow(stmt: Select, filters: Filters | None) -> Select:
 
 def _windows(now: datetime, limits: ThrottleLimits, filters: Filters | None) -> Subquery:
     """Per number sent to in the 24 h up to `now`: its windows (PRESSURE_COLUMNS) and
-    `at_limit_flag` (1 when a limit is reached). Grouped first, joined after: the same-code
-    counts need only the last 5 min."""
+    `at_limit_flag` (1 when a limit in force is reached; an account limit of None is none).
+    Grouped first, joined after: the same-code counts need only the last 5 min."""
     day_ago = now - timedelta(days=1)
     window_start = now - limits.same_code_window
     per_code = _narrow(
@@ -115,11 +115,14 @@ def _windows(now: datetime, limits: ThrottleLimits, filters: Filters | None) -> 
         filters,
     ).subquery("per_number")
     same = func.coalesce(same_code.c.same_code_5min, 0)
-    at_limit = or_(
-        same >= limits.same_code_per_window,
-        per_number.c.last_1h >= limits.per_hour,
-        per_number.c.last_24h >= limits.per_day,
-    )
+    reached = [same >= limits.same_code_per_window]
+    for count, limit in (
+        (per_number.c.last_1h, limits.per_hour),
+        (per_number.c.last_24h, limits.per_day),
+    ):
+        if limit is not None:
+            reached.append(count >= limit)
+    at_limit = or_(*reached)
     columns = [per_number.c[name] for name in PRESSURE_COLUMNS if name != "same_code_5min"]
     return (
         select(
@@ -136,15 +139,20 @@ def _pressure_order(windows: Subquery) -> list:
     return [windows.c.last_24h.desc(), windows.c.last_1h.desc(), windows.c.mobile]
 
 
+def _reached(count: int, limit: int | None) -> bool:
+    return limit is not None and count >= limit
+
+
 def _shown(df: pd.DataFrame, limits: ThrottleLimits) -> pd.DataFrame:
     df = to_china(df[list(PRESSURE_COLUMNS)].reset_index(drop=True), "last_sent_at")
+    same_code = f"{limits.same_code_per_window} in 5 min"
     df["at_limit"] = [
         ", ".join(
             name
             for name, hit in (
-                ("3 in 5 min", row.same_code_5min >= limits.same_code_per_window),
-                ("1 h", row.last_1h >= limits.per_hour),
-                ("24 h", row.last_24h >= limits.per_day),
+                (same_code, row.same_code_5min >= limits.same_code_per_window),
+                ("1 h", _reached(row.last_1h, limits.per_hour)),
+                ("24 h", _reached(row.last_24h, limits.per_day)),
             )
             if hit
         )
@@ -156,7 +164,7 @@ def _shown(df: pd.DataFrame, limits: ThrottleLimits) -> pd.DataFrame:
 def throttle_pressure(
     engine: Engine,
     now: datetime,
-    limits: ThrottleLimits = DEFAULT_LIMITS,
+    limits: ThrottleLimits = NO_ACCOUNT_LIMITS,
     *,
     only_at_limit: bool = False,
     limit: int = 100,
@@ -164,7 +172,8 @@ def throttle_pressure(
 ) -> pd.DataFrame:
     """Per number sent to in the last 24 h (of the carriers, provinces and sources of
     `filters`, when given), accepted sends in the last 30 s / 5 min / 1 h / 24 h, the
-    most-repeated code's count in 5 min, and throttle rejections in 24 h.
+    most-repeated code's count in 5 min, and throttle rejections in 24 h. `limits` are the
+    account's (`ThrottleLimits.of(settings)`); the default has no 1 h or 24 h limit.
 
     Columns: mobile, carrier, last_30s, last_5min, same_code_5min, last_1h, last_24h,
     throttled_24h, last_sent_at (China time), at_limit (which limits are reached now)."""
@@ -178,13 +187,14 @@ def throttle_pressure(
 def throttle_view(
     engine: Engine,
     filters: Filters,
-    limits: ThrottleLimits = DEFAULT_LIMITS,
+    limits: ThrottleLimits = NO_ACCOUNT_LIMITS,
     *,
     top: int = 50,
     at_limit_rows: int = 100,
 ) -> ThrottleView:
     """The per-number windows as of `filters.end` for the numbers of `filters`' carriers,
-    provinces and sources, in one query: every number at a limit counted, the first
+    provinces and sources under `limits` (the account's, `ThrottleLimits.of(settings)`), in
+    one query: every number at a limit counted, the first
     `at_limit_rows` of them and the `top` by pressure returned (only those rows leave the
     database, however many numbers there are)."""
     windows = _windows(filters.end, limits, filters)

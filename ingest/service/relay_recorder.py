@@ -38,7 +38,7 @@ from ingest.store.outbox import (
 from ingest.store.unknown_sends import join_unknown_sends
 from ingest.store.upserts import store_reports
 from ingest.store.writes import utcnow
-from ingest.yunpian.client import MalformedAnswer, interpret_pull_answer
+from ingest.yunpian.client import MalformedAnswer, interpret_pull_page
 
 log = logging.getLogger(__name__)
 
@@ -157,14 +157,16 @@ class RelayRecorder:
         return 0
 
     def _store_pulled(self, status: int, answer: bytes) -> None:
-        """A caller pulling through the relay takes reports voicewatch would not see again."""
+        """A caller pulling through the relay takes reports voicewatch would not see again:
+        the good ones are stored, and a page with reports the store cannot hold is kept
+        quarantined with the reasons, as the pull loop keeps it."""
         raw_id = keep_raw(self.engine, "pull", answer, content_type=JSON)
         try:
-            reports = interpret_pull_answer(status, answer)
+            page = interpret_pull_page(status, answer)
         except MalformedAnswer as error:
             mark_raw(self.engine, raw_id, MALFORMED, error.msg)
             return
-        store_reports(self.engine, reports, "pull", raw_id=raw_id)
+        store_reports(self.engine, page.reports, "pull", raw_id=raw_id, refused=page.reasons())
 
     def _join(self) -> None:
         try:

@@ -96,7 +96,9 @@ def test_failures_page_masks_every_number(open_page, seeded_sqlite):
 
 
 def test_throttling_page_lists_the_number_being_pumped(open_page, seeded_sqlite):
-    at = open_page("throttling", seeded_sqlite.url)
+    # The seeded history was made under these account limits.
+    limits = {"VOICEWATCH_LIMIT_PER_HOUR": "5", "VOICEWATCH_LIMIT_PER_DAY": "10"}
+    at = open_page("throttling", seeded_sqlite.url, **limits)
     assert not at.exception
     assert int(metrics(at)["Numbers at a limit now"]) >= 1
     at_limit = at.dataframe[0].value

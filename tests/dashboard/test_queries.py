@@ -17,7 +17,7 @@ from ingest.settings import Secret
 from ingest.store.models import Report, Send
 from ingest.store.rollups import delay_ds_sql
 from ingest.store.writes import code_digest
-from ingest.throttle import ThrottleLimits
+from ingest.throttle import EXAMPLE_LIMITS, ThrottleLimits
 from tests.fixtures.dashboard import add_rows, report_row, send_row, utc
 
 T0 = utc(2025, 6, 2, 2, 0)  # Monday 10:00 in China
@@ -122,7 +122,9 @@ def test_filters_narrow_every_count(seeded):
 
 
 def test_ongoing_abuse_is_at_a_throttle_limit(seeded):
-    at_limit = queries.throttle_pressure(seeded.engine, seeded.now, only_at_limit=True)
+    at_limit = queries.throttle_pressure(
+        seeded.engine, seeded.now, EXAMPLE_LIMITS, only_at_limit=True
+    )
     assert len(at_limit) >= 1 and (at_limit["at_limit"] != "").all()
     frequent = queries.frequent_numbers(seeded.engine, whole(seeded))
     assert (frequent["sends"] >= 8).all() and len(frequent) > 0
@@ -187,11 +189,13 @@ def test_throttle_pressure_counts_each_window(engine):
     ] + [send_row(MOBILE, now - timedelta(minutes=m)) for m in (20, 40, 600)]
     sends.append(send_row(MOBILE, now - timedelta(seconds=5), result_code=8, code_digest=digest))
     add_rows(engine, sends)
-    row = queries.throttle_pressure(engine, now).iloc[0]
+    row = queries.throttle_pressure(engine, now, EXAMPLE_LIMITS).iloc[0]
     assert row["mobile"] == MOBILE
     assert (row["last_30s"], row["last_5min"], row["same_code_5min"]) == (1, 3, 3)
     assert (row["last_1h"], row["last_24h"], row["throttled_24h"]) == (5, 6, 1)
     assert row["at_limit"] == "3 in 5 min, 1 h"
+    # Without account limits (the default, as unconfigured), only the same-code rule counts.
+    assert queries.throttle_pressure(engine, now).iloc[0]["at_limit"] == "3 in 5 min"
 
 
 def test_next_send_waits_out_the_30_s_and_5_min_rules(engine):

@@ -3,6 +3,7 @@ whatever makes them faster, every figure they show must stay what the raw rows s
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,18 +16,33 @@ from dashboard import queries, state
 from dashboard.queries import Filters
 from ingest.store.engine import make_engine
 from ingest.store.health import evaluate, read_signals
+from ingest.store.inbox import JSON, MALFORMED, keep_raw, mark_raw
 from ingest.store.models import Report, Send
-from ingest.throttle import DEFAULT_LIMITS as LIMITS
+from ingest.store.upserts import store_reports
+from ingest.throttle import EXAMPLE_LIMITS, NO_ACCOUNT_LIMITS, ThrottleLimits
+from ingest.yunpian.client import interpret_pull_page
 from tests.fixtures.dashboard import add_rows, send_row
 
 APP = Path(__file__).parents[2] / "dashboard" / "app.py"
 MOBILE_PREFIXES = {"China Mobile": "1390000", "China Unicom": "1300000"}
+# The account limits the seeded history was made with, as the dashboard is configured for it.
+EXAMPLE_ENV = {"VOICEWATCH_LIMIT_PER_HOUR": "5", "VOICEWATCH_LIMIT_PER_DAY": "10"}
 
 
-def open_page(page: str, db_url: str, monkeypatch, carriers: list[str] | None = None) -> AppTest:
+def open_page(
+    page: str,
+    db_url: str,
+    monkeypatch,
+    carriers: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> AppTest:
     monkeypatch.setenv("VOICEWATCH_DB", db_url)
     for name in ("VOICEWATCH_DASHBOARD_PASSWORD", "VOICEWATCH_UNMASK_PASSWORD"):
         monkeypatch.setenv(name, "")
+    for name in ("VOICEWATCH_LIMIT_PER_HOUR", "VOICEWATCH_LIMIT_PER_DAY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     if carriers:
         at.sidebar.multiselect(key="carriers").set_value(carriers).run()
@@ -37,8 +53,15 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value.replace(",", "") for m in at.metric}
 
 
-def raw_windows(engine, now: datetime, carriers: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Per number, its throttle windows as of `now`, counted in Python from raw sends."""
+def reached(count: int, limit: int | None) -> bool:
+    return limit is not None and count >= limit
+
+
+def raw_windows(
+    engine, now: datetime, limits: ThrottleLimits, carriers: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Per number, its throttle windows as of `now` under `limits`, counted in Python from
+    raw sends."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -52,14 +75,14 @@ def raw_windows(engine, now: datetime, carriers: tuple[str, ...] = ()) -> pd.Dat
     result = []
     for mobile, own in sends.groupby("mobile"):
         accepted = own[own["code"] == 0]
-        recent = accepted[accepted["sent_at"] >= now - LIMITS.same_code_window]
+        recent = accepted[accepted["sent_at"] >= now - limits.same_code_window]
         same = int(recent.groupby("digest").size().max()) if len(recent) else 0
         last_1h = int((accepted["sent_at"] >= now - timedelta(hours=1)).sum())
         last_24h = len(accepted)
         limited = (
-            same >= LIMITS.same_code_per_window
-            or last_1h >= LIMITS.per_hour
-            or last_24h >= LIMITS.per_day
+            same >= limits.same_code_per_window
+            or reached(last_1h, limits.per_hour)
+            or reached(last_24h, limits.per_day)
         )
         result.append((mobile, own["carrier"].iloc[0], last_1h, last_24h, limited))
     columns = ["mobile", "carrier", "last_1h", "last_24h", "at_limit"]
@@ -96,9 +119,10 @@ def assert_throttling_matches(at: AppTest, expected: pd.DataFrame) -> None:
 
 def test_throttling_figures_equal_the_raw_sends(monkeypatch, seeded_sqlite):
     at, now = run_at_a_steady_now(
-        lambda: open_page("throttling", seeded_sqlite.url, monkeypatch), seeded_sqlite.engine
+        lambda: open_page("throttling", seeded_sqlite.url, monkeypatch, env=EXAMPLE_ENV),
+        seeded_sqlite.engine,
     )
-    assert_throttling_matches(at, raw_windows(seeded_sqlite.engine, now))
+    assert_throttling_matches(at, raw_windows(seeded_sqlite.engine, now, EXAMPLE_LIMITS))
 
 
 @pytest.fixture
@@ -128,19 +152,68 @@ def test_throttling_counts_every_number_at_a_limit_and_lists_the_busiest(
     monkeypatch, many_at_limit
 ):
     url, engine = many_at_limit
-    at, now = run_at_a_steady_now(lambda: open_page("throttling", url, monkeypatch), engine)
-    expected = raw_windows(engine, now)
+    at, now = run_at_a_steady_now(
+        lambda: open_page("throttling", url, monkeypatch, env=EXAMPLE_ENV), engine
+    )
+    expected = raw_windows(engine, now, EXAMPLE_LIMITS)
     assert expected["at_limit"].sum() == 180
     assert_throttling_matches(at, expected)
     assert len(at.dataframe[0].value) == 100
+    assert set(at.dataframe[0].value["at_limit"]) == {"24 h"}
+
+
+def column_types(table) -> dict[str, str]:
+    """The kind of each configured column of a shown table (progress, number, text…)."""
+    return {
+        name.removeprefix("name:"): config.get("type_config", {}).get("type", "")
+        for name, config in json.loads(table.proto.columns or "{}").items()
+    }
+
+
+def page_text(at: AppTest) -> str:
+    return " ".join(c.value for c in at.caption).replace("\\", "")
+
+
+def test_throttling_uses_the_configured_account_limits(monkeypatch, many_at_limit):
+    url, engine = many_at_limit
+    env = {"VOICEWATCH_LIMIT_PER_HOUR": "4", "VOICEWATCH_LIMIT_PER_DAY": "13"}
+    at, now = run_at_a_steady_now(
+        lambda: open_page("throttling", url, monkeypatch, env=env), engine
+    )
+    expected = raw_windows(engine, now, ThrottleLimits(per_hour=4, per_day=13))
+    assert expected["at_limit"].sum() == 0  # 12 calls a day: under 13, where 10 would count
+    assert_throttling_matches(at, expected)
+    text = page_text(at)
+    assert "4 sends in 1 h" in text and "13 sends in 24 h" in text
+    types = column_types(at.dataframe[0])
+    assert (types["last_1h"], types["last_24h"]) == ("progress", "progress")
+
+
+def test_throttling_without_account_limits_counts_only_the_same_code_rules(
+    monkeypatch, many_at_limit
+):
+    url, engine = many_at_limit
+    at, now = run_at_a_steady_now(lambda: open_page("throttling", url, monkeypatch), engine)
+    expected = raw_windows(engine, now, NO_ACCOUNT_LIMITS)
+    assert expected["at_limit"].sum() == 0
+    assert_throttling_matches(at, expected)
+    text = page_text(at)
+    assert "No 1 h or 24 h limit is configured" in text
+    assert "VOICEWATCH_LIMIT_PER_HOUR" in text and "sends in 1 h" not in text
+    types = column_types(at.dataframe[0])
+    assert "progress" not in (types.get("last_1h"), types.get("last_24h"))
+    assert not at.dataframe[0].value["at_limit"].str.contains("h").any()
 
 
 def test_throttling_tables_honour_the_carrier_filter(monkeypatch, many_at_limit):
     url, engine = many_at_limit
     at, now = run_at_a_steady_now(
-        lambda: open_page("throttling", url, monkeypatch, carriers=["China Unicom"]), engine
+        lambda: open_page(
+            "throttling", url, monkeypatch, carriers=["China Unicom"], env=EXAMPLE_ENV
+        ),
+        engine,
     )
-    expected = raw_windows(engine, now, carriers=("China Unicom",))
+    expected = raw_windows(engine, now, EXAMPLE_LIMITS, carriers=("China Unicom",))
     assert_throttling_matches(at, expected)
     assert int(metrics(at)["Numbers at a limit now"]) == 30
     for table in at.dataframe[:2]:
@@ -193,3 +266,54 @@ def test_frequent_numbers_equal_the_raw_sends_and_reports(seeded_sqlite):
     assert shown["sends"].tolist() == sorted(qualifying["sends"], reverse=True)[:10]
     nothing = Filters(whole.start - timedelta(days=2), whole.start - timedelta(days=1))
     assert queries.frequent_numbers(engine, nothing).empty
+
+
+def report_item(sid: str, **fields) -> dict:
+    return {
+        "sid": sid,
+        "uid": None,
+        "user_receive_time": "2026-11-20 14:29:12",
+        "duration": 10,
+        "error_msg": None,
+        "mobile": "15205201314",
+        "report_status": "SUCCESS",
+        **fields,
+    }
+
+
+@pytest.fixture
+def refused_bodies(tmp_path):
+    """A pulled page with two reports the store refused (their values quote a phone number
+    and Markdown), stored as the pull loop stores it, and a malformed push body."""
+    url = f"sqlite:///{tmp_path / 'refused.db'}"
+    engine = make_engine(url)
+    items = [
+        report_item("kept-1"),
+        report_item("bad-1", duration="**call 15205201314**"),
+        report_item("kept-2"),
+        report_item("bad-2", user_receive_time="[x](https://e.ex) 13800138000"),
+    ]
+    body = json.dumps(items).encode()
+    raw_id = keep_raw(engine, "pull", body, content_type=JSON)
+    page = interpret_pull_page(200, body)
+    store_reports(engine, page.reports, "pull", raw_id=raw_id, refused=page.reasons())
+    mark_raw(engine, keep_raw(engine, "push", b"not a report", content_type=JSON), MALFORMED, "x")
+    yield url, page.reasons()
+    engine.dispose()
+
+
+def test_health_lists_quarantined_bodies_with_their_reasons_masked(monkeypatch, refused_bodies):
+    url, reasons = refused_bodies
+    at = open_page("health", url, monkeypatch)
+    assert not at.exception
+    shown = metrics(at)
+    assert (shown["Quarantined, 24 h"], shown["Malformed, 24 h"]) == ("1", "1")
+    [quarantined] = [df.value for df in at.dataframe if "reasons" in df.value]
+    assert quarantined["stored"].tolist() == [2]
+    [reason] = quarantined["reasons"].tolist()
+    assert reason.startswith("2 of 4 reports refused: report #1: duration '**call 152****1314**'")
+    assert "138****8000" in reason and "[x](https://e.ex)" in reason
+    assert "15205201314" not in reason and "13800138000" not in reason
+    assert "15205201314" in reasons  # what the database holds, unmasked
+    [malformed] = [df.value for df in at.dataframe if "parse_error" in df.value]
+    assert len(malformed) == 1

@@ -257,6 +257,31 @@ def test_pulled_page_with_a_poisoned_report_stores_the_others_and_the_loop_goes_
     assert spool is None or spool.waiting() == []
 
 
+@pytest.mark.parametrize("poison", [*POISONS, "negative duration"])
+def test_page_pulled_through_the_relay_with_a_poisoned_report_keeps_the_others(
+    upstream, make_ingest, engine, poison
+):
+    goods = [good(f"relayed-{i}") for i in range(9)]
+    body = poisoned_array(goods, POISONS.get(poison, '"duration": -1')).encode()
+    fake = upstream([body])
+    relay = make_ingest(voice_url=fake.server.url)
+
+    answer = httpx.post(
+        f"{relay.url}/v2/voice/pull_status.json",
+        content=b"apikey=test-apikey&page_size=100&type=1",
+        headers=FORM,
+        timeout=30,
+    )
+
+    assert (answer.status_code, answer.content) == (200, body)  # the caller's page, unchanged
+    # The relay stores what it pulled after answering.
+    [raw] = wait_until(lambda: [r for r in inbox(engine) if r.parse_status != "pending"], 30)
+    assert raw.parse_status == "quarantined"
+    assert set(stored(engine)) == {item["sid"] for item in goods}
+    assert (raw.body, raw.report_count) == (body, 9)
+    assert raw.parse_error.startswith("1 of 10 reports refused: report #4: ")
+
+
 def test_a_page_the_database_refuses_for_an_unknown_reason_is_quarantined_once(
     upstream, engine, monkeypatch
 ):
