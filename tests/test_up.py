@@ -144,7 +144,8 @@ def test_up_starts_a_part_that_dies_again_and_keeps_the_rest_running(tmp_path):
         up.send_signal(signal.SIGINT)
         up.wait(timeout=60)
     output = (tmp_path / "up.log").read_text()
-    assert "pull loop exited with status -9; starting it again in 1 s" in output
+    # 1 s after a first exit; more when an earlier exit at start already counts (a loaded CI).
+    assert re.search(r"pull loop exited with status -9; starting it again in \d+ s", output)
     assert "ingest exited with status -9; starting it again" in output
     assert up.returncode == 0
 
