@@ -25,7 +25,7 @@ test: install system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=20
 
 test-fast: install
 	$(BIN)/pytest -q -m "not postgres and not browser and not slow"
