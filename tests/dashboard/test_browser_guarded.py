@@ -78,10 +78,12 @@ def _logged_in(driver) -> bool:
 def log_in(driver, base: str) -> None:
     driver.get(base)
     wait_until(lambda: _at_login_form(driver), timeout=45, interval=0.25)
-    name, password = driver.find_elements("css selector", "input")[:2]
-    name.send_keys("li.wei")
-    password.send_keys(PASSWORD)
-    button = next(b for b in driver.find_elements("css selector", "button") if "Log in" in b.text)
+    # Inside the login form: the sidebar's language switch, shown before the login, is an
+    # input too, and the first one on the page.
+    form = driver.find_element("css selector", '[data-testid="stForm"]')
+    form.find_element("css selector", "input:not([type=password])").send_keys("li.wei")
+    form.find_element("css selector", "input[type=password]").send_keys(PASSWORD)
+    button = next(b for b in form.find_elements("css selector", "button") if "Log in" in b.text)
     button.click()
     wait_until(lambda: _logged_in(driver), timeout=45, interval=0.25)
     wait_until(lambda: driver.get_cookie(COOKIE) is not None, timeout=15, interval=0.25)
