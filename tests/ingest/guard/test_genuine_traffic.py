@@ -1,9 +1,10 @@
 """The default rules, every one enforced, barely touch genuine traffic: the simulator's synthetic users (impatient
 retries included) over a simulated day are falsely refused less than 0.1 % of the time.
 
-A refusal is false when Yunpian itself would have accepted the send (its default per-number
-limits, ingest/throttle.py): the pool is 500 numbers, so a few impatient users get 20-30 codes
-in the day, and Yunpian refuses those past its tenth anyway (code 17)."""
+A refusal is false when Yunpian itself would have accepted the send (ingest/throttle.py, for an
+account with no 1 h / 24 h limit of its own, the default: only the 30 s and 3-in-5-min same-code
+rules): the pool is 500 numbers, so a few impatient users get 20-30 sends in the day, and with
+no account limit Yunpian accepts all of them but its 8/9 refusals of the quick retries."""
 
 from __future__ import annotations
 

@@ -48,10 +48,13 @@ def _backfill(bind, table: str) -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_reports_number"), table_name="reports")
     op.drop_index("ix_sends_number_sent_at", table_name="sends")
-    with op.batch_alter_table("reports") as batch:
-        batch.drop_column("number")
+    # SQLite's batch mode rebuilds a table (create a copy, drop, rename), and the rename re-checks
+    # every trigger: the sends triggers read reports, so all of them must be gone before either
+    # table is rebuilt, not only those on the table being rebuilt.
     bind = op.get_bind()
     rollups.drop_triggers(bind)
+    with op.batch_alter_table("reports") as batch:
+        batch.drop_column("number")
     with op.batch_alter_table("sends") as batch:
         batch.drop_column("number")
     rollups.install_triggers(bind)
