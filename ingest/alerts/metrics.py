@@ -7,6 +7,7 @@ Labels stay bounded: carriers (a handful), Yunpian return codes (the known list,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -14,13 +15,17 @@ from datetime import datetime, timedelta
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from ingest import logs
 from ingest.alerts import measure_account, measure_traffic
 from ingest.alerts.loop import utc_now
 from ingest.alerts.rules import Rule
 from ingest.store.alert_models import AlertState
 from ingest.store.models import PullRun, Send
 from ingest.yunpian.codes import CODES
+
+log = logging.getLogger(__name__)
 
 WINDOW = 600.0  # seconds of data behind the rate gauges
 
@@ -36,7 +41,23 @@ class AlertMetrics(Collector):
         self.engine = engine
         self.clock = clock
 
+    def describe(self) -> list[GaugeMetricFamily]:
+        # Nothing to read at registration: the service starts even with the database down.
+        return []
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        """The figures; none while the database does not answer, so /metrics (and the
+        store's own error counters on it) still answers then."""
+        try:
+            families = list(self._measure())
+        except SQLAlchemyError as error:
+            logs.event(
+                log, "alert_metrics.unavailable", logging.WARNING, error=type(error).__name__
+            )
+            return
+        yield from families
+
+    def _measure(self) -> Iterator[GaugeMetricFamily]:
         now = self.clock()
         with self.engine.connect() as connection:
             rate = GaugeMetricFamily(
