@@ -99,9 +99,8 @@ class Counters:
 
 
 def combined(stored: Recent, pending: Recent) -> Recent:
-    """Committed counts plus those of attempts not yet committed. A pending number already
-    committed in the range is counted twice there: an error towards refusing, in a window of
-    the recorder's lag."""
+    """Committed counts plus those of attempts not yet committed (read consistently by
+    Guard._counts, so a record is not counted in both)."""
     return Recent(
         stored.number_hour + pending.number_hour,
         stored.number_day + pending.number_day,

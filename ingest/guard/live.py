@@ -20,10 +20,10 @@ from sqlalchemy import Engine
 
 from ingest import logs
 from ingest.guard.config import OFF, GuardConfig
-from ingest.guard.counters import Counters, combined
+from ingest.guard.counters import Counters, MemoryCounters, combined
 from ingest.guard.lists import load_lists
 from ingest.guard.recorder import AttemptRecorder
-from ingest.guard.rules import Decision, Lists, attempt_for, decide
+from ingest.guard.rules import Attempt, Decision, Lists, Recent, attempt_for, decide
 from ingest.numbers import looks_like_mobile
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,9 @@ class Verdict:
 def blocked_text(decision: Decision) -> str:
     """What a refused send's record says: "blocked by guard: <rule>, <mode>"."""
     return f"blocked by guard: {decision.rule}, {decision.mode}"
+
+
+CONSISTENT_READS = 3  # then a record committed meanwhile may count twice: towards refusing
 
 
 class Guard:
@@ -112,15 +115,25 @@ class Guard:
         recorder (blocking: called on the guard's threads)."""
         attempt = attempt_for(mobile, app, at, self.config)
         lists = self.lists()
-        pending = self.recorder.pending()
-        with self.engine.connect() as connection:
-            stored = self.counters.recent(connection, attempt, self.config)
+        stored, pending = self._counts(attempt)
         recent = combined(stored, pending.recent(attempt, self.config))
         decision = decide(attempt, recent, self.config, lists)
         # A decision the relay stopped waiting for was not applied: the send went out.
         passed = not decision.blocked or bool(abandoned and abandoned.is_set())
         self.recorder.add(attempt, decision, passed)
         return decision
+
+    def _counts(self, attempt: Attempt) -> tuple[Recent, MemoryCounters]:
+        """The committed counts and the pending ones, read so that a record the recorder
+        commits meanwhile is not counted in both (tried again, a few times at most)."""
+        for _ in range(CONSISTENT_READS):
+            before = self.recorder.commits
+            pending = self.recorder.pending()
+            with self.engine.connect() as connection:
+                stored = self.counters.recent(connection, attempt, self.config)
+            if before % 2 == 0 and self.recorder.commits == before:
+                break
+        return stored, pending
 
     def lists(self) -> Lists:
         """The allow and block lists, read again once LISTS_TTL has passed."""

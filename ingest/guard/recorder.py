@@ -34,6 +34,9 @@ class AttemptRecorder:
         self._queue: queue.Queue = queue.Queue()
         self._pending: dict[int, Attempt] = {}  # passed attempts not yet committed, by number
         self._lock = threading.Lock()
+        # Odd while a batch is being committed and taken out of `_pending`: a reader that saw
+        # the same even value before and after its database read counted nothing twice.
+        self.commits = 0
         self._numbers = itertools.count()
         self._writer = threading.Thread(target=self._drain, name="guard-recorder", daemon=True)
         self._writer.start()
@@ -72,6 +75,8 @@ class AttemptRecorder:
                 batch.append(self._queue.get())
             stop = _STOP in batch
             records = [item for item in batch if item is not _STOP]
+            with self._lock:
+                self.commits += 1
             try:
                 if records:
                     with self.engine.begin() as connection:
@@ -88,6 +93,7 @@ class AttemptRecorder:
             with self._lock:
                 for number, _ in records:
                     self._pending.pop(number, None)
+                self.commits += 1
             for _ in batch:
                 self._queue.task_done()
             if stop:
