@@ -84,6 +84,7 @@ class Guard:
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="guard")
         self._lists: tuple[float, Lists] = (float("-inf"), Lists())
         self._lists_lock = threading.Lock()
+        self._deciding = threading.Lock()
 
     async def check(self, mobile: str, app: str, at: datetime | None = None) -> Verdict:
         """The decision for a send to `mobile` asked by `app`; never an error, never late."""
@@ -115,12 +116,15 @@ class Guard:
         recorder (blocking: called on the guard's threads)."""
         attempt = attempt_for(mobile, app, at, self.config)
         lists = self.lists()
-        stored, pending = self._counts(attempt)
-        recent = combined(stored, pending.recent(attempt, self.config))
-        decision = decide(attempt, recent, self.config, lists)
-        # A decision the relay stopped waiting for was not applied: the send went out.
-        passed = not decision.blocked or bool(abandoned and abandoned.is_set())
-        self.recorder.add(attempt, decision, passed)
+        # One decision at a time in this process: two sends to one range decided together
+        # would both see the count before the other and both pass.
+        with self._deciding:
+            stored, pending = self._counts(attempt)
+            recent = combined(stored, pending.recent(attempt, self.config))
+            decision = decide(attempt, recent, self.config, lists)
+            # A decision the relay stopped waiting for was not applied: the send went out.
+            passed = not decision.blocked or bool(abandoned and abandoned.is_set())
+            self.recorder.add(attempt, decision, passed)
         return decision
 
     def _counts(self, attempt: Attempt) -> tuple[Recent, MemoryCounters]:
