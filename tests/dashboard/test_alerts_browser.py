@@ -3,21 +3,19 @@ outage that is firing now; its screenshot is the README's."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashboard.cli import run_dashboard
 from ingest.alerts.channels import Channels
 from ingest.alerts.loop import AlertLoop
 from ingest.store.engine import make_engine
 from tests.dashboard.test_browser import SCREENSHOTS, _count
-from tests.fixtures.browser import _healthy
+from tests.fixtures.browser import served_dashboard
 from tests.ingest.alerts.support import add_calls, default_rule
-from tests.servers import free_port, wait_until
+from tests.servers import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -45,27 +43,14 @@ def alert_history(url: str) -> None:
 def alerts_dashboard(tmp_path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'alerts.db'}"
     alert_history(url)
-    port = free_port()
-    process = run_dashboard(
-        port,
-        "127.0.0.1",
-        env={
-            "VOICEWATCH_DB": url,
-            "VOICEWATCH_DASHBOARD_PASSWORD": "",
-            "VOICEWATCH_UNMASK_PASSWORD": "",
-            "VOICEWATCH_ALERT_URLS": "dingtalk://SEC0123abcd@0123456789abcdef/ json://hooks.example.com/oncall",
-        },
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: process.poll() is not None or _healthy(base), timeout=60)
+    env = {
+        "VOICEWATCH_DB": url,
+        "VOICEWATCH_DASHBOARD_PASSWORD": "",
+        "VOICEWATCH_UNMASK_PASSWORD": "",
+        "VOICEWATCH_ALERT_URLS": "dingtalk://SEC0123abcd@0123456789abcdef/ json://hooks.example.com/oncall",
+    }
+    with served_dashboard(env) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_alerts_page_shows_the_firing_outage_with_its_chart(browser, alerts_dashboard):

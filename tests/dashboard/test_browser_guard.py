@@ -3,14 +3,12 @@ its screenshot is the README's."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from random import Random
 
 import pytest
 
-from dashboard.cli import run_dashboard
 from ingest.guard.config import load_config
 from ingest.guard.lists import add_entry
 from ingest.guard.live import Guard
@@ -18,9 +16,9 @@ from ingest.simulator.attack import attack_numbers
 from ingest.simulator.traffic import SyntheticUsers
 from ingest.store.engine import make_engine
 from tests.dashboard.test_browser import SCREENSHOTS, _count, _loaded
-from tests.fixtures.browser import _healthy
+from tests.fixtures.browser import served_dashboard
 from tests.ingest.guard.support import velocity_rules
-from tests.servers import free_port, wait_until
+from tests.servers import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -53,19 +51,9 @@ def guard_dashboard(tmp_path_factory) -> Iterator[str]:
     directory = tmp_path_factory.mktemp("guard")
     url = f"sqlite:///{directory / 'voicewatch.db'}"
     guarded_day(url, velocity_rules(directory))
-    port = free_port()
     env = {"VOICEWATCH_DB": url, "VOICEWATCH_DASHBOARD_PASSWORD": "", "VOICEWATCH_LANG": "en"}
-    process = run_dashboard(port, "127.0.0.1", env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: process.poll() is not None or _healthy(base), timeout=60)
+    with served_dashboard(env) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def test_guard_page_shows_the_attacks_blocked(browser, guard_dashboard):

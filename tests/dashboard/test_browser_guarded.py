@@ -4,18 +4,16 @@ error_msg, a `?sid=` in the URL) makes no link, image or HTML in the page."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
 
-from dashboard.cli import run_dashboard
 from dashboard.login import COOKIE
 from ingest.store.engine import make_engine
 from tests.dashboard.test_outside_text import MARKUP, add_poisoned_rows
-from tests.fixtures.browser import _healthy
-from tests.servers import free_port, wait_until
+from tests.fixtures.browser import served_dashboard
+from tests.servers import wait_until
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-letmein-3"
@@ -28,28 +26,14 @@ def guarded(tmp_path_factory) -> Iterator[tuple[str, str]]:
     engine = make_engine(url)
     first = add_poisoned_rows(engine)
     engine.dispose()
-    port = free_port()
-    process = run_dashboard(
-        port,
-        "127.0.0.1",
-        env={
-            "VOICEWATCH_DB": url,
-            "VOICEWATCH_DASHBOARD_PASSWORD": PASSWORD,
-            "VOICEWATCH_UNMASK_PASSWORD": "",
-            "VOICEWATCH_DIGEST_KEY": "guarded-digest-key",
-        },
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: process.poll() is not None or _healthy(base), timeout=60)
-        assert process.poll() is None, f"the dashboard exited with {process.returncode}"
+    env = {
+        "VOICEWATCH_DB": url,
+        "VOICEWATCH_DASHBOARD_PASSWORD": PASSWORD,
+        "VOICEWATCH_UNMASK_PASSWORD": "",
+        "VOICEWATCH_DIGEST_KEY": "guarded-digest-key",
+    }
+    with served_dashboard(env) as base:
         yield base, first["sid"]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture
