@@ -1,12 +1,17 @@
-"""Run a real ASGI app under uvicorn on 127.0.0.1 in a background thread, for tests."""
+"""Real servers on 127.0.0.1 for tests: an ASGI app under uvicorn in a background thread, or
+`voicewatch serve` in a child process."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
+import httpx
 import uvicorn
 
 
@@ -52,3 +57,30 @@ class ServerThread:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+@contextmanager
+def ingest_process(env: dict[str, str], port: int) -> Iterator[subprocess.Popen]:
+    """`voicewatch serve` on 127.0.0.1:`port` in a child process, until the block ends (then
+    killed, as a crash would)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingest", "serve", "--port", str(port)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: _serving(port) or process.poll() is not None, timeout=30)
+        assert process.poll() is None, "the ingest service exited at start"
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def _serving(port: int) -> bool:
+    try:
+        # Serving: /healthz may be 503 `degraded` (faults, no pull yet), and that is true.
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code in (200, 503)
+    except httpx.HTTPError:
+        return False

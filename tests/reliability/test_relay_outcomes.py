@@ -9,12 +9,9 @@ import json
 import os
 import signal
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -32,7 +29,7 @@ from ingest.store.models import Report, Send
 from ingest.store.outbox import RelayOutbox, outbox_path, send_payload
 from ingest.yunpian.client import VoiceClient
 from tests.reliability.test_database_faults import WriteLock
-from tests.servers import ServerThread, free_port, wait_until
+from tests.servers import ServerThread, free_port, ingest_process, wait_until
 
 CHINA = ZoneInfo("Asia/Shanghai")
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -108,29 +105,6 @@ def test_a_write_locked_database_delays_the_record_never_the_caller(sqlite_servi
     assert {c["sid"] for c in simulator.ground_truth()["calls"]} == {s.sid for s in stored}
 
 
-@contextmanager
-def serving(env: dict[str, str], port: int) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "serve", "--port", str(port)],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: _healthy(port), timeout=30)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code in (200, 503)
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.mark.slow
 def test_sends_answered_before_a_kill_are_stored_after_the_restart(sqlite_service, simulator):
     engine, settings, path = sqlite_service
@@ -140,7 +114,7 @@ def test_sends_answered_before_a_kill_are_stored_after_the_restart(sqlite_servic
         "YUNPIAN_VOICE_URL": simulator.url,
         "VOICEWATCH_DIGEST_KEY": "k",
     }
-    with serving(env, port) as service:
+    with ingest_process(env, port) as service:
         lock = WriteLock(path)
         try:
             answers = [
@@ -157,7 +131,7 @@ def test_sends_answered_before_a_kill_are_stored_after_the_restart(sqlite_servic
             lock.release()
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert sends(engine) == []  # killed before it could store them
-    with serving(env, port):
+    with ingest_process(env, port):
         stored = wait_until(lambda: len(found := sends(engine)) == 3 and found, timeout=30)
     assert sorted(s.sid for s in stored) == sorted(a.json()["sid"] for a in answers)
 

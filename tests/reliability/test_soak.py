@@ -7,12 +7,8 @@ import itertools
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import httpx
@@ -22,7 +18,7 @@ from sqlalchemy import func, select
 from ingest.store.engine import make_engine
 from ingest.store.models import RawBody, Report, Send
 from tests.reliability.support import metric, pulling
-from tests.servers import free_port, wait_until
+from tests.servers import free_port, ingest_process, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -37,31 +33,6 @@ FAULTS = {
     "fault_duplicate_push": 0.2,
     "fault_reorder": 0.3,
 }
-
-
-@contextmanager
-def ingest_service(env: dict[str, str], port: int) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "serve", "--port", str(port)],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: _healthy(port) or process.poll() is not None, timeout=30)
-        assert process.poll() is None, "the ingest service exited at start"
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        # Serving: /healthz may be 503 `degraded` under the injected faults, and that is true.
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code in (200, 503)
-    except httpx.HTTPError:
-        return False
 
 
 class Sender(threading.Thread):
@@ -179,13 +150,13 @@ def test_store_equals_ground_truth_after_faults_and_a_restart_under_load(
     sender = Sender(ingest_url, simulator.apikey)
     poisoner = Poisoner(f"{ingest_url}/push/voice?token={PUSH_TOKEN}")
     with pulling(simulator, engine, interval=0.2, max_backoff=1.0):
-        with ingest_service(env, port) as first:
+        with ingest_process(env, port) as first:
             sender.start()
             poisoner.start()
             wait_until(lambda: sender.done >= KILL_AFTER, timeout=60)
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
-        with ingest_service(env, port):
+        with ingest_process(env, port):
             sender.join(timeout=120)
             assert not sender.is_alive()
             poisoner.stop.set()
