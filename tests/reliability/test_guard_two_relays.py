@@ -12,8 +12,7 @@ import pytest
 from ingest.guard.live import BLOCKED_CODE
 from ingest.store.engine import make_engine
 from tests.ingest.guard.support import velocity_rules
-from tests.reliability.test_relay_outcomes import serving
-from tests.servers import free_port
+from tests.servers import free_port, ingest_process
 
 RANGE_LIMIT = 5  # the default range rule: 5 distinct numbers per 8-digit prefix in 10 minutes
 
@@ -32,7 +31,7 @@ def test_a_burst_split_across_two_relays_is_seen_whole(pg_url, simulator, tmp_pa
     ports = [free_port(), free_port()]
     with ExitStack() as stack:
         for port in ports:
-            stack.enter_context(serving(env, port))
+            stack.enter_context(ingest_process(env, port))
         codes = []
         for n in range(12):  # alternate relays: each alone sees only 6 numbers of the range
             answer = httpx.post(
