@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from ingest.i18n import N_, cli_language
+
 APP = Path(__file__).parent / "app.py"
 
 
@@ -48,12 +50,19 @@ def run_dashboard(
     )
 
 
-@click.command("dashboard")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8501, show_default=True, help="Port to listen on.")
+@click.command(
+    "dashboard",
+    help=N_("Serve the monitoring dashboard (reads VOICEWATCH_DB and the other settings)."),
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help=N_("Address to listen on."))
+@click.option("--port", default=8501, show_default=True, help=N_("Port to listen on."))
 def dashboard(host: str, port: int) -> None:
-    """Serve the monitoring dashboard (reads VOICEWATCH_DB and the other settings)."""
-    click.echo(f"dashboard on http://{host}:{port}/ (Ctrl-C stops it)")
+    language = cli_language(dict(os.environ))
+    click.echo(
+        language.gettext("dashboard on {url} (Ctrl-C stops it)").format(
+            url=f"http://{host}:{port}/"
+        )
+    )
     # Become Streamlit, so signals (Ctrl-C, a supervisor's SIGTERM) reach the server itself.
     command = streamlit_command(port, host)
     os.execv(command[0], command)

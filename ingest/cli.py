@@ -13,8 +13,9 @@ import click
 from dashboard.cli import dashboard
 from ingest import logs
 from ingest.alerts.cli import alerts
+from ingest.cli_language import cache_folder, speak
 from ingest.guard.cli import guard
-from ingest.i18n import Language, cli_language
+from ingest.i18n import N_, Language, cli_language
 from ingest.seed.history import seed_command
 from ingest.settings import Settings, SettingsError
 from ingest.simulator.cli import simulate
@@ -39,20 +40,40 @@ def _engine(settings: Settings):
     return make_engine(settings.db_url, store_wait=settings.store_wait)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING, ERROR")
+class _Voicewatch(click.Group):
+    """The root command: puts every command in the reader's language before parsing, so that
+    `--help` and click's errors are in it too."""
+
+    def main(self, *args, **kwargs):
+        speak(self, _language(), cache_folder(os.environ))
+        return super().main(*args, **kwargs)
+
+
+@click.group(
+    cls=_Voicewatch,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=N_("voicewatch: delivery monitoring for Yunpian voice verification codes."),
+)
+@click.option(
+    "--log-level", default="INFO", show_default=True, help=N_("DEBUG, INFO, WARNING, ERROR")
+)
 def main(log_level: str) -> None:
-    """voicewatch: delivery monitoring for Yunpian voice verification codes."""
     logs.configure(log_level.upper())
 
 
-@main.command()
+@main.command(
+    help=N_(
+        "Send one voice code to MOBILE through the configured upstream, and record it.\n\n"
+        "With no YUNPIAN_APIKEY that is the simulator `voicewatch up` runs (YUNPIAN_VOICE_URL, "
+        "default http://127.0.0.1:8800), never Yunpian itself."
+    )
+)
 @click.argument("mobile")
-@click.option("--code", help="4–6 digits; a random 6-digit code when omitted")
-@click.option("--display-num", help="caller number to show (needs registering with Yunpian)")
-@click.option("--callback-url", help="where Yunpian pushes this call's report")
-@click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
-@click.option("--actor", help="who sends, for the audit of manual sends [your login name]")
+@click.option("--code", help=N_("4–6 digits; a random 6-digit code when omitted"))
+@click.option("--display-num", help=N_("caller number to show (needs registering with Yunpian)"))
+@click.option("--callback-url", help=N_("where Yunpian pushes this call's report"))
+@click.option("--json", "as_json", is_flag=True, help=N_("print the outcome as JSON"))
+@click.option("--actor", help=N_("who sends, for the audit of manual sends [your login name]"))
 def send(
     mobile: str,
     code: str | None,
@@ -61,10 +82,6 @@ def send(
     as_json: bool,
     actor: str | None,
 ) -> None:
-    """Send one voice code to MOBILE through the configured upstream, and record it.
-
-    With no YUNPIAN_APIKEY that is the simulator `voicewatch up` runs (YUNPIAN_VOICE_URL,
-    default http://127.0.0.1:8800), never Yunpian itself."""
     from ingest.numbers import as_sent, mask
     from ingest.sending import send_test_call
     from ingest.support import call_problems, refusal_message
@@ -114,13 +131,17 @@ def send(
         sys.exit(1)
 
 
-@main.command()
-@click.option("--once", is_flag=True, help="drain once and exit")
-@click.option("--interval", type=float, help="seconds between drains [VOICEWATCH_PULL_INTERVAL, 5]")
+@main.command(
+    help=N_(
+        "Pull delivery reports from Yunpian into the database, forever or --once.\n\n"
+        "With VOICEWATCH_RETENTION_DAYS set, also purges older rows at start and every hour."
+    )
+)
+@click.option("--once", is_flag=True, help=N_("drain once and exit"))
+@click.option(
+    "--interval", type=float, help=N_("seconds between drains [VOICEWATCH_PULL_INTERVAL, 5]")
+)
 def pull(once: bool, interval: float | None) -> None:
-    """Pull delivery reports from Yunpian into the database, forever or --once.
-
-    With VOICEWATCH_RETENTION_DAYS set, also purges older rows at start and every hour."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from ingest import pull as pull_loop
@@ -146,11 +167,10 @@ def pull(once: bool, interval: float | None) -> None:
             pass
 
 
-@main.command()
+@main.command(help=N_("Run the ingest service: push receiver, relay, /healthz and /metrics."))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
-    """Run the ingest service: push receiver, relay, /healthz and /metrics."""
     import uvicorn
 
     from ingest.alerts.config import AlertSettings
@@ -170,14 +190,17 @@ def serve(host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
-@main.command()
+@main.command(
+    help=N_(
+        "Sends and reports for a sid or a number (any way of writing it), newest first; a partial "
+        "number (152****9867, the last 4 digits) lists the numbers it may mean. Exits 1 when "
+        "nothing matched."
+    )
+)
 @click.argument("sid_or_mobile")
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-@click.option("--unmask", is_flag=True, help="show full numbers (on-call use)")
+@click.option("--json", "as_json", is_flag=True, help=N_("machine-readable output"))
+@click.option("--unmask", is_flag=True, help=N_("show full numbers (on-call use)"))
 def lookup(sid_or_mobile: str, as_json: bool, unmask: bool) -> None:
-    """Sends and reports for a sid or a number (any way of writing it), newest first; a
-    partial number (152****9867, the last 4 digits) lists the numbers it may mean.
-    Exits 1 when nothing matched."""
     from datetime import timedelta
 
     from ingest.lookup_view import NothingStored, render_lookup
@@ -200,14 +223,13 @@ def lookup(sid_or_mobile: str, as_json: bool, unmask: bool) -> None:
     click.echo(text)
 
 
-@main.group()
+@main.group(help=N_("Database maintenance."))
 def db() -> None:
-    """Database maintenance."""
+    pass
 
 
-@db.command()
+@db.command(help=N_("Migrate the database in VOICEWATCH_DB to the newest schema."))
 def upgrade() -> None:
-    """Migrate the database in VOICEWATCH_DB to the newest schema."""
     from ingest.store.engine import current_revision, make_engine
 
     settings = _settings()
@@ -216,10 +238,9 @@ def upgrade() -> None:
     click.echo(_language().gettext("database at revision {revision}").format(revision=revision))
 
 
-@db.command()
-@click.option("--days", type=int, help="delete older than this [VOICEWATCH_RETENTION_DAYS]")
+@db.command(help=N_("Delete raw bodies, reports and pull runs older than the retention period."))
+@click.option("--days", type=int, help=N_("delete older than this [VOICEWATCH_RETENTION_DAYS]"))
 def purge(days: int | None) -> None:
-    """Delete raw bodies, reports and pull runs older than the retention period."""
     from ingest.store.writes import purge_older_than
 
     settings, language = _settings(), _language()
@@ -238,7 +259,12 @@ def purge(days: int | None) -> None:
     )
 
 
-@db.command()
+@db.command(
+    help=N_(
+        "Parse quarantined and malformed bodies in the raw inbox again with this version's parser "
+        "and store the reports it takes now (after an upgrade). Safe to repeat."
+    )
+)
 @click.option(
     "--status",
     "statuses",
@@ -246,11 +272,9 @@ def purge(days: int | None) -> None:
     type=click.Choice(["quarantined", "malformed"]),
     default=("quarantined", "malformed"),
     show_default=True,
-    help="which kept bodies to parse again (repeat for both)",
+    help=N_("which kept bodies to parse again (repeat for both)"),
 )
 def replay(statuses: tuple[str, ...]) -> None:
-    """Parse quarantined and malformed bodies in the raw inbox again with this version's
-    parser and store the reports it takes now (after an upgrade). Safe to repeat."""
     from ingest.replay import replay_inbox
 
     result = replay_inbox(_engine(_settings()), statuses, progress=sys.stderr.isatty())

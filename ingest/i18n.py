@@ -8,7 +8,9 @@ here reads the environment except `cli_language`, the CLI's one entry point.
 from __future__ import annotations
 
 import gettext
+import hashlib
 import io
+import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -59,22 +61,42 @@ def negotiate(*preferences: str | None) -> str:
 
 
 @cache
-def _catalog(code: str) -> gettext.NullTranslations:
-    """The compiled catalog for `code`; built in memory from the .po when no .mo is there, so
-    a checkout works without a compile step."""
-    if code == ENGLISH:
-        return gettext.NullTranslations()
+def _compiled(code: str) -> bytes:
+    """The compiled (.mo) catalog for `code`; compiled in memory from the .po when no .mo is
+    there, so a checkout works without a compile step."""
     folder = LOCALES / code / "LC_MESSAGES"
     compiled = folder / f"{DOMAIN}.mo"
     if compiled.exists():
-        with compiled.open("rb") as mo:
-            return gettext.GNUTranslations(mo)
+        return compiled.read_bytes()
     with (folder / f"{DOMAIN}.po").open("rb") as po:
         catalog = read_po(po, locale=code)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+    return buffer.getvalue()
+
+
+@cache
+def _catalog(code: str) -> gettext.NullTranslations:
+    if code == ENGLISH:
+        return gettext.NullTranslations()
+    return gettext.GNUTranslations(io.BytesIO(_compiled(code)))
+
+
+def gettext_folder(cache: Path) -> Path:
+    """A folder under `cache` laid out the way the stdlib's global gettext looks for catalogs
+    (zh_CN/LC_MESSAGES/voicewatch.mo), for libraries that translate through it (click).
+    Named by the catalogs' digest, so it is written once per version of the translations."""
+    compiled = {code: _compiled(code) for code in SUPPORTED if code != ENGLISH}
+    digest = hashlib.sha256(b"".join(compiled.values())).hexdigest()[:16]
+    folder = cache / "locale" / digest
+    for code, catalog in compiled.items():
+        target = folder / code / "LC_MESSAGES" / f"{DOMAIN}.mo"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f"{DOMAIN}.{os.getpid()}.partial")
+            partial.write_bytes(catalog)
+            partial.replace(target)  # atomic: a concurrent reader sees no half-written file
+    return folder
 
 
 @dataclass(frozen=True)

@@ -175,31 +175,41 @@ def _seed_if_empty(settings: Settings, days: int, per_day: int, language: Langua
         engine.dispose()
 
 
-@click.command()
+@click.command(
+    help=N_(
+        "Run simulator (unless YUNPIAN_APIKEY is set), ingest, pull loop and dashboard; a part "
+        "that exits is started again; Ctrl-C or SIGTERM stops them all."
+    )
+)
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, help="address every part listens on"
+    "--host", default="127.0.0.1", show_default=True, help=N_("address every part listens on")
 )
 @click.option("--ingest-port", default=8000, show_default=True, type=int)
 @click.option("--dashboard-port", default=8501, show_default=True, type=int)
 @click.option("--simulator-port", default=8800, show_default=True, type=int)
 @click.option(
-    "--traffic", default="1/s", show_default=True, help="synthetic sends (simulated mode)"
+    "--traffic", default="1/s", show_default=True, help=N_("synthetic sends (simulated mode)")
 )
 @click.option(
-    "--seed-days", default=30, show_default=True, type=int, help="history for an empty database"
+    "--seed-days", default=30, show_default=True, type=int, help=N_("history for an empty database")
 )
 @click.option("--seed-per-day", default=1500, show_default=True, type=int)
 @click.option(
-    "--quiet-hours/--no-quiet-hours", default=False, show_default=True, help="simulate 22:00–07:30"
+    "--quiet-hours/--no-quiet-hours",
+    default=False,
+    show_default=True,
+    help=N_("simulate 22:00–07:30"),
 )
 @click.option(
     "--max-start-failures",
     default=MAX_START_FAILURES,
     show_default=True,
     type=click.IntRange(1),
-    help=f"a part that exits is started again with backoff (1 s, 2 s, 4 s... up to "
-    f"{MAX_RESTART_DELAY:.0f} s); the whole stack stops when one exits this many times in a row "
-    f"within {STARTED_AFTER:.0f} s of its start",
+    # The numbers are MAX_RESTART_DELAY and STARTED_AFTER (a msgid cannot be an f-string).
+    help=N_(
+        "a part that exits is started again with backoff (1 s, 2 s, 4 s... up to 60 s); the "
+        "whole stack stops when one exits this many times in a row within 30 s of its start"
+    ),
 )
 def up(
     host: str,
@@ -212,8 +222,6 @@ def up(
     quiet_hours: bool,
     max_start_failures: int,
 ) -> None:
-    """Run simulator (unless YUNPIAN_APIKEY is set), ingest, pull loop and dashboard; a part
-    that exits is started again; Ctrl-C or SIGTERM stops them all."""
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     settings, language = Settings.from_env(), cli_language(dict(os.environ))
     ingest_url = f"http://{host}:{ingest_port}"

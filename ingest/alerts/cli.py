@@ -67,19 +67,22 @@ def _channels(alert_settings):
         raise click.UsageError(str(error)) from None
 
 
-@click.group()
-def alerts() -> None:
-    """On-call alerts: rules in alerts.toml [VOICEWATCH_ALERTS], channels in
-    VOICEWATCH_ALERT_URLS (Apprise URLs)."""
-
-
-@alerts.command()
-@click.option(
-    "--interval", type=float, help="seconds between evaluations [VOICEWATCH_ALERT_INTERVAL, 30]"
+@click.group(
+    help=N_(
+        "On-call alerts: rules in alerts.toml [VOICEWATCH_ALERTS], channels in "
+        "VOICEWATCH_ALERT_URLS (Apprise URLs)."
+    )
 )
-@click.option("--once", is_flag=True, help="evaluate once and exit")
+def alerts() -> None:
+    pass
+
+
+@alerts.command(help=N_("Evaluate the rules continuously and notify the channels."))
+@click.option(
+    "--interval", type=float, help=N_("seconds between evaluations [VOICEWATCH_ALERT_INTERVAL, 30]")
+)
+@click.option("--once", is_flag=True, help=N_("evaluate once and exit"))
 def run(interval: float | None, once: bool) -> None:
-    """Evaluate the rules continuously and notify the channels."""
     import httpx
 
     from ingest.alerts.balance import fetch_balance
@@ -122,9 +125,10 @@ def run(interval: float | None, once: bool) -> None:
             loop.run(threading.Event())
 
 
-@alerts.command(name="list")
+@alerts.command(
+    name="list", help=N_("Every rule with its threshold and window, and where it stands now.")
+)
 def list_rules() -> None:
-    """Every rule with its threshold and window, and where it stands now."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
@@ -167,9 +171,8 @@ def _rule_line(rule, language: Language) -> str:
     )
 
 
-@alerts.command()
+@alerts.command(help=N_("Send a test message to every channel in VOICEWATCH_ALERT_URLS."))
 def test() -> None:
-    """Send a test message to every channel in VOICEWATCH_ALERT_URLS."""
     from ingest.alerts.messages import channel_test_message
 
     language = _language()

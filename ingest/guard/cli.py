@@ -23,7 +23,7 @@ from ingest.guard.lists import (
 )
 from ingest.guard.replay import replay as replay_sends
 from ingest.guard.summary import decisions_by_rule
-from ingest.i18n import cli_language
+from ingest.i18n import N_, cli_language
 from ingest.numbers import mask
 from ingest.settings import Settings, SettingsError
 
@@ -45,23 +45,26 @@ def _actor() -> str:
         return "cli"
 
 
-@click.group()
+@click.group(
+    help=N_("The guard: rules the relay applies before a send leaves (see docs/security.md).")
+)
 def guard() -> None:
-    """The guard: rules the relay applies before a send leaves (see docs/security.md)."""
+    pass
 
 
-@guard.command()
-@click.option("--days", type=float, default=7, show_default=True, help="replay the last N days")
+@guard.command(
+    help=N_("What a rule set would have blocked over the stored sends of the last DAYS days.")
+)
+@click.option("--days", type=float, default=7, show_default=True, help=N_("replay the last N days"))
 @click.option(
     "--rules",
     "rules_path",
     type=click.Path(exists=True, dir_okay=False),
-    help="a guard TOML file [VOICEWATCH_GUARD, else the defaults]",
+    help=N_("a guard TOML file [VOICEWATCH_GUARD, else the defaults]"),
 )
-@click.option("--mode", type=click.Choice(MODES), help="replay every rule in this mode")
-@click.option("--unmask", is_flag=True, help="show full numbers in the top prefixes")
+@click.option("--mode", type=click.Choice(MODES), help=N_("replay every rule in this mode"))
+@click.option("--unmask", is_flag=True, help=N_("show full numbers in the top prefixes"))
 def replay(days: float, rules_path: str | None, mode: str | None, unmask: bool) -> None:
-    """What a rule set would have blocked over the stored sends of the last DAYS days."""
     _ = cli_language(dict(os.environ)).gettext
     settings, engine = _context()
     try:
@@ -95,10 +98,9 @@ def replay(days: float, rules_path: str | None, mode: str | None, unmask: bool) 
         click.echo(f"  {country} {prefix if unmask else mask(prefix)}…: {count}")
 
 
-@guard.command()
+@guard.command(help=N_("The live guard's decisions of the last HOURS hours, by rule and mode."))
 @click.option("--hours", type=float, default=24, show_default=True)
 def decisions(hours: float) -> None:
-    """The live guard's decisions of the last HOURS hours, by rule and mode."""
     _ = cli_language(dict(os.environ)).gettext
     _settings, engine = _context()
     rows = decisions_by_rule(engine, datetime.now(UTC) - timedelta(hours=hours))
@@ -109,9 +111,8 @@ def decisions(hours: float) -> None:
         click.echo(f"{rule} ({mode}), {outcome}: {count}")
 
 
-@guard.command(name="lists")
+@guard.command(name="lists", help=N_("The allow and block lists."))
 def show_lists() -> None:
-    """The allow and block lists."""
     _settings, engine = _context()
     for entry in list_entries(engine):
         click.echo(f"{entry.kind}\t{entry.value}\t{entry.added_by}\t{entry.note}")
@@ -130,34 +131,32 @@ def _edit(kind: str, value: str, note: str, remove: bool) -> None:
     click.echo(_("done") if changed else _("nothing to change"))
 
 
-@guard.command()
+@guard.command(help=N_("Put a number (or a prefix ending in *) on the allow list: always sent."))
 @click.argument("value")
-@click.option("--note", default="", help="why, for the audit")
+@click.option("--note", default="", help=N_("why, for the audit"))
 def allow(value: str, note: str) -> None:
-    """Put a number (or a prefix ending in *) on the allow list: always sent."""
     _edit("allow", value, note, remove=False)
 
 
-@guard.command()
+@guard.command(help=N_("Put a number (or a prefix ending in *) on the block list: always refused."))
 @click.argument("value")
-@click.option("--note", default="", help="why, for the audit")
+@click.option("--note", default="", help=N_("why, for the audit"))
 def block(value: str, note: str) -> None:
-    """Put a number (or a prefix ending in *) on the block list: always refused."""
     _edit("block", value, note, remove=False)
 
 
-@guard.command()
+@guard.command(help=N_("Take a number or prefix off the allow or block list."))
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("value")
 def unlist(kind: str, value: str) -> None:
-    """Take a number or prefix off the allow or block list."""
     _edit(kind, value, "", remove=True)
 
 
-@guard.command(name="import")
+@guard.command(
+    name="import", help=N_("Add the lines of a file (`allow|block VALUE [note]`) to the lists.")
+)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_lists(path: Path) -> None:
-    """Add the lines of a file (`allow|block VALUE [note]`) to the lists."""
     _ = cli_language(dict(os.environ)).gettext
     _settings, engine = _context()
     added, refused = import_file(engine, path, _actor())

@@ -18,7 +18,7 @@ import click
 from sqlalchemy import Engine, insert
 from tqdm import tqdm
 
-from ingest.i18n import Language, cli_language
+from ingest.i18n import N_, Language, cli_language
 from ingest.numbers import describe
 from ingest.seed.ingest_runs import ingest_history
 from ingest.settings import Secret
@@ -365,12 +365,11 @@ def _chunks(rows: list[dict], size: int) -> Iterator[list[dict]]:
         yield rows[i : i + size]
 
 
-@click.command("seed")
-@click.option("--days", default=30, show_default=True, help="Days of history to write.")
-@click.option("--per-day", default=2000, show_default=True, help="Sends on a typical weekday.")
-@click.option("--seed", "seed_value", default=1, show_default=True, help="Random seed.")
+@click.command("seed", help=N_("Backfill realistic send and report history into VOICEWATCH_DB."))
+@click.option("--days", default=30, show_default=True, help=N_("Days of history to write."))
+@click.option("--per-day", default=2000, show_default=True, help=N_("Sends on a typical weekday."))
+@click.option("--seed", "seed_value", default=1, show_default=True, help=N_("Random seed."))
 def seed_command(days: int, per_day: int, seed_value: int) -> None:
-    """Backfill realistic send and report history into VOICEWATCH_DB."""
     from ingest.settings import Settings
     from ingest.store.engine import make_engine
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 
 import click
 import uvicorn
 
+from ingest.i18n import N_, cli_language
 from ingest.simulator.app import create_app
 from ingest.simulator.attack import SCENARIOS, attack_once_up
 from ingest.simulator.clock import Clock
@@ -92,61 +94,72 @@ def _share(help_text: str) -> dict[str, object]:
     return {"type": click.FloatRange(0, 1), "default": 0.0, "show_default": True, "help": help_text}
 
 
-@click.command()
+@click.command(
+    help=N_(
+        "Serve a simulated Yunpian voice API (send, pull_status, tpl_notify, user/get, push).\n\n"
+        "Incidents (outages, withheld reports, a stalled pull, an unreachable API, the balance) "
+        "can be switched while it runs: POST /_sim/faults from this host, e.g. curl -d "
+        '\'{"outage": {"carriers": ["China Mobile"]}}\' http://127.0.0.1:8800/_sim/faults'
+    )
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8800, show_default=True, type=int)
 @click.option(
     "--apikey",
     envvar="YUNPIAN_APIKEY",
     default=DEMO_APIKEY,
-    help="the account's 32-char apikey [env YUNPIAN_APIKEY; default: voicewatch's demo key]",
+    help=N_("the account's 32-char apikey [env YUNPIAN_APIKEY; default: voicewatch's demo key]"),
 )
 @click.option("--balance", default=10_000.0, show_default=True, type=float)
-@click.option("--fee", default=1.0, show_default=True, type=float, help="charged per call")
-@click.option("--seed", type=int, help="make outcomes, sids and faults repeatable")
+@click.option("--fee", default=1.0, show_default=True, type=float, help=N_("charged per call"))
+@click.option("--seed", type=int, help=N_("make outcomes, sids and faults repeatable"))
 @click.option(
     "--call-delay",
     type=float,
     metavar="SECONDS",
-    help="send -> report delay [default: realistic, random 8-45 s]",
+    help=N_("send -> report delay [default: realistic, random 8-45 s]"),
 )
-@click.option("--no-quiet-hours", is_flag=True, help="call domestic numbers 22:00-07:30 too")
-@click.option("--push-url", help="account-wide push address for reports")
-@click.option("--traffic", callback=_rate, metavar="RATE", help="synthetic sends, e.g. 2/s or 30/m")
-@click.option("--traffic-callback", metavar="URL", help="callback_url the synthetic sends carry")
-@click.option("--fault-5xx", **_share("share of API requests answered 500"))
+@click.option("--no-quiet-hours", is_flag=True, help=N_("call domestic numbers 22:00-07:30 too"))
+@click.option("--push-url", help=N_("account-wide push address for reports"))
 @click.option(
-    "--fault-latency", default=0.0, type=float, metavar="SECONDS", help="added to answers"
+    "--traffic", callback=_rate, metavar="RATE", help=N_("synthetic sends, e.g. 2/s or 30/m")
 )
-@click.option("--fault-malformed", **_share("share of API answers cut to non-JSON"))
-@click.option("--fault-drop-push", **_share("share of pushes silently not sent"))
-@click.option("--fault-duplicate-push", **_share("share of pushed reports pushed again"))
-@click.option("--fault-reorder", **_share("share of pushes and pull pages shuffled"))
+@click.option(
+    "--traffic-callback", metavar="URL", help=N_("callback_url the synthetic sends carry")
+)
+@click.option("--fault-5xx", **_share(N_("share of API requests answered 500")))
+@click.option(
+    "--fault-latency", default=0.0, type=float, metavar="SECONDS", help=N_("added to answers")
+)
+@click.option("--fault-malformed", **_share(N_("share of API answers cut to non-JSON")))
+@click.option("--fault-drop-push", **_share(N_("share of pushes silently not sent")))
+@click.option("--fault-duplicate-push", **_share(N_("share of pushed reports pushed again")))
+@click.option("--fault-reorder", **_share(N_("share of pushes and pull pages shuffled")))
 @click.option(
     "--limit-per-hour",
     type=click.IntRange(min=1),
     envvar="VOICEWATCH_LIMIT_PER_HOUR",
-    help="sends to one number per hour before code 22 [VOICEWATCH_LIMIT_PER_HOUR; none]",
+    help=N_("sends to one number per hour before code 22 [VOICEWATCH_LIMIT_PER_HOUR; none]"),
 )
 @click.option(
     "--limit-per-day",
     type=click.IntRange(min=1),
     envvar="VOICEWATCH_LIMIT_PER_DAY",
-    help="sends to one number per 24 h before code 17 [VOICEWATCH_LIMIT_PER_DAY; none]",
+    help=N_("sends to one number per 24 h before code 17 [VOICEWATCH_LIMIT_PER_DAY; none]"),
 )
 @click.option(
-    "--attack", type=click.Choice(SCENARIOS[1:]), help="start a pumping attack (off by default)"
+    "--attack", type=click.Choice(SCENARIOS[1:]), help=N_("start a pumping attack (off by default)")
 )
 @click.option(
-    "--attack-target", metavar="URL", help="where the attack sends [the simulator itself]"
+    "--attack-target", metavar="URL", help=N_("where the attack sends [the simulator itself]")
 )
 @click.option("--push-retry-base", default=10.0, show_default=True, type=float, metavar="SECONDS")
-@click.option("--outage-carrier", multiple=True, help="every call to this carrier fails")
-@click.option("--outage-province", multiple=True, help="every call to this province fails")
+@click.option("--outage-carrier", multiple=True, help=N_("every call to this carrier fails"))
+@click.option("--outage-province", multiple=True, help=N_("every call to this province fails"))
 @click.option("--reports", type=click.Choice(REPORT_MODES), default="normal", show_default=True)
 @click.option("--report-delay", default=600.0, show_default=True, type=float, metavar="SECONDS")
 @click.option("--pull-fault", type=click.Choice(PULL_MODES), default="normal", show_default=True)
-@click.option("--unreachable", is_flag=True, help="every API request hangs, then is dropped")
+@click.option("--unreachable", is_flag=True, help=N_("every API request hangs, then is dropped"))
 def simulate(
     host: str,
     port: int,
@@ -162,11 +175,6 @@ def simulate(
     unreachable: bool,
     **settings: object,
 ) -> None:
-    """Serve a simulated Yunpian voice API (send, pull_status, tpl_notify, user/get, push).
-
-    Incidents (outages, withheld reports, a stalled pull, an unreachable API, the balance) can
-    be switched while it runs: POST /_sim/faults from this host, e.g.
-    curl -d '{"outage": {"carriers": ["China Mobile"]}}' http://127.0.0.1:8800/_sim/faults"""
     attack, attack_target = settings.pop("attack"), settings.pop("attack_target")
     try:
         config = SimulatorConfig(apikey=apikey, quiet_hours=not no_quiet_hours, **settings)
@@ -183,7 +191,12 @@ def simulate(
     plan = TrafficPlan(traffic, traffic_callback) if traffic else None
     if attack:
         attack_once_up(f"http://127.0.0.1:{port}", str(attack), str(attack_target or ""))
-    click.echo(f"Yunpian voice simulator on http://{host}:{port} (apikey {masked_apikey(apikey)})")
+    _ = cli_language(dict(os.environ)).gettext
+    click.echo(
+        _("Yunpian voice simulator on {url} (apikey {apikey})").format(
+            url=f"http://{host}:{port}", apikey=masked_apikey(apikey)
+        )
+    )
     if plan:
-        click.echo(f"synthetic traffic: {plan.rate_per_s:g} sends/s")
+        click.echo(_("synthetic traffic: {rate} sends/s").format(rate=f"{plan.rate_per_s:g}"))
     run_simulator(config, host, port, plan, incidents=incidents)
