@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, queries, state
-from dashboard.lang import _, language
+from dashboard.lang import _, language, zone_note
 from dashboard.queries._sql import grain_for
 from dashboard.queries.failures import NO_REASON, SEND_CATEGORY
 from ingest.i18n import N_
@@ -63,6 +63,7 @@ def explained(df: pd.DataFrame) -> pd.DataFrame:
 
 
 st.title(_("Failures"))
+zone_note()
 filters = state.current_filters()
 grain = grain_for(filters.start, filters.end)
 st.caption(

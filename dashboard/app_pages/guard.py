@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import state
-from dashboard.lang import _, language
+from dashboard.lang import _, language, zone_note
 from dashboard.queries import decisions_over_time, guard_totals, top_blocked
 from ingest.guard.config import MODES, load_config
 from ingest.guard.lists import (
@@ -24,6 +24,7 @@ from ingest.guard.lists import (
 from ingest.guard.replay import replay
 
 st.title(_("Guard"))
+zone_note()
 st.caption(
     _(
         "Rules the relay applies before a send leaves. Enforced rules refuse the send (code "

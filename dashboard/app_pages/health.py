@@ -7,7 +7,7 @@ from datetime import timedelta
 import streamlit as st
 
 from dashboard import charts, queries, state
-from dashboard.lang import _, language
+from dashboard.lang import _, language, zone_note
 from ingest.store.health import DISK_LOW, PULL_STALE, STORE_FAILING, UPSTREAM_UNREACHABLE
 
 PROBLEMS = {
@@ -18,6 +18,7 @@ PROBLEMS = {
 }
 
 st.title(_("Ingest health"))
+zone_note()
 live = st.toggle(_("Auto-refresh every 30 s"), key="health_live", help=_("For the on-call screen."))
 
 

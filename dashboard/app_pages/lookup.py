@@ -9,13 +9,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries, state
-from dashboard.lang import _, language
+from dashboard.lang import _, language, zone_note
 from dashboard.privacy import show_number
 from ingest import support
 from ingest.numbers import as_sent, canonical, describe, looks_like_mobile, partial_number
 from ingest.throttle import ThrottleLimits
 
 st.title(_("Lookup"))
+zone_note()
 settings = state.settings()
 lang = language()
 params = st.query_params
@@ -173,8 +174,8 @@ if nxt.quiet_hours and info.domestic:
 st.subheader(_("Timeline"))
 st.caption(
     _(
-        "Times in China time (UTC+8). “Call ended” is Yunpian's user_receive_time: when an "
-        "answered call hung up or an unanswered one stopped ringing."
+        "“Call ended” is Yunpian's user_receive_time: when an answered call hung up or an "
+        "unanswered one stopped ringing."
     )
 )
 shown = timeline.assign(

@@ -7,10 +7,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, queries, state
-from dashboard.lang import _, language
+from dashboard.lang import _, language, zone_note
 from dashboard.queries._sql import grain_for, grains_for
 
 st.title(_("Overview"))
+zone_note()
 live = st.toggle(
     _("Auto-refresh every 30 s"), key="overview_live", help=_("For the on-call screen.")
 )

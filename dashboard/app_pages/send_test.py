@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from dashboard import queries, state
-from dashboard.lang import _, language
+from dashboard.lang import _, language, zone_note
 from dashboard.privacy import show_number
 from dashboard.queries.health import manual_send_audit, viewer_audit
 from ingest import support
@@ -21,6 +21,7 @@ from ingest.throttle import ThrottleLimits, in_quiet_hours
 REPORT_WAIT = timedelta(minutes=5)
 
 st.title(_("Send test call"))
+zone_note()
 settings = state.settings()
 engine = state.engine()
 lang = language()

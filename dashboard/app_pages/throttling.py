@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, queries, state
-from dashboard.lang import _, language
+from dashboard.lang import _, language, zone_note
 from ingest.throttle import ThrottleLimits
 
 AT_LIMIT_ROWS = 100  # the at-limit table lists this many; the tile counts them all
@@ -51,6 +51,7 @@ def window(label: str, limit: int | None, help_text: str | None = None):
 
 
 st.title(_("Throttling"))
+zone_note()
 limits = ThrottleLimits.of(state.settings())
 lang = language()
 st.caption(

@@ -141,3 +141,29 @@ def test_a_page_states_china_time_once_in_the_viewers_language(code, note):
     at.session_state[lang.CHOICE] = code
     at.run()
     assert [c.value for c in at.caption] == [note]
+
+
+PAGES_WITH_TIMES = (
+    "overview",
+    "failures",
+    "throttling",
+    "health",
+    "alerts",
+    "lookup",
+    "send_test",
+    "guard",
+)
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_TIMES)
+@pytest.mark.parametrize(
+    ("code", "note"),
+    [(ENGLISH, "All times are China time (UTC+8)."), (CHINESE, "所有时间均为北京时间（UTC+8）。")],
+)
+def test_every_page_states_china_time_once_under_its_title(open_app, page, code, note):
+    at = switch(open_app(), code)
+    if page != "overview":
+        at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception
+    captions = [c.value for c in at.main.caption]
+    assert captions[0] == note and captions.count(note) == 1
