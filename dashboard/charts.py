@@ -24,10 +24,10 @@ OUTCOME_COLORS = {
     N_("rejected"): "#d64545",
 }
 CARRIER_COLORS = {
-    "China Mobile": "#1f77b4",
-    "China Unicom": "#d62728",
-    "China Telecom": "#2ca02c",
-    "other": "#9a9a9a",
+    N_("China Mobile"): "#1f77b4",
+    N_("China Unicom"): "#d62728",
+    N_("China Telecom"): "#2ca02c",
+    N_("other"): "#9a9a9a",
 }
 CHANNEL_COLORS = {"push": "#1f77b4", "pull": "#ff7f0e"}
 MIN_POINT = 10  # reported calls a bucket needs to be drawn as a rate (fewer swing 0-100 %)
@@ -153,7 +153,8 @@ def answer_rate_chart(df: pd.DataFrame, grain: str | None = None) -> alt.Chart:
 
 
 def _label(carrier: str) -> str:
-    return _("other") if carrier == "other" else carrier
+    """A carrier group as the legend names it: in the viewer's language."""
+    return _(carrier)
 
 
 def rate_by_chart(df: pd.DataFrame, dimension: str, top: int = 15) -> alt.LayerChart:
@@ -302,15 +303,19 @@ def throttle_chart(df: pd.DataFrame, grain: str | None = None) -> alt.Chart:
         .mark_bar()
         .encode(
             x=_time_x(grain=grain),
-            y=alt.Y("sum(rejections):Q", title="rejections"),
+            y=alt.Y("sum(rejections):Q", title=_("rejections")),
             color=alt.Color(
                 "code:N",
                 scale=alt.Scale(
                     domain=[8, 9, 22, 17], range=["#b39ddb", "#7e57c2", "#f06292", "#c2185b"]
                 ),
-                title="code",
+                title=_("code"),
             ),
-            tooltip=[_time_tooltip(grain), "reason", "rejections"],
+            tooltip=[
+                _time_tooltip(grain),
+                alt.Tooltip("reason:N", title=_("reason")),
+                alt.Tooltip("rejections:Q", title=_("rejections")),
+            ],
         )
         .properties(height=240)
     )
@@ -319,13 +324,18 @@ def throttle_chart(df: pd.DataFrame, grain: str | None = None) -> alt.Chart:
 def ingest_chart(df: pd.DataFrame, grain: str | None = None) -> alt.Chart:
     """Stacked bars: reports received per bucket, by channel (push, pull)."""
     return (
-        alt.Chart(df)
+        alt.Chart(df.assign(channel=df["channel"].map(_)))  # the scale's domain is translated
         .mark_bar()
         .encode(
             x=_time_x(grain=grain),
-            y=alt.Y("sum(reports):Q", title="reports received"),
-            color=alt.Color("channel:N", scale=_scale(CHANNEL_COLORS), title="channel"),
-            tooltip=[_time_tooltip(grain), "channel", "bodies", "reports"],
+            y=alt.Y("sum(reports):Q", title=_("reports received")),
+            color=alt.Color("channel:N", scale=_scale(CHANNEL_COLORS), title=_("channel")),
+            tooltip=[
+                _time_tooltip(grain),
+                alt.Tooltip("channel:N", title=_("channel")),
+                alt.Tooltip("bodies:Q", title=_("bodies")),
+                alt.Tooltip("reports:Q", title=_("reports")),
+            ],
         )
         .properties(height=220)
     )

@@ -13,11 +13,57 @@ from datetime import timedelta
 
 import streamlit as st
 
-from ingest.i18n import SUPPORTED, Language, negotiate
+from ingest.i18n import N_, SUPPORTED, Language, negotiate
 
 CHOICE = "language"  # session state key of the sidebar's switch
 COOKIE = "voicewatch_language"
 COOKIE_TTL = timedelta(days=365)
+# Column names and stored words that pages show translated where they are shown (state.table
+# heads the columns it is given no label for with their translation).
+SHOWN_WORDS = (
+    N_("id"),
+    N_("accepted"),
+    N_("action"),
+    N_("actor"),
+    N_("added_at"),
+    N_("added_by"),
+    N_("bodies"),
+    N_("bytes"),
+    N_("channel"),
+    N_("client"),
+    N_("codes"),
+    N_("content_type"),
+    N_("error"),
+    N_("failed"),
+    N_("list"),
+    N_("mobile"),
+    N_("note"),
+    N_("pages"),
+    N_("parse_error"),
+    N_("parse_status"),
+    N_("prefix"),
+    N_("preview"),
+    N_("reasons"),
+    N_("reports"),
+    N_("result_code"),
+    N_("result_msg"),
+    N_("sid"),
+    N_("stored"),
+    N_("took_ms"),
+    N_("truncated"),
+    N_("value"),
+    N_("via"),
+    N_("viewer"),
+    N_("who"),
+    N_("would_block"),
+    N_("push"),
+    N_("pull"),
+    N_("allow"),
+    N_("block"),
+    N_("off"),
+    N_("record-only"),
+    N_("enforce"),
+)
 
 
 def language() -> Language:

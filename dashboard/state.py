@@ -286,7 +286,9 @@ def export_header(name: str, filters: queries.Filters) -> str:
     fmt = "%Y-%m-%d %H:%M"
     start = filters.start.astimezone(CHINA).strftime(fmt)
     end = filters.end.astimezone(CHINA).strftime(fmt)
-    return f"voicewatch {name} · {start} – {end} China time · {filters_in_words(filters)}"
+    return _("voicewatch {name} · {start} – {end} China time · {filters}").format(
+        name=name, start=start, end=end, filters=filters_in_words(filters)
+    )
 
 
 def export_name(name: str, filters: queries.Filters | None, ext: str = "csv") -> str:
@@ -300,13 +302,13 @@ def export_name(name: str, filters: queries.Filters | None, ext: str = "csv") ->
             filters.end.astimezone(CHINA).strftime(fmt),
         ]
         for label, values in (
-            ("carrier", filters.carriers),
-            ("country", filters.countries),
-            ("province", filters.provinces),
-            ("source", filters.sources),
+            (N_("carrier"), filters.carriers),
+            (N_("country"), filters.countries),
+            (N_("province"), filters.provinces),
+            (N_("source"), filters.sources),
         ):
             if values:
-                parts += [label, *values]
+                parts += [_(label), *values]
     slug = "-".join(re.sub(r"[^\w]+", "-", part).strip("-") for part in parts)
     return f"{slug[:180]}.{ext}"
 
@@ -333,7 +335,12 @@ def table(
 ) -> Any:
     """A dataframe (numbers masked unless this viewer may unmask) with a CSV download of
     exactly what is shown, its text cells formula-safe; with `filters`, the file's name and
-    first line carry the range and filters. `label` is the shown name (default `name`)."""
+    first line carry the range and filters. `label` is the shown name (default `name`); the
+    columns `column_config` leaves unnamed are headed by their names in the viewer's language."""
+    named = {
+        c: st.column_config.Column(_(str(c))) for c in df.columns if c not in (column_config or {})
+    }
+    column_config = {**named, **(column_config or {})}
     shown, column_config = _no_none(mask_numbers(df, unmasked()), column_config)
     event = st.dataframe(
         shown,
@@ -344,11 +351,13 @@ def table(
         selection_mode="single-row",
         height=height,
     )
-    header = export_header(name, filters) if filters is not None else ""
+    # English downloads keep the names scripts may match; Chinese ones are named as shown.
+    file_stem = (label or name) if language().chinese else name
+    header = export_header(file_stem, filters) if filters is not None else ""
     st.download_button(
         _("Download {name} (CSV)").format(name=label or name),
         csv_bytes(shown, header),  # BOM so Excel reads the Chinese text
-        file_name=export_name(name, filters),
+        file_name=export_name(file_stem, filters),
         mime="text/csv",
         key=f"csv-{key or name}",
         icon=":material/download:",
@@ -410,6 +419,10 @@ def raw_export_button(filters: queries.Filters) -> None:
     """A download of every send in `filters` with its report, written when clicked, in
     chunks through a temporary file (numbers masked unless this viewer may unmask)."""
     see_all = unmasked()
+    # In the viewer's language now: the file is written later, outside this page's run.
+    header = _("{header} · fee in {unit}").format(
+        header=export_header(_("sends with reports"), filters), unit=settings().fee_unit
+    )
 
     def shape(chunk: pd.DataFrame) -> pd.DataFrame:
         return formula_safe(mask_numbers(chunk, see_all))
@@ -417,8 +430,6 @@ def raw_export_button(filters: queries.Filters) -> None:
     def build() -> BinaryIO:
         # Handed to Streamlit, which reads it and drops it; the file goes with the object.
         spool = tempfile.TemporaryFile()  # noqa: SIM115
-        name = "sends with reports"
-        header = f"{export_header(name, filters)} · fee in {settings().fee_unit}"
         write_sends_csv(engine(), filters, spool, shape, header)
         spool.seek(0)
         return spool
@@ -426,7 +437,7 @@ def raw_export_button(filters: queries.Filters) -> None:
     st.download_button(
         _("Download every send with its report (CSV)"),
         build,
-        file_name=export_name("sends", filters),
+        file_name=export_name(_("sends with reports") if language().chinese else "sends", filters),
         mime="text/csv",
         key="csv-raw-sends",
         icon=":material/download:",

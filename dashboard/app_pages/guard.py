@@ -66,19 +66,27 @@ else:
 left, right = st.columns(2)
 with left:
     st.subheader(_("Top blocked countries"))
-    state.table(state.query(top_blocked, filters, "country"), "guard countries")
+    state.table(
+        state.query(top_blocked, filters, "country"),
+        "guard countries",
+        label=_("guard countries"),
+    )
 with right:
     st.subheader(_("Top blocked prefixes"))
-    state.table(state.query(top_blocked, filters, "prefix"), "guard prefixes")
+    state.table(
+        state.query(top_blocked, filters, "prefix"),
+        "guard prefixes",
+        label=_("guard prefixes"),
+    )
 
 st.subheader(_("Allow and block lists"))
 entries = pd.DataFrame(
     [(e.kind, e.value, e.note, e.added_by, e.added_at) for e in list_entries(state.engine())],
     columns=["list", "value", "note", "added_by", "added_at"],
 )
-state.table(entries, "guard lists", key="guard_lists")
+state.table(entries, "guard lists", key="guard_lists", label=_("guard lists"))
 with st.form("guard_list_edit"):
-    kind = st.selectbox(_("List"), KINDS)
+    kind = st.selectbox(_("List"), KINDS, format_func=_)
     value = st.text_input(_("Number, or prefix ending in *"))
     note = st.text_input(_("Why (kept in the audit)"))
     add, remove = st.columns(2)
@@ -99,12 +107,12 @@ with st.expander(_("Changes to the lists")):
     changes = pd.DataFrame(
         list_changes(state.engine()), columns=["at", "action", "list", "value", "who", "via"]
     )
-    state.table(changes, "guard list changes", key="guard_changes")
+    state.table(changes, "guard list changes", key="guard_changes", label=_("guard list changes"))
 
 st.subheader(_("Replay before enforcing"))
 with st.form("guard_replay"):
     days = st.number_input(_("Days to replay"), min_value=1, max_value=90, value=7)
-    mode = st.selectbox(_("Every rule in mode"), MODES, index=MODES.index("enforce"))
+    mode = st.selectbox(_("Every rule in mode"), MODES, index=MODES.index("enforce"), format_func=_)
     run = st.form_submit_button(_("Replay"))
 if run:
     config = load_config(state.settings().guard_path or None).with_modes(mode)

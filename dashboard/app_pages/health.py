@@ -145,6 +145,7 @@ def tables(now) -> None:
             state.query(queries.raw_inbox_counts, now - timedelta(days=1)),
             "raw inbox counts",
             key="raw_counts",
+            label=_("raw inbox counts"),
         )
     with right:
         st.subheader(_("Recent malformed bodies"))
@@ -152,6 +153,7 @@ def tables(now) -> None:
             state.query(queries.malformed_bodies),
             "malformed bodies",
             key="malformed",
+            label=_("malformed bodies"),
             column_config={
                 "received_at": st.column_config.DatetimeColumn(
                     _("received (China)"), format="MM-DD HH:mm:ss"
@@ -169,6 +171,7 @@ def tables(now) -> None:
         state.query(queries.quarantined_bodies),
         "quarantined bodies",
         key="quarantined",
+        label=_("quarantined bodies"),
         column_config={
             "received_at": st.column_config.DatetimeColumn(
                 _("received (China)"), format="MM-DD HH:mm:ss"
@@ -180,6 +183,7 @@ def tables(now) -> None:
         state.query(queries.recent_pull_runs),
         "pull runs",
         key="pull_runs",
+        label=_("pull runs"),
         column_config={
             "started_at": st.column_config.DatetimeColumn(
                 _("started (China)"), format="MM-DD HH:mm:ss"

@@ -213,6 +213,7 @@ state.table(
     shown[[c for c in columns if c in shown]].replace({pd.NA: None}),
     "lookup timeline",
     key="timeline",
+    label=_("lookup timeline"),
     column_config={
         "mark": st.column_config.TextColumn(" ", width="small"),
         "sent_at": st.column_config.DatetimeColumn(_("sent"), format="YYYY-MM-DD HH:mm:ss"),

@@ -104,7 +104,13 @@ else:
                 shown=lang.number(len(view.at_limit)), total=lang.number(view.at_limit_count)
             )
         )
-    state.table(view.at_limit, "numbers at limit", key="at_limit", column_config=windows)
+    state.table(
+        view.at_limit,
+        "numbers at limit",
+        key="at_limit",
+        column_config=windows,
+        label=_("numbers at limit"),
+    )
 
 st.subheader(_("Throttle rejections over time"))
 if over_time.empty:
@@ -116,7 +122,12 @@ left, right = st.columns(2)
 with left:
     st.subheader(_("Per-number pressure, last 24 h"))
     state.table(
-        view.pressure, "throttle pressure", key="pressure", column_config=windows, height=420
+        view.pressure,
+        "throttle pressure",
+        key="pressure",
+        column_config=windows,
+        height=420,
+        label=_("throttle pressure"),
     )
 with right:
     st.subheader(_("Called suspiciously often"))
@@ -129,6 +140,7 @@ with right:
         frequent.drop(columns="numbers_total"),
         "frequent numbers",
         key="frequent",
+        label=_("frequent numbers"),
         height=420,
         column_config={
             "mobile": st.column_config.TextColumn(_("number")),

@@ -3,6 +3,8 @@ navigation, the filters and the login form, run by Streamlit's AppTest."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -167,3 +169,56 @@ def test_every_page_states_china_time_once_under_its_title(open_app, page, code,
     assert not at.exception
     captions = [c.value for c in at.main.caption]
     assert captions[0] == note and captions.count(note) == 1
+
+
+# Latin words a Chinese page may show: Yunpian's own term, the file type, the time zone.
+LATIN_KEPT = {"sid", "CSV", "UTC"}
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z_']+")
+
+
+def _chart_titles(spec: object) -> list[str]:
+    """Axis and legend titles and legend entries of a Vega-Lite spec (not its data)."""
+    if isinstance(spec, list):
+        return [t for item in spec for t in _chart_titles(item)]
+    if not isinstance(spec, dict):
+        return []
+    found = [spec["title"]] if isinstance(spec.get("title"), str) else []
+    if isinstance(spec.get("scale"), dict):
+        found += [str(d) for d in spec["scale"].get("domain") or [] if isinstance(d, str)]
+    return found + [
+        t
+        for key, value in spec.items()
+        if key not in ("data", "datasets")
+        for t in _chart_titles(value)
+    ]
+
+
+def _shown_words(at: AppTest) -> list[str]:
+    """What a viewer reads as the page's own words: headings, labels, table headers, chart
+    titles and legends, download buttons."""
+    words = [e.value for e in (*at.main.title, *at.main.header, *at.main.subheader)]
+    words += [m.label for m in at.main.metric]
+    words += [w.label for w in (*at.main.selectbox, *at.main.text_input, *at.main.button)]
+    words += [b.proto.label for b in at.get("download_button")]
+    for table in at.dataframe:
+        config = json.loads(table.proto.columns or "{}")
+        words += [str(config.get(str(c), {}).get("label", c)) for c in table.value.columns]
+    for chart in (*at.get("arrow_vega_lite_chart"), *at.get("vega_lite_chart")):
+        words += _chart_titles(json.loads(chart.proto.spec))
+    return words
+
+
+@pytest.mark.parametrize("page", PAGES_WITH_TIMES)
+def test_every_page_in_chinese_has_no_english_in_its_own_words(seeded_sqlite, monkeypatch, page):
+    monkeypatch.setenv("VOICEWATCH_DB", seeded_sqlite.url)
+    for name in ("VOICEWATCH_DASHBOARD_PASSWORD", "VOICEWATCH_UNMASK_PASSWORD"):
+        monkeypatch.setenv(name, "")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state[lang.CHOICE] = CHINESE
+    at.run()
+    if page != "overview":
+        at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception
+    shown = _shown_words(at)
+    english = {w: found for w in shown if (found := set(LATIN_WORD.findall(w)) - LATIN_KEPT)}
+    assert len(shown) >= 2 and english == {}
