@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import streamlit as st
 
 from dashboard import charts, queries, state
 from dashboard.lang import _, language, zone_note
-from ingest.store.health import DISK_LOW, PULL_STALE, STORE_FAILING, UPSTREAM_UNREACHABLE
+from ingest.store.health import (
+    DISK_LOW,
+    PULL_STALE,
+    STORE_FAILING,
+    UPSTREAM_UNREACHABLE,
+    Problem,
+)
 
 PROBLEMS = {
     STORE_FAILING: _("The database is failing or locked"),
@@ -20,6 +26,17 @@ PROBLEMS = {
 st.title(_("Ingest health"))
 zone_note()
 live = st.toggle(_("Auto-refresh every 30 s"), key="health_live", help=_("For the on-call screen."))
+
+
+def detail(problem: Problem) -> str:
+    """What /healthz saw, in the viewer's language; times in China time."""
+    if not problem.words:
+        return problem.detail
+    values = {
+        name: state.china_time(value) if isinstance(value, datetime) else value
+        for name, value in problem.values
+    }
+    return _(problem.words).format(**values)
 
 
 def seconds(value: float | None) -> str:
@@ -52,7 +69,9 @@ def verdict(summary: queries.HealthSummary) -> None:
     if not summary.problems:
         st.success(_("Healthy: /healthz finds no problem in the database."))
     for problem in summary.problems:
-        st.error(f"{PROBLEMS.get(problem.reason, problem.reason)}: {state.outside(problem.detail)}")
+        st.error(
+            f"{PROBLEMS.get(problem.reason, problem.reason)}: {state.outside(detail(problem))}"
+        )
     lag = summary.pull_lag_s
     if lag is None:
         st.warning(_("No pull run recorded yet: is `voicewatch` ingest running?"))

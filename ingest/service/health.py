@@ -13,7 +13,6 @@ database says plus this service's recent failed writes. Who may see what:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
@@ -22,10 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from ingest.alerts.status import firing_ingest_alert_names
+from ingest.i18n import N_
 from ingest.service.http_edge import is_loopback, token_ok
 from ingest.service.metrics import IngestMetrics
 from ingest.settings import Settings
-from ingest.store.health import STORE_FAILING, Problem, evaluate, read_signals
+from ingest.store.health import STORE_FAILING, evaluate, problem, read_signals
 
 HEALTH_WAIT = 5.0  # seconds /healthz waits for the database before saying it did not answer
 
@@ -54,7 +54,7 @@ class Health:
         return JSONResponse(
             {
                 **verdict,
-                "problems": [dataclasses.asdict(p) for p in problems],
+                "problems": [{"reason": p.reason, "detail": p.detail} for p in problems],
                 "database": (signals.database_error or "ok") if signals else "no answer",
                 "checks": _checks(signals),
                 "upstream": self.settings.voice_url,
@@ -105,7 +105,8 @@ class Health:
         try:
             signals, alerts = await asyncio.wait_for(run_in_threadpool(self._read), HEALTH_WAIT)
         except TimeoutError:
-            return [Problem(STORE_FAILING, f"database gave no answer in {HEALTH_WAIT} s")], None
+            no_answer = N_("database gave no answer in {wait} s")
+            return [problem(STORE_FAILING, no_answer, wait=HEALTH_WAIT)], None
         problems = evaluate(
             signals,
             pull_interval=self.settings.pull_interval,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, or_, select, text
 
+from ingest.i18n import N_
 from ingest.store.models import PullRun, RawBody, Send
 from ingest.store.writes import utcnow
 
@@ -51,10 +52,19 @@ class StoreSignals:
 
 @dataclass(frozen=True)
 class Problem:
-    """One reason ingest is degraded (`reason` is one of REASONS) and what was seen."""
+    """One reason ingest is degraded (`reason` is one of REASONS) and what was seen: `detail`
+    in English, and for a reader in another language `words` (a msgid) and their `values`."""
 
     reason: str
     detail: str
+    words: str = ""
+    values: tuple[tuple[str, object], ...] = ()
+
+
+def problem(reason: str, words: str, **values: object) -> Problem:
+    """A Problem whose detail is `words` with `values` put in (datetimes as ISO 8601)."""
+    shown = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+    return Problem(reason, words.format(**shown), words, tuple(values.items()))
 
 
 def read_signals(engine: Engine, now: datetime | None = None) -> StoreSignals:
@@ -85,31 +95,38 @@ def evaluate(
     the running service saw lately and since `signals.last_write`, which the database cannot
     know of. `firing_alerts`: the alerts about ingest firing now (ingest.alerts.status), so
     health and the alerts never disagree."""
-    problems = [Problem(INGEST_ALERT, f"alert firing: {name}") for name in firing_alerts]
+    problems = [problem(INGEST_ALERT, N_("alert firing: {name}"), name=n) for n in firing_alerts]
     if signals.database_error:
-        problems.append(Problem(STORE_FAILING, f"database unreachable: {signals.database_error}"))
+        unreachable = N_("database unreachable: {error}")
+        problems.append(problem(STORE_FAILING, unreachable, error=signals.database_error))
     elif signals.write_locked:
-        problems.append(Problem(STORE_FAILING, f"database write-locked for over {PROBE_WAIT} s"))
+        locked = N_("database write-locked for over {wait} s")
+        problems.append(problem(STORE_FAILING, locked, wait=PROBE_WAIT))
     elif recent_store_errors:
-        problems.append(Problem(STORE_FAILING, f"{recent_store_errors} failed writes lately"))
+        failed = N_("{n} failed writes lately")
+        problems.append(problem(STORE_FAILING, failed, n=recent_store_errors))
     stale_after = max(PULL_STALE_INTERVALS * pull_interval, PULL_STALE_MIN_S)
     alive = signals.last_pull_alive
     if signals.pull_ever_ran and (
         alive is None or (signals.checked_at - alive).total_seconds() > stale_after
     ):
-        since = alive.isoformat() if alive else "never"
-        problems.append(Problem(PULL_STALE, f"no successful pull since {since}"))
+        if alive:
+            problems.append(
+                problem(PULL_STALE, N_("no successful pull since {since}"), since=alive)
+            )
+        else:
+            problems.append(problem(PULL_STALE, N_("no successful pull yet")))
     free = signals.disk_free_bytes
     if free is not None and free < disk_min_free_bytes:
-        problems.append(Problem(DISK_LOW, f"{free // 2**20} MiB free on the database's disk"))
+        low = N_("{mib} MiB free on the database's disk")
+        problems.append(problem(DISK_LOW, low, mib=free // 2**20))
     if signals.failed_pulls_in_a_row >= FAILURES_IN_A_ROW:
-        problems.append(
-            Problem(UPSTREAM_UNREACHABLE, f"the last {signals.failed_pulls_in_a_row} pulls failed")
-        )
+        failed = N_("the last {n} pulls failed")
+        problems.append(problem(UPSTREAM_UNREACHABLE, failed, n=signals.failed_pulls_in_a_row))
     if signals.unanswered_sends_in_a_row >= FAILURES_IN_A_ROW:
-        count = signals.unanswered_sends_in_a_row
+        unanswered = N_("the last {n} relayed sends got no answer")
         problems.append(
-            Problem(UPSTREAM_UNREACHABLE, f"the last {count} relayed sends got no answer")
+            problem(UPSTREAM_UNREACHABLE, unanswered, n=signals.unanswered_sends_in_a_row)
         )
     return problems
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import lang, login
 from ingest.i18n import CHINESE, ENGLISH
 from ingest.store.engine import make_engine
+from tests.fixtures.dashboard import add_rows
 
 APP = Path(__file__).parents[2] / "dashboard" / "app.py"
 
@@ -222,3 +224,25 @@ def test_every_page_in_chinese_has_no_english_in_its_own_words(seeded_sqlite, mo
     shown = _shown_words(at)
     english = {w: found for w in shown if (found := set(LATIN_WORD.findall(w)) - LATIN_KEPT)}
     assert len(shown) >= 2 and english == {}
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        (ENGLISH, "The pull loop has not succeeded lately: no successful pull since 2026-12-01"),
+        (CHINESE, "拉取循环近期未成功: 自 2026-12-01 22:05:00 起没有成功的拉取"),
+    ],
+)
+def test_what_healthz_sees_reads_in_the_viewers_language(tmp_path, monkeypatch, code, problem):
+    url = f"sqlite:///{tmp_path / 'stale.db'}"
+    engine = make_engine(url)
+    ended = datetime(2026, 12, 1, 14, 5, tzinfo=UTC)  # 22:05 China time
+    add_rows(engine, pulls=[{"started_at": ended, "finished_at": ended, "pages": 1}])
+    engine.dispose()
+    monkeypatch.setenv("VOICEWATCH_DB", url)
+    for name in ("VOICEWATCH_DASHBOARD_PASSWORD", "VOICEWATCH_UNMASK_PASSWORD"):
+        monkeypatch.setenv(name, "")
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.session_state[lang.CHOICE] = code
+    at.run().switch_page("app_pages/health.py").run()
+    assert at.error[0].value.replace("\\", "").startswith(problem)

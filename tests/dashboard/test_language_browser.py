@@ -1,6 +1,7 @@
 """The language switch in real headless Chromium: a page in English, the same page in
 Chinese after picking 简体中文, still Chinese after a reload (the language cookie), and
-screenshots of the Chinese UI for the README (a CJK font: fonts-wqy-microhei)."""
+screenshots of every page of the Chinese UI for README.zh-CN.md (a CJK font:
+fonts-wqy-microhei)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,18 @@ from tests.servers import wait_until
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+ZONE_NOTE = "所有时间均为北京时间（UTC+8）。"
+# Every page, by its path and its Chinese title (screenshots docs/screenshots/zh_<page>.png).
+CHINESE_PAGES = (
+    ("", "概览"),
+    ("failures", "失败分析"),
+    ("throttling", "限流"),
+    ("health", "采集健康"),
+    ("alerts", "告警"),
+    ("lookup", "号码查询"),
+    ("send_test", "发送测试呼叫"),
+    ("guard", "风控"),
+)
 
 
 def _body(browser) -> str:
@@ -52,10 +65,10 @@ def test_switching_to_chinese_translates_the_page_and_survives_a_reload(browser,
         browser.refresh()
         wait_until(lambda: _settled(browser, "时间范围", "发送测试呼叫"), timeout=45)
         assert browser.get_cookie(COOKIE)["value"] == "zh_CN"
-        for page, path in (("zh_failures", "failures"), ("zh_overview", "")):
+        for path, title in CHINESE_PAGES:
             browser.get(f"{dashboard_url}/{path}")
-            wait_until(lambda: _settled(browser, "时间范围", "概览"), timeout=45)
-            _shot(browser, page)
+            wait_until(lambda title=title: _settled(browser, title, ZONE_NOTE), timeout=45)
+            _shot(browser, f"zh_{path or 'overview'}")
         _pick_language(browser, "English")
         wait_until(lambda: _settled(browser, "Time range", "Overview"), timeout=45)
     finally:
