@@ -63,7 +63,9 @@ st.caption(
     + account_limits(limits)
 )
 filters = state.current_filters()
-view = state.query(queries.throttle_view, filters, limits, at_limit_rows=AT_LIMIT_ROWS)
+view = state.query(
+    queries.throttle_view, filters, limits, at_limit_rows=AT_LIMIT_ROWS, language=lang
+)
 over_time = state.query(queries.throttle_rejections_over_time, filters)
 frequent = state.query(queries.frequent_numbers, filters)
 frequent_total = int(frequent["numbers_total"].iloc[0]) if len(frequent) else 0

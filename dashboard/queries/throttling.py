@@ -35,7 +35,10 @@ from dashboard.queries._sql import (
     with_reports,
 )
 from dashboard.queries.failures import code_reason
+from ingest.i18n import Language
 from ingest.throttle import NO_ACCOUNT_LIMITS, ThrottleLimits
+
+ENGLISH = Language()
 
 ACCEPTED = SENDS.c.result_code == 0
 # Grouped by this expression rather than the bare column, so that SQLite reads the window's
@@ -143,16 +146,16 @@ def _reached(count: int, limit: int | None) -> bool:
     return limit is not None and count >= limit
 
 
-def _shown(df: pd.DataFrame, limits: ThrottleLimits) -> pd.DataFrame:
+def _shown(df: pd.DataFrame, limits: ThrottleLimits, language: Language) -> pd.DataFrame:
     df = to_china(df[list(PRESSURE_COLUMNS)].reset_index(drop=True), "last_sent_at")
-    same_code = f"{limits.same_code_per_window} in 5 min"
+    same_code = language.gettext("{n} in 5 min").format(n=limits.same_code_per_window)
     df["at_limit"] = [
-        ", ".join(
+        ("、" if language.chinese else ", ").join(
             name
             for name, hit in (
                 (same_code, row.same_code_5min >= limits.same_code_per_window),
-                ("1 h", _reached(row.last_1h, limits.per_hour)),
-                ("24 h", _reached(row.last_24h, limits.per_day)),
+                (language.gettext("1 h"), _reached(row.last_1h, limits.per_hour)),
+                (language.gettext("24 h"), _reached(row.last_24h, limits.per_day)),
             )
             if hit
         )
@@ -169,6 +172,7 @@ def throttle_pressure(
     only_at_limit: bool = False,
     limit: int = 100,
     filters: Filters | None = None,
+    language: Language = ENGLISH,
 ) -> pd.DataFrame:
     """Per number sent to in the last 24 h (of the carriers, provinces and sources of
     `filters`, when given), accepted sends in the last 30 s / 5 min / 1 h / 24 h, the
@@ -176,12 +180,13 @@ def throttle_pressure(
     account's (`ThrottleLimits.of(settings)`); the default has no 1 h or 24 h limit.
 
     Columns: mobile, carrier, last_30s, last_5min, same_code_5min, last_1h, last_24h,
-    throttled_24h, last_sent_at (China time), at_limit (which limits are reached now)."""
+    throttled_24h, last_sent_at (China time), at_limit (which limits are reached now, in
+    `language`)."""
     windows = _windows(now, limits, filters)
     stmt = select(windows).order_by(*_pressure_order(windows)).limit(limit)
     if only_at_limit:
         stmt = stmt.where(windows.c.at_limit_flag == 1)
-    return _shown(frame(engine, stmt), limits)
+    return _shown(frame(engine, stmt), limits, language)
 
 
 def throttle_view(
@@ -191,6 +196,7 @@ def throttle_view(
     *,
     top: int = 50,
     at_limit_rows: int = 100,
+    language: Language = ENGLISH,
 ) -> ThrottleView:
     """The per-number windows as of `filters.end` for the numbers of `filters`' carriers,
     provinces and sources under `limits` (the account's, `ThrottleLimits.of(settings)`), in
@@ -221,8 +227,8 @@ def throttle_view(
     at_limit = rows[(rows["at_limit_flag"] == 1) & (rows["flag_rank"] <= at_limit_rows)]
     return ThrottleView(
         at_limit_count=int(rows["at_limit_count"].iloc[0]) if len(rows) else 0,
-        at_limit=_shown(at_limit, limits),
-        pressure=_shown(rows[rows["pressure_rank"] <= top], limits),
+        at_limit=_shown(at_limit, limits, language),
+        pressure=_shown(rows[rows["pressure_rank"] <= top], limits, language),
     )
 
 

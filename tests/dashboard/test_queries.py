@@ -13,6 +13,7 @@ from sqlalchemy import func, literal_column, select
 from dashboard import queries
 from dashboard.queries import Filters
 from dashboard.queries._sql import filtered, with_reports
+from ingest.i18n import CHINESE, Language
 from ingest.settings import Secret
 from ingest.store.models import Report, Send
 from ingest.store.rollups import delay_ds_sql
@@ -194,6 +195,8 @@ def test_throttle_pressure_counts_each_window(engine):
     assert (row["last_30s"], row["last_5min"], row["same_code_5min"]) == (1, 3, 3)
     assert (row["last_1h"], row["last_24h"], row["throttled_24h"]) == (5, 6, 1)
     assert row["at_limit"] == "3 in 5 min, 1 h"
+    chinese = queries.throttle_pressure(engine, now, EXAMPLE_LIMITS, language=Language(CHINESE))
+    assert chinese.iloc[0]["at_limit"] == "5 分钟内 3 次、1 小时"
     # Without account limits (the default, as unconfigured), only the same-code rule counts.
     assert queries.throttle_pressure(engine, now).iloc[0]["at_limit"] == "3 in 5 min"
 
