@@ -12,7 +12,7 @@ from datetime import timedelta
 import altair as alt
 import pandas as pd
 
-from dashboard.lang import _
+from dashboard.lang import _, place
 from ingest.i18n import N_
 
 OUTCOME_COLORS = {
@@ -162,6 +162,7 @@ def rate_by_chart(df: pd.DataFrame, dimension: str, top: int = 15) -> alt.LayerC
     order of sends; each row labelled with its count of reported calls, and rows with too few
     calls for a rate (answer_rate missing) shown as a count without a bar."""
     data = df.head(top).copy()
+    data[dimension] = data[dimension].map(place)
     reported = data["answered"] + data["failed"]
     data["label"] = [
         _("{rate} of {calls} calls").format(rate=f"{r:.0%}", calls=f"{n:,}")
@@ -271,6 +272,7 @@ def reasons_heatmap(df: pd.DataFrame, dimension: str, top_rows: int = 12) -> alt
         .groupby([dimension, "category"], as_index=False)["failures"]
         .sum()
     )
+    data[dimension] = data[dimension].map(place)
     columns = list(data.groupby("category")["failures"].sum().sort_values(ascending=False).index)
     return (
         alt.Chart(data)
@@ -283,7 +285,10 @@ def reasons_heatmap(df: pd.DataFrame, dimension: str, top_rows: int = 12) -> alt
                 axis=alt.Axis(labelAngle=0, labelLimit=160, labelOverlap=False, orient="top"),
             ),
             y=alt.Y(
-                f"{dimension}:N", title=None, sort=list(rows), axis=alt.Axis(labelOverlap=False)
+                f"{dimension}:N",
+                title=None,
+                sort=[place(row) for row in rows],
+                axis=alt.Axis(labelOverlap=False),
             ),
             color=alt.Color("failures:Q", scale=alt.Scale(scheme="orangered"), title=_("failures")),
             tooltip=[

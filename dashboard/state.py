@@ -16,7 +16,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from dashboard import queries
-from dashboard.lang import _, language
+from dashboard.lang import _, language, place
 from dashboard.plain import formula_safe, formula_safe_cell, literal
 from dashboard.privacy import mask_numbers, show_text
 from dashboard.queries.export import write_sends_csv
@@ -159,12 +159,25 @@ def _range_picker() -> None:
 
 
 def _filter_pickers(options: queries.FilterOptions) -> None:
-    st.multiselect(_("Carrier"), options.carriers, key="carriers", placeholder=_("All carriers"))
-    st.multiselect(_("Country"), options.countries, key="countries", placeholder=_("All countries"))
+    st.multiselect(
+        _("Carrier"),
+        options.carriers,
+        key="carriers",
+        placeholder=_("All carriers"),
+        format_func=place,
+    )
+    st.multiselect(
+        _("Country"),
+        options.countries,
+        key="countries",
+        placeholder=_("All countries"),
+        format_func=place,
+    )
     st.multiselect(
         _("Province"),
         options.provinces,
         key="provinces",
+        format_func=place,
         placeholder=_("All provinces"),
         help=_("Mainland China only; pick a country for numbers abroad."),
     )
@@ -341,7 +354,8 @@ def table(
         c: st.column_config.Column(_(str(c))) for c in df.columns if c not in (column_config or {})
     }
     column_config = {**named, **(column_config or {})}
-    shown, column_config = _no_none(mask_numbers(df, unmasked()), column_config)
+    places = {c: df[c].map(place) for c in ("carrier", "province", "country") if c in df}
+    shown, column_config = _no_none(mask_numbers(df.assign(**places), unmasked()), column_config)
     event = st.dataframe(
         shown,
         hide_index=True,

@@ -246,3 +246,25 @@ def test_what_healthz_sees_reads_in_the_viewers_language(tmp_path, monkeypatch, 
     at.session_state[lang.CHOICE] = code
     at.run().switch_page("app_pages/health.py").run()
     assert at.error[0].value.replace("\\", "").startswith(problem)
+
+
+@pytest.mark.parametrize(
+    ("code", "places"),
+    [
+        (ENGLISH, {"carriers": "China Mobile", "countries": "Singapore", "provinces": "Jiangsu"}),
+        (CHINESE, {"carriers": "中国移动", "countries": "新加坡", "provinces": "江苏"}),
+    ],
+)
+def test_carriers_countries_and_provinces_are_named_in_the_viewers_language(
+    seeded_sqlite, monkeypatch, code, places
+):
+    monkeypatch.setenv("VOICEWATCH_DB", seeded_sqlite.url)
+    for name in ("VOICEWATCH_DASHBOARD_PASSWORD", "VOICEWATCH_UNMASK_PASSWORD"):
+        monkeypatch.setenv(name, "")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state[lang.CHOICE] = code
+    at.run().switch_page("app_pages/failures.py").run()
+    for key, name in places.items():
+        assert name in at.sidebar.multiselect(key=key).options
+    (by_place,) = [t for t in at.dataframe if t.value.columns[0] == "carrier"]
+    assert places["carriers"] in by_place.value["carrier"].tolist()
