@@ -12,7 +12,7 @@ from datetime import timedelta
 import altair as alt
 import pandas as pd
 
-from dashboard.lang import _, place
+from dashboard.lang import _, place, refusal
 from ingest.i18n import N_
 
 OUTCOME_COLORS = {
@@ -221,7 +221,7 @@ def fees_chart(df: pd.DataFrame, unit: str, grain: str | None = "day") -> alt.Ch
 
 def reasons_chart(df: pd.DataFrame, top: int = 12) -> alt.Chart:
     """Horizontal bars: the commonest failure reasons, coloured by category."""
-    data = df.head(top)
+    data = df.head(top).assign(reason=lambda d: d["reason"].map(refusal))
     return (
         alt.Chart(data)
         .mark_bar()
@@ -304,7 +304,7 @@ def reasons_heatmap(df: pd.DataFrame, dimension: str, top_rows: int = 12) -> alt
 def throttle_chart(df: pd.DataFrame, grain: str | None = None) -> alt.Chart:
     """Stacked bars: throttle rejections per bucket by return code."""
     return (
-        alt.Chart(df)
+        alt.Chart(df.assign(reason=df["reason"].map(refusal)))
         .mark_bar()
         .encode(
             x=_time_x(grain=grain),

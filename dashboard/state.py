@@ -16,7 +16,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from dashboard import queries
-from dashboard.lang import _, language, place
+from dashboard.lang import _, language, place, refusal
 from dashboard.plain import formula_safe, formula_safe_cell, literal
 from dashboard.privacy import mask_numbers, show_text
 from dashboard.queries.export import write_sends_csv
@@ -354,8 +354,10 @@ def table(
         c: st.column_config.Column(_(str(c))) for c in df.columns if c not in (column_config or {})
     }
     column_config = {**named, **(column_config or {})}
-    places = {c: df[c].map(place) for c in ("carrier", "province", "country") if c in df}
-    shown, column_config = _no_none(mask_numbers(df.assign(**places), unmasked()), column_config)
+    words = {c: df[c].map(place) for c in ("carrier", "province", "country") if c in df}
+    if "reason" in df:
+        words["reason"] = df["reason"].map(refusal)
+    shown, column_config = _no_none(mask_numbers(df.assign(**words), unmasked()), column_config)
     event = st.dataframe(
         shown,
         hide_index=True,

@@ -268,3 +268,20 @@ def test_carriers_countries_and_provinces_are_named_in_the_viewers_language(
         assert name in at.sidebar.multiselect(key=key).options
     (by_place,) = [t for t in at.dataframe if t.value.columns[0] == "carrier"]
     assert places["carriers"] in by_place.value["carrier"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("code", "refusal"),
+    [
+        (ENGLISH, "[8] same content to the number within 30 s"),
+        (CHINESE, "[8] 同一手机号30秒内重复提交相同的内容"),  # Yunpian's own words
+    ],
+)
+def test_send_refusals_read_in_the_viewers_language(seeded_sqlite, monkeypatch, code, refusal):
+    monkeypatch.setenv("VOICEWATCH_DB", seeded_sqlite.url)
+    for name in ("VOICEWATCH_DASHBOARD_PASSWORD", "VOICEWATCH_UNMASK_PASSWORD"):
+        monkeypatch.setenv(name, "")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state[lang.CHOICE] = code
+    at.run().switch_page("app_pages/failures.py").run()
+    assert refusal in at.dataframe[0].value["reason"].tolist()
