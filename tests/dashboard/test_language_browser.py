@@ -15,16 +15,17 @@ from tests.servers import wait_until
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 ZONE_NOTE = "所有时间均为北京时间（UTC+8）。"
-# Every page, by its path and its Chinese title (screenshots docs/screenshots/zh_<page>.png).
+# Every page: its path, its Chinese title and words it shows last (the screenshot waits for
+# them), shot to docs/screenshots/zh_<page>.png.
 CHINESE_PAGES = (
-    ("", "概览"),
-    ("failures", "失败分析"),
-    ("throttling", "限流"),
-    ("health", "采集健康"),
-    ("alerts", "告警"),
-    ("lookup", "号码查询"),
-    ("send_test", "发送测试呼叫"),
-    ("guard", "风控"),
+    ("", "概览", "下载全部发送及其状态报告"),
+    ("failures", "失败分析", "下载最近的失败"),
+    ("throttling", "限流", "下载频繁呼叫的号码"),
+    ("health", "采集健康", "下载拉取记录"),
+    ("alerts", "告警", "通知渠道"),
+    ("lookup", "号码查询", "号码或 sid"),
+    ("send_test", "发送测试呼叫", "下载查看者审计"),
+    ("guard", "风控", "启用前回放"),
 )
 
 
@@ -65,9 +66,9 @@ def test_switching_to_chinese_translates_the_page_and_survives_a_reload(browser,
         browser.refresh()
         wait_until(lambda: _settled(browser, "时间范围", "发送测试呼叫"), timeout=45)
         assert browser.get_cookie(COOKIE)["value"] == "zh_CN"
-        for path, title in CHINESE_PAGES:
+        for path, *words in CHINESE_PAGES:
             browser.get(f"{dashboard_url}/{path}")
-            wait_until(lambda title=title: _settled(browser, title, ZONE_NOTE), timeout=45)
+            wait_until(lambda words=words: _settled(browser, ZONE_NOTE, *words), timeout=45)
             _shot(browser, f"zh_{path or 'overview'}")
         _pick_language(browser, "English")
         wait_until(lambda: _settled(browser, "Time range", "Overview"), timeout=45)
