@@ -5,8 +5,8 @@ cost the same at ten million reports as at a hundred thousand."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
@@ -33,6 +33,7 @@ DAYS = TRAFFIC_ROLLUPS["day"].__table__
 OUTCOMES = ("answered", "not answered", "pending", "unknown", "throttled", "rejected")
 DIMENSIONS = ("carrier", "province", "country")
 MIN_SAMPLE = 30  # reported calls below which a rate is shown as a count, not a percentage
+NO_REPORT_AFTER = timedelta(minutes=15)  # VOICEWATCH_NO_REPORT_AFTER's default
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,20 @@ def _kpis_with(engine: Engine, filters: Filters, median: float | None, p95: floa
         p95_answer_s=p95,
         mean_duration_s=int(row["answered_duration"]) / answered if answered else None,
     )
+
+
+def no_report_count(
+    engine: Engine, filters: Filters, now: datetime, after: timedelta = NO_REPORT_AFTER
+) -> int:
+    """Accepted sends in `filters` whose report had not arrived `after` their send, as of
+    `now`: the "no report" outcome (VOICEWATCH_NO_REPORT_AFTER). Younger ones are pending."""
+    sent_before = min(filters.end, now - after)
+    if sent_before <= filters.start:
+        return 0
+    t = traffic(replace(filters, end=sent_before))
+    stmt = select(total(t.c.accepted) - total(t.c.answered_accepted) - total(t.c.failed_accepted))
+    with engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one())
 
 
 _KPI_COUNTS = ("sends", "accepted", "answered", "failed", "throttled", "rejected")

@@ -96,6 +96,19 @@ def test_a_send_with_no_report_after_the_set_time_is_no_report(open_page, small_
     assert at.dataframe[0].value["outcome"].iloc[0] == "no report"
 
 
+def test_overview_counts_calls_with_no_report_after_the_set_time(open_page, small_db):
+    url, engine, _ = small_db
+    now = datetime.now(UTC)
+    add_rows(engine, [send_row(MOBILE, now - timedelta(minutes=m)) for m in (16, 5)])
+    at = open_page("overview", url, VOICEWATCH_NO_REPORT_AFTER="600")
+    [tile] = [m for m in at.metric if m.label == "No report"]
+    assert tile.value == "1"  # the 5-minute-old call is still pending
+    assert "10 min after the send" in tile.help and "VOICEWATCH_NO_REPORT_AFTER" in tile.help
+    assert len(at.metric) == 10  # a tile replaced, not added: the page stays as light
+    at = open_page("overview", url, VOICEWATCH_NO_REPORT_AFTER="240")
+    assert metrics(at)["No report"] == "2"
+
+
 def test_retry_waits_use_the_configured_limits_and_say_which(open_page, small_db):
     url, _, _ = small_db
     at = look_up(open_page("lookup", url), MOBILE)

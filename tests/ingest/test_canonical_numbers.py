@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from dashboard.queries.lookup import accepted_history, no_report_count
+from dashboard.queries import Filters, no_report_count
+from dashboard.queries.lookup import accepted_history
 from ingest.numbers import as_sent, canonical, partial_number
 from ingest.store.engine import make_engine, upgrade
 from ingest.store.lookup import candidates, lookup
@@ -143,5 +144,5 @@ def test_no_report_counts_accepted_sends_with_no_report_after_the_set_time(engin
     store_reports(
         engine, [ReportRecord("answered", "15231999867", "SUCCESS", now, duration=9)], "pull"
     )
-    assert no_report_count(engine, T0, now, now) == 1
-    assert no_report_count(engine, T0, now, now, after=timedelta(minutes=1)) == 2
+    assert no_report_count(engine, Filters(T0, now), now) == 1
+    assert no_report_count(engine, Filters(T0, now), now, after=timedelta(minutes=1)) == 2
