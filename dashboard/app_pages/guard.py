@@ -39,7 +39,7 @@ tiles[1].metric(_("Blocked"), lang.number(totals["blocked"]), border=True)
 tiles[2].metric(_("Record-only would block"), lang.number(totals["would_block"]), border=True)
 tiles[3].metric(
     _("Estimated spend saved"),
-    lang.number(totals["spend_saved"], 1),
+    state.fee(totals["spend_saved"], 1),
     help=_("Blocked sends at the mean fee of an accepted call in this range."),
     border=True,
 )

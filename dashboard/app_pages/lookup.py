@@ -208,8 +208,11 @@ columns = [
     "fee",
     "first_seen",
 ]
+fee_column = f"fee_{settings.fee_unit}"  # the unit in the name, so the download carries it
 state.table(
-    shown[[c for c in columns if c in shown]].replace({pd.NA: None}),
+    shown[[c for c in columns if c in shown]]
+    .replace({pd.NA: None})
+    .rename(columns={"fee": fee_column}),
     "lookup timeline",
     key="timeline",
     column_config={
@@ -225,5 +228,6 @@ state.table(
             _(support.SEND_TO_END), format="%.0f s"
         ),
         "duration": st.column_config.NumberColumn(_("call lasted"), format="%d s"),
+        fee_column: st.column_config.NumberColumn(_("fee ({unit})").format(unit=state.fee_unit())),
     },
 )

@@ -120,15 +120,18 @@ def tiles(now: queries.Kpis, before: queries.Kpis, comparable: bool, no_report) 
         inverse=True,
         help=_("Fees of the range divided by its answered calls."),
     )
-    answer_help = _(
-        "From the send to the moment the user picked up (the report's user_receive_time), "
-        "over the answered calls."
+    # user_receive_time is when the call ended (ingest/support.py): these spans hold the
+    # ringing and the talk, and are named for what they measure.
+    end_help = _(
+        "Over the answered calls: from the send to the end of the call, the report's "
+        "user_receive_time (when the answered call hung up), so ringing and talk together. "
+        "Lookup shows the same span for each call as “send → call ended”."
     )
     for column, label, value, previous in (
-        (row2[3], _("Median to answer"), now.median_answer_s, before.median_answer_s),
-        (row2[4], _("p95 to answer"), now.p95_answer_s, before.p95_answer_s),
+        (row2[3], _("Median to call end"), now.median_answer_s, before.median_answer_s),
+        (row2[4], _("p95 to call end"), now.p95_answer_s, before.p95_answer_s),
     ):
-        tile(column, label, value, previous, secs, comparable, inverse=True, help=answer_help)
+        tile(column, label, value, previous, secs, comparable, inverse=True, help=end_help)
 
 
 def no_report_after() -> timedelta:

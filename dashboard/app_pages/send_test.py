@@ -201,7 +201,7 @@ if last:
         st.success(
             _("Accepted: sid {sid}, fee {fee}. Calling {number}…").format(
                 sid=state.outside(outcome.sid),
-                fee=lang.number(outcome.fee, 2 if outcome.fee % 1 else 0),
+                fee=state.fee(outcome.fee, 2 if outcome.fee % 1 else 0),
                 number=state.outside(last["shown"]),
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -149,6 +150,26 @@ def test_fees_carry_their_unit(open_page, fresh_db):
     shown = metrics(at)
     assert shown["Fees (yuan)"] == "42"
     assert "Per answer (yuan)" in shown
+
+
+def test_every_page_showing_a_fee_shows_its_unit(open_page, fresh_db, monkeypatch):
+    offered = []
+    real = st.download_button
+
+    def recording(label, data, **kwargs):
+        offered.append((label, data))
+        return real(label, data, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording)
+    at = open_page("lookup", fresh_db[0], VOICEWATCH_FEE_UNIT="yuan")
+    at.text_input(key="lookup_input").input(MOBILE).run()
+    [timeline] = [df for df in at.dataframe if "sid" in df.value]
+    config = json.loads(timeline.proto.columns)
+    assert config["fee_yuan"]["label"] == "fee (yuan)" and "fee" not in timeline.value
+    csv = next(d for label, d in offered if label == "Download lookup timeline (CSV)")
+    assert "fee_yuan" in csv.decode("utf-8-sig").splitlines()[0].split(",")
+    at = open_page("guard", fresh_db[0], VOICEWATCH_FEE_UNIT="yuan")
+    assert metrics(at)["Estimated spend saved"] == "0.0 yuan"
 
 
 def test_failures_page_explains_reasons_by_category(open_page, fresh_db):

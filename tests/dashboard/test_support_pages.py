@@ -3,6 +3,7 @@ partial number, a sid in its number's history, reasons explained, "no report", b
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -142,12 +143,16 @@ def test_a_new_check_clears_the_last_result_and_a_refusal_is_one_message(
         VOICEWATCH_DIGEST_KEY="page-test-key",
     )
     at.text_input(key="send_actor").input("li.wei")
+    accepted = []
     for _ in range(2):  # the same code twice within 30 s: refused (code 8), sent anyway
         at.text_input[1].input("+86 139 1234 5678")
         at.text_input(key="test_code").input("4321")
         at.button[0].click().run()
         next(b for b in at.button if b.label in ("Yes, call now", "Send anyway")).click().run()
+        accepted += [s.value for s in at.success if s.value.startswith("Accepted")]
     assert not at.exception
+    [first] = accepted  # its fee with its unit
+    assert re.search(r", fee [\d.]+ credits\. Calling", first), first
     [refusal] = [e.value for e in at.error]
     assert refusal.startswith("Yunpian refused the send: code 8: same content to the number")
     assert refusal.count("same content") == 1 and "同一手机号" not in refusal
