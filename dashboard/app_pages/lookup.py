@@ -224,10 +224,20 @@ state.table(
             _(support.CALL_ENDED), format="HH:mm:ss"
         ),
         "first_seen": st.column_config.DatetimeColumn(_("report stored"), format="HH:mm:ss"),
+        # Seconds in the labels: a column with missing values is shown as text (no format).
         "call_ended_after_s": st.column_config.NumberColumn(
-            _(support.SEND_TO_END), format="%.0f s"
+            _("{span} (s)").format(span=_(support.SEND_TO_END)), format="%.0f"
         ),
-        "duration": st.column_config.NumberColumn(_("call lasted"), format="%d s"),
+        "duration": st.column_config.NumberColumn(
+            _("{span} (s)").format(span=_("call lasted")), format="%d"
+        ),
+        "result": _("result"),
+        "status": _("status"),
+        "error_msg": _("Yunpian's reason"),
+        "via": _("report via"),
+        "mobile": _("number"),
+        "source": _("source"),
+        "actor": _("sent by"),
         fee_column: st.column_config.NumberColumn(_("fee ({unit})").format(unit=state.fee_unit())),
     },
 )
