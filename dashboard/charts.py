@@ -18,6 +18,7 @@ from ingest.i18n import N_
 OUTCOME_COLORS = {
     N_("answered"): "#2e9e5b",
     N_("not answered"): "#f2a541",
+    N_("no report"): "#8c564b",
     N_("pending"): "#b8c2cc",
     N_("unknown"): "#5b6b7b",
     N_("throttled"): "#8e6bbf",

@@ -217,7 +217,12 @@ def overview() -> None:
 
     st.subheader(_("Sends by outcome"))
     grain = grain_picker(filters)
-    volume = state.query(queries.volume_by_outcome, filters, grain)
+    volume = state.query(
+        queries.volume_by_outcome,
+        filters,
+        grain,
+        no_report_before=state.view_now() - no_report_after(),
+    )
     if volume.empty:
         st.info(_("No sends in this range."))
         return

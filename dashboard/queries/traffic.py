@@ -30,7 +30,15 @@ from dashboard.queries._sql import (
 DAYS = TRAFFIC_ROLLUPS["day"].__table__
 # "unknown": sent, Yunpian's answer lost (the call may have been placed); neither accepted
 # nor rejected until a report joins it (ingest/store/unknown_sends.py).
-OUTCOMES = ("answered", "not answered", "pending", "unknown", "throttled", "rejected")
+OUTCOMES = (
+    "answered",
+    "not answered",
+    "no report",
+    "pending",
+    "unknown",
+    "throttled",
+    "rejected",
+)
 DIMENSIONS = ("carrier", "province", "country")
 MIN_SAMPLE = 30  # reported calls below which a rate is shown as a count, not a percentage
 NO_REPORT_AFTER = timedelta(minutes=15)  # VOICEWATCH_NO_REPORT_AFTER's default
@@ -206,13 +214,38 @@ def _nearest_ranks(histogram: list[tuple[int, int]], qs: tuple[float, ...]) -> l
     return values
 
 
-def volume_by_outcome(engine: Engine, filters: Filters, grain: str | None = None) -> pd.DataFrame:
-    """Sends per China-time bucket and outcome: bucket, outcome, sends."""
+def volume_by_outcome(
+    engine: Engine,
+    filters: Filters,
+    grain: str | None = None,
+    *,
+    no_report_before: datetime | None = None,
+) -> pd.DataFrame:
+    """Sends per China-time bucket and outcome: bucket, outcome, sends. With
+    `no_report_before` (now minus VOICEWATCH_NO_REPORT_AFTER), accepted sends still without a
+    report that were sent before it are "no report", the younger ones "pending"."""
     grain = grain or grain_for(filters.start, filters.end)
+    wide = frame(engine, _volume(engine, filters, grain))
+    wide["no report"] = 0
+    cutoff = None if no_report_before is None else min(filters.end, no_report_before)
+    if cutoff is not None and cutoff > filters.start:
+        old = frame(engine, _volume(engine, replace(filters, end=cutoff), grain))
+        late = wide["bucket"].map(old.set_index("bucket")["pending"]).fillna(0).astype("int64")
+        wide["no report"] = late
+        wide["pending"] = wide["pending"] - late
+    long = wide.melt(id_vars="bucket", value_vars=list(OUTCOMES), var_name="outcome")
+    long = long[long["value"] > 0].rename(columns={"value": "sends"})
+    long["sends"] = long["sends"].astype("int64")
+    long = long.sort_values("bucket", kind="stable").reset_index(drop=True)
+    return buckets_to_time(long[["bucket", "outcome", "sends"]])
+
+
+def _volume(engine: Engine, filters: Filters, grain: str):
+    """Per bucket of `grain`: a column of sends for each outcome but "no report"."""
     t = traffic(filters, grain)
     when = bucket(engine, t.c.at, grain)
     sums = {name: total(t.c[name]) for name in ("throttled", "rejected", "accepted")}
-    stmt = select(
+    return select(
         when.label("bucket"),
         sums["throttled"].label("throttled"),
         (sums["rejected"] - sums["throttled"]).label("rejected"),
@@ -223,12 +256,6 @@ def volume_by_outcome(engine: Engine, filters: Filters, grain: str | None = None
         ),
         (total(t.c.sends) - sums["accepted"] - sums["rejected"]).label("unknown"),
     ).group_by(when)
-    wide = frame(engine, stmt)
-    long = wide.melt(id_vars="bucket", value_vars=list(OUTCOMES), var_name="outcome")
-    long = long[long["value"] > 0].rename(columns={"value": "sends"})
-    long["sends"] = long["sends"].astype("int64")
-    long = long.sort_values("bucket", kind="stable").reset_index(drop=True)
-    return buckets_to_time(long[["bucket", "outcome", "sends"]])
 
 
 def answer_rate_over_time(

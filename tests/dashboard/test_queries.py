@@ -206,6 +206,20 @@ def test_no_report_count_equals_the_raw_rows_with_filters_and_any_now(engine):
     assert queries.no_report_count(engine, everything, everything.end + after) == total > 20
 
 
+def test_volume_splits_calls_with_no_report_from_the_pending_ones(engine):
+    old = send_row(MOBILE, T0 + timedelta(minutes=1))
+    young = send_row(MOBILE, T0 + timedelta(minutes=40))
+    answered = send_row(UNICOM, T0 + timedelta(minutes=2))
+    add_rows(engine, [old, young, answered], [report_row(answered, "SUCCESS", 10)])
+    hour = Filters(T0, T0 + timedelta(hours=1))
+    cutoff = T0 + timedelta(minutes=30)  # now minus the no-report time
+    volume = queries.volume_by_outcome(engine, hour, "hour", no_report_before=cutoff)
+    shown = dict(zip(volume["outcome"], volume["sends"], strict=True))
+    assert shown == {"answered": 1, "no report": 1, "pending": 1}
+    plain = queries.volume_by_outcome(engine, hour, "hour")
+    assert dict(zip(plain["outcome"], plain["sends"], strict=True))["pending"] == 2
+
+
 def test_latest_failures_newest_first_with_code_meaning(engine):
     accepted = send_row(MOBILE, T0)
     refused = send_row(UNICOM, T0 + timedelta(minutes=5), result_code=3)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 
 from dashboard.lang import CHOICE
 from ingest.i18n import CHINESE
@@ -110,6 +111,11 @@ def test_overview_counts_calls_with_no_report_after_the_set_time(open_page, smal
     assert tile.value == "1"  # the 5-minute-old call is still pending
     assert "10 min after the send" in tile.help and "VOICEWATCH_NO_REPORT_AFTER" in tile.help
     assert len(at.metric) == 10  # a tile replaced, not added: the page stays as light
+    volume = convert_arrow_bytes_to_pandas_df(
+        at.get("vega_lite_chart")[0].proto.datasets[0].data.data
+    )
+    by_outcome = volume.groupby("outcome")["sends"].sum().to_dict()
+    assert (by_outcome["no report"], by_outcome["pending"]) == (1, 1)  # the chart agrees
     at = open_page("overview", url, VOICEWATCH_NO_REPORT_AFTER="240")
     assert metrics(at)["No report"] == "2"
 
