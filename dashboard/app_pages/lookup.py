@@ -11,9 +11,11 @@ import streamlit as st
 from dashboard import queries, state
 from dashboard.lang import _, language
 from dashboard.privacy import show_number
+from dashboard.queries.lookup import REJECTED, RESULT_WORDS
 from ingest import support
 from ingest.numbers import as_sent, canonical, describe, looks_like_mobile, partial_number
 from ingest.throttle import ThrottleLimits
+from ingest.yunpian.codes import lookup
 
 st.title(_("Lookup"))
 settings = state.settings()
@@ -177,8 +179,23 @@ st.caption(
         "answered call hung up or an unanswered one stopped ringing."
     )
 )
+
+
+def result_in_words(send_state: object, code: object) -> str:
+    """What became of a send, in the viewer's language: a refusal's code and meaning."""
+    if not isinstance(send_state, str):
+        return ""
+    if send_state == REJECTED:
+        return f"[{int(code)}] {lookup(int(code)).meaning_in(lang.code)}"
+    return _(RESULT_WORDS.get(send_state, send_state))
+
+
 shown = timeline.assign(
     mark=["▶" if picked_sid and sid == picked_sid else "" for sid in timeline["sid"]],
+    result=[
+        result_in_words(send_state, code)
+        for send_state, code in zip(timeline["send_state"], timeline["result_code"], strict=True)
+    ],
     outcome=[_(word) for word in timeline["outcome"]],
     reason=[
         support.report_reason(msg, lang)[0] if status == "FAIL" else None

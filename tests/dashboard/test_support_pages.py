@@ -139,6 +139,7 @@ def test_lookup_in_chinese(open_page, small_db):
     assert (metrics(at)["已接听"], metrics(at)["未接听"]) == ("1", "1")
     assert "用户未接听" in at.error[0].value and "告知用户" in at.error[0].value
     assert at.dataframe[0].value["outcome"].tolist() == ["未接听", "已接听"]
+    assert at.dataframe[0].value["result"].tolist() == ["已受理", "已受理"]
 
 
 def test_a_new_check_clears_the_last_result_and_a_refusal_is_one_message(
