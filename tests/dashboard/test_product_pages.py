@@ -11,6 +11,8 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from dashboard import state
+from dashboard.lang import CHOICE
+from ingest.i18n import CHINESE
 from ingest.store.engine import make_engine
 from ingest.store.models import Send
 from tests.dashboard import test_pages
@@ -189,6 +191,23 @@ def test_failures_page_explains_reasons_by_category(open_page, fresh_db):
     latest = next(df.value for df in at.dataframe if "sid" in df.value)
     assert list(latest.columns[:4]) == ["sent_at", "mobile", "stage", "category"]
     assert not (latest.astype(str) == "None").any().any()
+
+
+def test_failures_in_chinese_name_refusals_and_stages_in_chinese(open_page, fresh_db):
+    url, engine = fresh_db
+    failed = send_row(MOBILE, datetime.now(UTC) - timedelta(minutes=5))
+    add_rows(engine, [failed], [report_row(failed, "FAIL", 20, error_msg="空号")])
+    at = open_page("failures", url)
+    at.session_state[CHOICE] = CHINESE
+    at.run()
+    assert not at.exception
+    reasons, by, latest = (df.value for df in at.dataframe)
+    refused = "[8] 同一手机号30秒内重复提交相同的内容"
+    assert refused in reasons["reason"].tolist() and "空号" in reasons["reason"].tolist()
+    assert set(reasons["stage"]) == {"呼叫", "发送"}
+    assert refused in by["reason"].tolist() and set(by["stage"]) == {"呼叫", "发送"}
+    assert {"空号", refused} <= set(latest["reason"])
+    assert set(latest["stage"]) == {"呼叫", "发送"}
 
 
 def test_overview_in_chinese(open_page, fresh_db):
