@@ -258,7 +258,10 @@ def overview() -> None:
             label=_("answer rate by {dimension}").format(dimension=DIMENSIONS[dimension]),
             key="rate_by_table",
             filters=filters,
-            column_config=_rate_column(),
+            column_config={
+                dimension: st.column_config.TextColumn(DIMENSIONS[dimension], pinned=True),
+                **_rate_column(),
+            },
         )
     fees_section(filters, grain)
 
@@ -282,6 +285,7 @@ def fees_section(filters: queries.Filters, grain: str) -> None:
             key="fees",
             filters=filters,
             column_config={
+                **_count_columns(),
                 "bucket": st.column_config.DatetimeColumn(
                     _("from (China time)"), format="YYYY-MM-DD HH:mm"
                 ),
@@ -296,8 +300,21 @@ def fees_section(filters: queries.Filters, grain: str) -> None:
 
 def _rate_column() -> dict:
     return {
+        **_count_columns(),
+        "failed": st.column_config.NumberColumn(_("not answered")),
         "answer_rate": st.column_config.ProgressColumn(
             _("answer rate"), format="percent", min_value=0, max_value=1
+        ),
+    }
+
+
+def _count_columns() -> dict:
+    return {
+        name: st.column_config.NumberColumn(label)
+        for name, label in (
+            ("sends", _("sends")),
+            ("accepted", _("accepted")),
+            ("answered", _("answered")),
         )
     }
 

@@ -193,6 +193,19 @@ def test_failures_page_explains_reasons_by_category(open_page, fresh_db):
     assert not (latest.astype(str) == "None").any().any()
 
 
+def test_overview_tables_in_chinese_name_every_column(open_page, fresh_db):
+    at = open_page("overview", fresh_db[0])
+    at.session_state[CHOICE] = CHINESE
+    at.run()
+    assert not at.exception
+    for table in at.dataframe:
+        labels = {n: c.get("label") for n, c in json.loads(table.proto.columns).items()}
+        unnamed = [c for c in table.value.columns if not labels.get(c)]
+        assert unnamed == [], unnamed
+    [tile] = [m for m in at.metric if m.label == "无状态报告"]
+    assert "发送后15分钟内" in tile.help
+
+
 def test_failures_in_chinese_name_refusals_and_stages_in_chinese(open_page, fresh_db):
     url, engine = fresh_db
     failed = send_row(MOBILE, datetime.now(UTC) - timedelta(minutes=5))
