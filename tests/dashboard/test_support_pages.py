@@ -182,3 +182,13 @@ def test_the_send_form_refuses_bad_input_before_anything_is_sent(open_page, smal
     errors = " ".join(e.value for e in at.error)
     assert "is not a phone number Yunpian calls" in errors and "got 2" in errors
     assert not [b for b in at.button if b.label in ("Yes, call now", "Send anyway")]
+
+
+def test_send_test_audit_in_chinese(open_page, small_db):
+    url, _, _ = small_db
+    at = open_page("send_test", url)
+    at.session_state[CHOICE] = CHINESE
+    at.run()
+    assert not at.exception
+    headings = [h.value for h in at.subheader]
+    assert "手动发送（最近 7 天）" in headings and "登录与查看完整号码（最近 7 天）" in headings
