@@ -161,11 +161,17 @@ def _kpis_with(engine: Engine, filters: Filters, median: float | None, p95: floa
 
 
 def no_report_count(
-    engine: Engine, filters: Filters, now: datetime, after: timedelta = NO_REPORT_AFTER
+    engine: Engine,
+    filters: Filters,
+    now: datetime | None = None,
+    after: timedelta = NO_REPORT_AFTER,
 ) -> int:
     """Accepted sends in `filters` whose report had not arrived `after` their send, as of
-    `now`: the "no report" outcome (VOICEWATCH_NO_REPORT_AFTER). Younger ones are pending."""
-    sent_before = min(filters.end, now - after)
+    `now` (default: the present): the "no report" outcome (VOICEWATCH_NO_REPORT_AFTER).
+    Younger ones are pending. Read from the rollups, which know answered and failed calls
+    only: a report with a status Yunpian has not documented counts here, as it counts as
+    pending in the volume chart."""
+    sent_before = min(filters.end, (now or datetime.now(UTC)) - after)
     if sent_before <= filters.start:
         return 0
     t = traffic(replace(filters, end=sent_before))
