@@ -433,7 +433,7 @@ def raw_export_button(filters: queries.Filters) -> None:
         spool = tempfile.TemporaryFile()  # noqa: SIM115
         name = "sends with reports"
         header = f"{export_header(name, filters)} · fee in {settings().fee_unit}"
-        write_sends_csv(engine(), filters, spool, shape, header)
+        write_sends_csv(engine(), filters, spool, shape, header, settings().fee_unit)
         spool.seek(0)
         return spool
 

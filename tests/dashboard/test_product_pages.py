@@ -122,6 +122,7 @@ def test_downloads_name_their_range_and_filters(open_page, fresh_db, monkeypatch
     assert lines[0].startswith("# voicewatch sends with reports · ")
     assert lines[0].endswith("carrier: SingTel · fee in credits")
     assert len(lines) == 2 + 3  # the header, the column names, the 3 sends to Singapore
+    assert "fee_credits" in lines[1].split(",")
     assert all(SINGAPORE not in line and "4567," in line for line in lines[2:]), lines
 
 
