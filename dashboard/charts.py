@@ -18,6 +18,7 @@ from ingest.i18n import N_
 OUTCOME_COLORS = {
     N_("answered"): "#2e9e5b",
     N_("not answered"): "#f2a541",
+    N_("no report"): "#8c564b",
     N_("pending"): "#b8c2cc",
     N_("unknown"): "#5b6b7b",
     N_("throttled"): "#8e6bbf",
@@ -302,15 +303,19 @@ def throttle_chart(df: pd.DataFrame, grain: str | None = None) -> alt.Chart:
         .mark_bar()
         .encode(
             x=_time_x(grain=grain),
-            y=alt.Y("sum(rejections):Q", title="rejections"),
+            y=alt.Y("sum(rejections):Q", title=_("rejections")),
             color=alt.Color(
                 "code:N",
                 scale=alt.Scale(
                     domain=[8, 9, 22, 17], range=["#b39ddb", "#7e57c2", "#f06292", "#c2185b"]
                 ),
-                title="code",
+                title=_("code"),
             ),
-            tooltip=[_time_tooltip(grain), "reason", "rejections"],
+            tooltip=[
+                _time_tooltip(grain),
+                alt.Tooltip("reason:N", title=_("reason")),
+                alt.Tooltip("rejections:Q", title=_("rejections")),
+            ],
         )
         .properties(height=240)
     )
@@ -323,9 +328,14 @@ def ingest_chart(df: pd.DataFrame, grain: str | None = None) -> alt.Chart:
         .mark_bar()
         .encode(
             x=_time_x(grain=grain),
-            y=alt.Y("sum(reports):Q", title="reports received"),
-            color=alt.Color("channel:N", scale=_scale(CHANNEL_COLORS), title="channel"),
-            tooltip=[_time_tooltip(grain), "channel", "bodies", "reports"],
+            y=alt.Y("sum(reports):Q", title=_("reports received")),
+            color=alt.Color("channel:N", scale=_scale(CHANNEL_COLORS), title=_("channel")),
+            tooltip=[
+                _time_tooltip(grain),
+                alt.Tooltip("channel:N", title=_("channel")),
+                alt.Tooltip("bodies:Q", title=_("bodies")),
+                alt.Tooltip("reports:Q", title=_("reports")),
+            ],
         )
         .properties(height=220)
     )

@@ -366,8 +366,15 @@ def _no_none(df: pd.DataFrame, column_config: dict | None) -> tuple[pd.DataFrame
         values = df[column]
         if values.dtype == object and _all_numbers(values):
             values = pd.to_numeric(values)
-        if values.dtype == object:
+        if values.dtype == object or isinstance(values.dtype, pd.StringDtype):  # pandas 3: str
             df[column] = values.where(values.notna(), "")
+        elif pd.api.types.is_datetime64_any_dtype(values) and values.isna().any():
+            spec = config.get(column) if isinstance(config.get(column), dict) else {}
+            moment = (spec.get("type_config") or {}).get("format") or "YYYY-MM-DD HH:mm:ss"
+            df[column] = values.dt.strftime(_strftime(moment)).fillna("")
+            config[column] = st.column_config.TextColumn(
+                spec.get("label") or str(column), pinned=spec.get("pinned")
+            )
         elif _numbers(values) and values.isna().any():
             spec = config.get(column) if isinstance(config.get(column), dict) else {}
             percent_format = (spec.get("type_config") or {}).get("format") == "percent"
@@ -376,6 +383,13 @@ def _no_none(df: pd.DataFrame, column_config: dict | None) -> tuple[pd.DataFrame
                 spec.get("label") or str(column), pinned=spec.get("pinned")
             )
     return df, (config or None)
+
+
+def _strftime(moment: str) -> str:
+    """A DatetimeColumn's format ('YYYY-MM-DD HH:mm:ss', 'MM-DD HH:mm') for strftime."""
+    for token, code in (("YYYY", "%Y"), ("MM", "%m"), ("DD", "%d"), ("HH", "%H")):
+        moment = moment.replace(token, code)
+    return moment.replace("mm", "%M").replace("ss", "%S")
 
 
 def _all_numbers(values: pd.Series) -> bool:
@@ -419,7 +433,7 @@ def raw_export_button(filters: queries.Filters) -> None:
         spool = tempfile.TemporaryFile()  # noqa: SIM115
         name = "sends with reports"
         header = f"{export_header(name, filters)} · fee in {settings().fee_unit}"
-        write_sends_csv(engine(), filters, spool, shape, header)
+        write_sends_csv(engine(), filters, spool, shape, header, settings().fee_unit)
         spool.seek(0)
         return spool
 

@@ -201,7 +201,7 @@ if last:
         st.success(
             _("Accepted: sid {sid}, fee {fee}. Calling {number}…").format(
                 sid=state.outside(outcome.sid),
-                fee=lang.number(outcome.fee, 2 if outcome.fee % 1 else 0),
+                fee=state.fee(outcome.fee, 2 if outcome.fee % 1 else 0),
                 number=state.outside(last["shown"]),
             )
         )
@@ -236,24 +236,34 @@ if last:
         live_report()
 
 st.divider()
-st.subheader("Manual sends, last 7 days")
-st.caption("Every call placed by hand, here or with `voicewatch send`: who, when, which number.")
+st.subheader(_("Manual sends, last 7 days"))
+st.caption(_("Every call placed by hand, here or with `voicewatch send`: who, when, which number."))
 state.table(
     manual_send_audit(engine, datetime.now(UTC) - timedelta(days=7)),
     "manual sends",
     key="manual_sends",
     column_config={
-        "sent_at": st.column_config.DatetimeColumn("sent (China)", format="MM-DD HH:mm:ss")
+        "sent_at": st.column_config.DatetimeColumn(_("sent (China)"), format="MM-DD HH:mm:ss"),
+        "source": st.column_config.TextColumn(_("source")),
+        "actor": st.column_config.TextColumn(_("sent by")),
+        "mobile": st.column_config.TextColumn(_("number")),
+        "result_code": st.column_config.NumberColumn(_("code")),
+        "result_msg": st.column_config.TextColumn(_("Yunpian's answer")),
     },
 )
 
-st.subheader("Logins and unmasks, last 7 days")
+st.subheader(_("Logins and unmasks, last 7 days"))
 st.caption(
-    "Every login, failed or refused login, logout and unmask of the dashboard: who, from where."
+    _("Every login, failed or refused login, logout and unmask of the dashboard: who, from where.")
 )
 state.table(
     viewer_audit(engine, datetime.now(UTC) - timedelta(days=7)),
     "viewer audit",
     key="viewer_audit",
-    column_config={"at": st.column_config.DatetimeColumn("at (China)", format="MM-DD HH:mm:ss")},
+    column_config={
+        "at": st.column_config.DatetimeColumn(_("at (China)"), format="MM-DD HH:mm:ss"),
+        "event": st.column_config.TextColumn(_("event")),
+        "viewer": st.column_config.TextColumn(_("viewer")),
+        "client": st.column_config.TextColumn(_("from")),
+    },
 )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, queries, state
 from dashboard.lang import _, language
+from dashboard.queries.throttling import reached_limits
 from ingest.throttle import ThrottleLimits
+from ingest.yunpian.codes import lookup
 
 AT_LIMIT_ROWS = 100  # the at-limit table lists this many; the tile counts them all
 
@@ -48,6 +51,25 @@ def window(label: str, limit: int | None, help_text: str | None = None):
     return st.column_config.ProgressColumn(
         label, min_value=0, max_value=limit, format="%d", help=help_text
     )
+
+
+def at_limit_words(df: pd.DataFrame, limits: ThrottleLimits) -> pd.DataFrame:
+    """`df` with its "at limit" column in the viewer's language: "3 in 5 min, 1 h"."""
+    names = {
+        "same code": _("{n} in 5 min").format(n=limits.same_code_per_window),
+        "1 h": _("1 h"),
+        "24 h": _("24 h"),
+    }
+    words = [
+        _(", ").join(names[name] for name in reached_limits(row, limits)) for row in df.itertuples()
+    ]
+    return df.assign(at_limit=words)
+
+
+def reasons_in_words(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with each throttle code's reason in the viewer's language: "[8] …"."""
+    code = language().code
+    return df.assign(reason=[f"[{c}] {lookup(int(c)).meaning_in(code)}" for c in df["code"]])
 
 
 st.title(_("Throttling"))
@@ -103,19 +125,28 @@ else:
                 shown=lang.number(len(view.at_limit)), total=lang.number(view.at_limit_count)
             )
         )
-    state.table(view.at_limit, "numbers at limit", key="at_limit", column_config=windows)
+    state.table(
+        at_limit_words(view.at_limit, limits),
+        "numbers at limit",
+        key="at_limit",
+        column_config=windows,
+    )
 
 st.subheader(_("Throttle rejections over time"))
 if over_time.empty:
     st.info(_("No throttle rejections in this range."))
 else:
-    st.altair_chart(charts.throttle_chart(over_time))
+    st.altair_chart(charts.throttle_chart(reasons_in_words(over_time)))
 
 left, right = st.columns(2)
 with left:
     st.subheader(_("Per-number pressure, last 24 h"))
     state.table(
-        view.pressure, "throttle pressure", key="pressure", column_config=windows, height=420
+        at_limit_words(view.pressure, limits),
+        "throttle pressure",
+        key="pressure",
+        column_config=windows,
+        height=420,
     )
 with right:
     st.subheader(_("Called suspiciously often"))
@@ -131,6 +162,17 @@ with right:
         height=420,
         column_config={
             "mobile": st.column_config.TextColumn(_("number")),
+            "carrier": st.column_config.TextColumn(_("carrier")),
+            "province": st.column_config.TextColumn(
+                _("province or country"), help=_("A foreign number's country.")
+            ),
+            "sends": st.column_config.NumberColumn(_("sends")),
+            "accepted": st.column_config.NumberColumn(_("accepted")),
+            "throttled": st.column_config.NumberColumn(_("throttled")),
+            "codes": st.column_config.NumberColumn(
+                _("distinct codes"), help=_("Distinct codes sent to the number in the range.")
+            ),
+            "answered": st.column_config.NumberColumn(_("answered")),
             "first_sent_at": st.column_config.DatetimeColumn(
                 _("first (China)"), format="MM-DD HH:mm"
             ),

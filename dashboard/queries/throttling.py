@@ -139,8 +139,15 @@ def _pressure_order(windows: Subquery) -> list:
     return [windows.c.last_24h.desc(), windows.c.last_1h.desc(), windows.c.mobile]
 
 
-def _reached(count: int, limit: int | None) -> bool:
-    return limit is not None and count >= limit
+def reached_limits(row, limits: ThrottleLimits) -> list[str]:
+    """The limits a number's windows (a row of PRESSURE_COLUMNS) reach now: "same code",
+    "1 h", "24 h" (an account limit of None is never reached)."""
+    hits = (
+        ("same code", row.same_code_5min >= limits.same_code_per_window),
+        ("1 h", limits.per_hour is not None and row.last_1h >= limits.per_hour),
+        ("24 h", limits.per_day is not None and row.last_24h >= limits.per_day),
+    )
+    return [name for name, hit in hits if hit]
 
 
 def _shown(df: pd.DataFrame, limits: ThrottleLimits) -> pd.DataFrame:
@@ -148,13 +155,7 @@ def _shown(df: pd.DataFrame, limits: ThrottleLimits) -> pd.DataFrame:
     same_code = f"{limits.same_code_per_window} in 5 min"
     df["at_limit"] = [
         ", ".join(
-            name
-            for name, hit in (
-                (same_code, row.same_code_5min >= limits.same_code_per_window),
-                ("1 h", _reached(row.last_1h, limits.per_hour)),
-                ("24 h", _reached(row.last_24h, limits.per_day)),
-            )
-            if hit
+            same_code if name == "same code" else name for name in reached_limits(row, limits)
         )
         for row in df.itertuples()
     ]

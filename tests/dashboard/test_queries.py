@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from datetime import timedelta
 
 import pandas as pd
@@ -121,6 +122,15 @@ def test_filters_narrow_every_count(seeded):
     assert list(by["carrier"]) == ["China Unicom"]
 
 
+def raw_no_report(engine, filters: Filters, sent_before) -> int:
+    """Accepted sends in `filters` sent before `sent_before` with no report, from the raw rows."""
+    stmt = filtered(with_reports(select(func.count())), filters).where(
+        Send.result_code == 0, Send.sent_at < sent_before, Report.id.is_(None)
+    )
+    with engine.connect() as conn:
+        return conn.execute(stmt).scalar_one()
+
+
 def test_ongoing_abuse_is_at_a_throttle_limit(seeded):
     at_limit = queries.throttle_pressure(
         seeded.engine, seeded.now, EXAMPLE_LIMITS, only_at_limit=True
@@ -169,6 +179,45 @@ def test_kpis_exact_on_hand_made_rows(engine):
     assert (kpi.throttled, kpi.fees, kpi.cost_per_answered) == (1, 4.0, 2.0)
     assert (kpi.median_answer_s, kpi.p95_answer_s, kpi.mean_duration_s) == (10.0, 20.0, 25.0)
     assert kpi.answer_rate == pytest.approx(2 / 3)
+
+
+def test_no_report_count_equals_the_raw_rows_with_filters_and_any_now(engine):
+    """The Overview's "no report" tile reads the rollups: it must count what the raw rows say,
+    within the sidebar's filters, and leave the calls younger than the set time pending."""
+    rng = random.Random(16)
+    sends, reports = [], []
+    for _ in range(120):
+        sent_at = T0 + timedelta(seconds=rng.uniform(0, 2 * 86400))
+        send = send_row(rng.choice([MOBILE, UNICOM]), sent_at, result_code=rng.choice([0, 0, 8]))
+        sends.append(send)
+        if send["result_code"] == 0 and rng.random() < 0.6:
+            reports.append(report_row(send, rng.choice(["SUCCESS", "FAIL"]), 30))
+    add_rows(engine, sends, reports)
+    after = timedelta(minutes=15)
+    for _ in range(8):
+        end = T0 + timedelta(seconds=rng.uniform(3600, 2 * 86400))
+        f = Filters(end - timedelta(hours=rng.uniform(1, 30)), end)
+        f = replace(f, carriers=rng.choice([(), ("China Unicom",)]))
+        now = end + timedelta(seconds=rng.uniform(-3600, 600))
+        shown = queries.no_report_count(engine, f, now, after)
+        assert shown == raw_no_report(engine, f, now - after)
+    everything = Filters(T0, T0 + timedelta(days=3))
+    total = raw_no_report(engine, everything, everything.end)
+    assert queries.no_report_count(engine, everything, everything.end + after) == total > 20
+
+
+def test_volume_splits_calls_with_no_report_from_the_pending_ones(engine):
+    old = send_row(MOBILE, T0 + timedelta(minutes=1))
+    young = send_row(MOBILE, T0 + timedelta(minutes=40))
+    answered = send_row(UNICOM, T0 + timedelta(minutes=2))
+    add_rows(engine, [old, young, answered], [report_row(answered, "SUCCESS", 10)])
+    hour = Filters(T0, T0 + timedelta(hours=1))
+    cutoff = T0 + timedelta(minutes=30)  # now minus the no-report time
+    volume = queries.volume_by_outcome(engine, hour, "hour", no_report_before=cutoff)
+    shown = dict(zip(volume["outcome"], volume["sends"], strict=True))
+    assert shown == {"answered": 1, "no report": 1, "pending": 1}
+    plain = queries.volume_by_outcome(engine, hour, "hour")
+    assert dict(zip(plain["outcome"], plain["sends"], strict=True))["pending"] == 2
 
 
 def test_latest_failures_newest_first_with_code_meaning(engine):
