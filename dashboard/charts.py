@@ -12,12 +12,13 @@ from datetime import timedelta
 import altair as alt
 import pandas as pd
 
-from dashboard.lang import _, place, refusal
+from dashboard.lang import _, place
 from ingest.i18n import N_
 
 OUTCOME_COLORS = {
     N_("answered"): "#2e9e5b",
     N_("not answered"): "#f2a541",
+    N_("no report"): "#8c564b",
     N_("pending"): "#b8c2cc",
     N_("unknown"): "#5b6b7b",
     N_("throttled"): "#8e6bbf",
@@ -221,7 +222,7 @@ def fees_chart(df: pd.DataFrame, unit: str, grain: str | None = "day") -> alt.Ch
 
 def reasons_chart(df: pd.DataFrame, top: int = 12) -> alt.Chart:
     """Horizontal bars: the commonest failure reasons, coloured by category."""
-    data = df.head(top).assign(reason=lambda d: d["reason"].map(refusal))
+    data = df.head(top)
     return (
         alt.Chart(data)
         .mark_bar()
@@ -304,7 +305,7 @@ def reasons_heatmap(df: pd.DataFrame, dimension: str, top_rows: int = 12) -> alt
 def throttle_chart(df: pd.DataFrame, grain: str | None = None) -> alt.Chart:
     """Stacked bars: throttle rejections per bucket by return code."""
     return (
-        alt.Chart(df.assign(reason=df["reason"].map(refusal)))
+        alt.Chart(df)
         .mark_bar()
         .encode(
             x=_time_x(grain=grain),

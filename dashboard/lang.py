@@ -9,7 +9,6 @@ numbers, dates and durations (ingest/i18n.py); `make messages` collects the mark
 from __future__ import annotations
 
 import json
-import re
 from datetime import timedelta
 from functools import cache
 
@@ -17,7 +16,6 @@ import streamlit as st
 from babel import Locale
 
 from ingest.i18n import N_, SUPPORTED, Language, negotiate
-from ingest.yunpian.codes import lookup as return_code
 
 CHOICE = "language"  # session state key of the sidebar's switch
 COOKIE = "voicewatch_language"
@@ -62,11 +60,6 @@ SHOWN_WORDS = (
     N_("would_block"),
     N_("push"),
     N_("pull"),
-    N_("allow"),
-    N_("block"),
-    N_("off"),
-    N_("record-only"),
-    N_("enforce"),
 )
 
 
@@ -172,21 +165,6 @@ def place(name: object) -> object:
 def _territory_codes() -> dict[str, str]:
     """Country names in English (as phonenumbers gives them) to their ISO region codes."""
     return {name: code for code, name in Locale("en").territories.items() if code.isalpha()}
-
-
-_CODE_REASON = re.compile(r"^\[(-?\d+)\] (.+)$")
-
-
-def refusal(reason: object) -> object:
-    """A send refusal as the queries word it ('[8] same content to the number within 30 s')
-    in the viewer's language: Yunpian's own words where they are clear (codes.py); any other
-    reason (a report's error_msg, outside text) as it is."""
-    lang = language()
-    match = _CODE_REASON.match(reason) if lang.chinese and isinstance(reason, str) else None
-    if not match:
-        return reason
-    code = return_code(int(match[1]))
-    return f"[{code.code}] {code.meaning_in(lang.code)}" if match[2] == code.meaning else reason
 
 
 def zone_note() -> None:

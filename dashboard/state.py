@@ -16,7 +16,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from dashboard import queries
-from dashboard.lang import _, language, place, refusal
+from dashboard.lang import _, language, place
 from dashboard.plain import formula_safe, formula_safe_cell, literal
 from dashboard.privacy import mask_numbers, show_text
 from dashboard.queries.export import write_sends_csv
@@ -354,10 +354,8 @@ def table(
         c: st.column_config.Column(_(str(c))) for c in df.columns if c not in (column_config or {})
     }
     column_config = {**named, **(column_config or {})}
-    words = {c: df[c].map(place) for c in ("carrier", "province", "country") if c in df}
-    if "reason" in df:
-        words["reason"] = df["reason"].map(refusal)
-    shown, column_config = _no_none(mask_numbers(df.assign(**words), unmasked()), column_config)
+    places = {c: df[c].map(place) for c in ("carrier", "province", "country") if c in df}
+    shown, column_config = _no_none(mask_numbers(df.assign(**places), unmasked()), column_config)
     event = st.dataframe(
         shown,
         hide_index=True,
@@ -391,8 +389,15 @@ def _no_none(df: pd.DataFrame, column_config: dict | None) -> tuple[pd.DataFrame
         values = df[column]
         if values.dtype == object and _all_numbers(values):
             values = pd.to_numeric(values)
-        if values.dtype == object:
+        if values.dtype == object or isinstance(values.dtype, pd.StringDtype):  # pandas 3: str
             df[column] = values.where(values.notna(), "")
+        elif pd.api.types.is_datetime64_any_dtype(values) and values.isna().any():
+            spec = config.get(column) if isinstance(config.get(column), dict) else {}
+            moment = (spec.get("type_config") or {}).get("format") or "YYYY-MM-DD HH:mm:ss"
+            df[column] = values.dt.strftime(_strftime(moment)).fillna("")
+            config[column] = st.column_config.TextColumn(
+                spec.get("label") or str(column), pinned=spec.get("pinned")
+            )
         elif _numbers(values) and values.isna().any():
             spec = config.get(column) if isinstance(config.get(column), dict) else {}
             percent_format = (spec.get("type_config") or {}).get("format") == "percent"
@@ -401,6 +406,13 @@ def _no_none(df: pd.DataFrame, column_config: dict | None) -> tuple[pd.DataFrame
                 spec.get("label") or str(column), pinned=spec.get("pinned")
             )
     return df, (config or None)
+
+
+def _strftime(moment: str) -> str:
+    """A DatetimeColumn's format ('YYYY-MM-DD HH:mm:ss', 'MM-DD HH:mm') for strftime."""
+    for token, code in (("YYYY", "%Y"), ("MM", "%m"), ("DD", "%d"), ("HH", "%H")):
+        moment = moment.replace(token, code)
+    return moment.replace("mm", "%M").replace("ss", "%S")
 
 
 def _all_numbers(values: pd.Series) -> bool:
@@ -446,7 +458,7 @@ def raw_export_button(filters: queries.Filters) -> None:
     def build() -> BinaryIO:
         # Handed to Streamlit, which reads it and drops it; the file goes with the object.
         spool = tempfile.TemporaryFile()  # noqa: SIM115
-        write_sends_csv(engine(), filters, spool, shape, header)
+        write_sends_csv(engine(), filters, spool, shape, header, settings().fee_unit)
         spool.seek(0)
         return spool
 

@@ -58,8 +58,19 @@ def explained(df: pd.DataFrame) -> pd.DataFrame:
         for r, code in zip(reasons, codes, strict=True)
     ]
     df["category"] = df["category"].map(category_label)
-    df["stage"] = df["stage"].map({"call": _("call"), "send": _("send")})
-    return df
+    return in_words(df)
+
+
+def in_words(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with its stage, and a refused send's reason (its code's meaning), in the viewer's
+    language; a call's reason stays as the report gave it."""
+    code = language().code
+    sends = df["stage"] == "send"
+    reason = [
+        f"[{int(c)}] {lookup(int(c)).meaning_in(code)}" if send else r
+        for r, c, send in zip(df["reason"], df["code"], sends, strict=True)
+    ]
+    return df.assign(reason=reason, stage=df["stage"].map({"call": _("call"), "send": _("send")}))
 
 
 st.title(_("Failures"))
@@ -124,7 +135,7 @@ dimension = (
     or "carrier"
 )
 by = state.query(queries.failure_reasons_by, filters, dimension)
-by = by.assign(category=by["category"].map(category_label))
+by = in_words(by.assign(category=by["category"].map(category_label)))
 st.altair_chart(charts.reasons_heatmap(by, dimension))
 with st.expander(_("Table")):
     state.table(
@@ -133,12 +144,20 @@ with st.expander(_("Table")):
         label=_("failures by {dimension}").format(dimension=DIMENSIONS[dimension]),
         key="failures_by_table",
         filters=filters,
+        column_config={
+            dimension: st.column_config.TextColumn(DIMENSIONS[dimension], pinned=True),
+            "stage": st.column_config.TextColumn(_("stage")),
+            "category": st.column_config.TextColumn(_("category")),
+            "reason": st.column_config.TextColumn(_("reason")),
+            "code": st.column_config.NumberColumn(_("code"), format="%d"),
+            "failures": st.column_config.NumberColumn(_("failures")),
+        },
     )
 
 st.subheader(_("Latest failures"))
 st.caption(_("Select a row to open the call's full timeline on the Lookup page."))
 latest = state.query(queries.latest_failures, filters)
-latest = latest.assign(category=latest["category"].map(category_label))[
+latest = in_words(latest.assign(category=latest["category"].map(category_label)))[
     [
         "sent_at",
         "mobile",
@@ -167,6 +186,9 @@ event = state.table(
         "mobile": st.column_config.TextColumn(_("number"), pinned=True),
         "category": st.column_config.TextColumn(_("category")),
         "reason": st.column_config.TextColumn(_("reason")),
+        "carrier": st.column_config.TextColumn(_("carrier")),
+        "province": st.column_config.TextColumn(_("province or country")),
+        "source": st.column_config.TextColumn(_("source")),
         "code": st.column_config.NumberColumn(_("code"), format="%d"),
     },
 )

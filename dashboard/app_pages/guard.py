@@ -23,6 +23,35 @@ from ingest.guard.lists import (
 )
 from ingest.guard.replay import replay
 
+WORDS = {
+    "allow": _("allow"),
+    "block": _("block"),
+    "off": _("off"),
+    "record-only": _("record-only"),
+    "enforce": _("enforce"),
+}
+COLUMNS = {
+    "country": st.column_config.TextColumn(_("country")),
+    "prefix": st.column_config.TextColumn(_("prefix")),
+    "blocked": st.column_config.NumberColumn(_("blocked")),
+    "would_block": st.column_config.NumberColumn(_("would block (record-only)")),
+    "list": st.column_config.TextColumn(_("list")),
+    "value": st.column_config.TextColumn(_("number or prefix")),
+    "note": st.column_config.TextColumn(_("why")),
+    "added_by": st.column_config.TextColumn(_("added by")),
+    "added_at": st.column_config.DatetimeColumn(_("added"), format="YYYY-MM-DD HH:mm"),
+    "at": st.column_config.DatetimeColumn(_("when"), format="YYYY-MM-DD HH:mm"),
+    "action": st.column_config.TextColumn(_("action")),
+    "who": st.column_config.TextColumn(_("who")),
+    "via": st.column_config.TextColumn(_("via")),
+}
+
+
+def words(value: object) -> object:
+    """A list kind or rule mode in the viewer's language; anything else as it is."""
+    return WORDS.get(value, value) if isinstance(value, str) else value
+
+
 st.title(_("Guard"))
 zone_note()
 st.caption(
@@ -40,7 +69,7 @@ tiles[1].metric(_("Blocked"), lang.number(totals["blocked"]), border=True)
 tiles[2].metric(_("Record-only would block"), lang.number(totals["would_block"]), border=True)
 tiles[3].metric(
     _("Estimated spend saved"),
-    lang.number(totals["spend_saved"], 1),
+    state.fee(totals["spend_saved"], 1),
     help=_("Blocked sends at the mean fee of an accepted call in this range."),
     border=True,
 )
@@ -50,6 +79,7 @@ over_time = state.query(decisions_over_time, filters)
 if over_time.empty:
     st.info(_("No guard rule fired in this range."))
 else:
+    over_time["mode"] = over_time["mode"].map(words)
     over_time["rule_mode"] = over_time["rule"] + " (" + over_time["mode"] + ")"
     st.altair_chart(
         alt.Chart(over_time)
@@ -58,7 +88,13 @@ else:
             x=alt.X("bucket:T", title=None),
             y=alt.Y("sum(sends):Q", title=_("Sends")),
             color=alt.Color("rule_mode:N", title=_("Rule (mode)")),
-            tooltip=["bucket:T", "rule:N", "mode:N", "outcome:N", "sends:Q"],
+            tooltip=[
+                alt.Tooltip("bucket:T", title=_("China time (UTC+8)"), format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("rule:N", title=_("rule")),
+                alt.Tooltip("mode:N", title=_("mode")),
+                alt.Tooltip("outcome:N", title=_("outcome")),
+                alt.Tooltip("sends:Q", title=_("Sends")),
+            ],
         ),
         use_container_width=True,
     )
@@ -69,6 +105,7 @@ with left:
     state.table(
         state.query(top_blocked, filters, "country"),
         "guard countries",
+        column_config=COLUMNS,
         label=_("guard countries"),
     )
 with right:
@@ -76,6 +113,7 @@ with right:
     state.table(
         state.query(top_blocked, filters, "prefix"),
         "guard prefixes",
+        column_config=COLUMNS,
         label=_("guard prefixes"),
     )
 
@@ -84,9 +122,15 @@ entries = pd.DataFrame(
     [(e.kind, e.value, e.note, e.added_by, e.added_at) for e in list_entries(state.engine())],
     columns=["list", "value", "note", "added_by", "added_at"],
 )
-state.table(entries, "guard lists", key="guard_lists", label=_("guard lists"))
+state.table(
+    entries.assign(list=entries["list"].map(words)),
+    "guard lists",
+    key="guard_lists",
+    column_config=COLUMNS,
+    label=_("guard lists"),
+)
 with st.form("guard_list_edit"):
-    kind = st.selectbox(_("List"), KINDS, format_func=_)
+    kind = st.selectbox(_("List"), KINDS, format_func=words)
     value = st.text_input(_("Number, or prefix ending in *"))
     note = st.text_input(_("Why (kept in the audit)"))
     add, remove = st.columns(2)
@@ -107,12 +151,20 @@ with st.expander(_("Changes to the lists")):
     changes = pd.DataFrame(
         list_changes(state.engine()), columns=["at", "action", "list", "value", "who", "via"]
     )
-    state.table(changes, "guard list changes", key="guard_changes", label=_("guard list changes"))
+    state.table(
+        changes.assign(list=changes["list"].map(words)),
+        "guard list changes",
+        key="guard_changes",
+        column_config=COLUMNS,
+        label=_("guard list changes"),
+    )
 
 st.subheader(_("Replay before enforcing"))
 with st.form("guard_replay"):
     days = st.number_input(_("Days to replay"), min_value=1, max_value=90, value=7)
-    mode = st.selectbox(_("Every rule in mode"), MODES, index=MODES.index("enforce"), format_func=_)
+    mode = st.selectbox(
+        _("Every rule in mode"), MODES, index=MODES.index("enforce"), format_func=words
+    )
     run = st.form_submit_button(_("Replay"))
 if run:
     config = load_config(state.settings().guard_path or None).with_modes(mode)

@@ -11,9 +11,11 @@ import streamlit as st
 from dashboard import queries, state
 from dashboard.lang import _, language, zone_note
 from dashboard.privacy import show_number
+from dashboard.queries.lookup import REJECTED, RESULT_WORDS
 from ingest import support
 from ingest.numbers import as_sent, canonical, describe, looks_like_mobile, partial_number
 from ingest.throttle import ThrottleLimits
+from ingest.yunpian.codes import lookup
 
 st.title(_("Lookup"))
 zone_note()
@@ -178,8 +180,23 @@ st.caption(
         "unanswered one stopped ringing."
     )
 )
+
+
+def result_in_words(send_state: object, code: object) -> str:
+    """What became of a send, in the viewer's language: a refusal's code and meaning."""
+    if not isinstance(send_state, str):
+        return ""
+    if send_state == REJECTED:
+        return f"[{int(code)}] {lookup(int(code)).meaning_in(lang.code)}"
+    return _(RESULT_WORDS.get(send_state, send_state))
+
+
 shown = timeline.assign(
     mark=["▶" if picked_sid and sid == picked_sid else "" for sid in timeline["sid"]],
+    result=[
+        result_in_words(send_state, code)
+        for send_state, code in zip(timeline["send_state"], timeline["result_code"], strict=True)
+    ],
     outcome=[_(word) for word in timeline["outcome"]],
     reason=[
         support.report_reason(msg, lang)[0] if status == "FAIL" else None
@@ -209,8 +226,11 @@ columns = [
     "fee",
     "first_seen",
 ]
+fee_column = f"fee_{settings.fee_unit}"  # the unit in the name, so the download carries it
 state.table(
-    shown[[c for c in columns if c in shown]].replace({pd.NA: None}),
+    shown[[c for c in columns if c in shown]]
+    .replace({pd.NA: None})
+    .rename(columns={"fee": fee_column}),
     "lookup timeline",
     key="timeline",
     label=_("lookup timeline"),
@@ -223,9 +243,20 @@ state.table(
             _(support.CALL_ENDED), format="HH:mm:ss"
         ),
         "first_seen": st.column_config.DatetimeColumn(_("report stored"), format="HH:mm:ss"),
+        # Seconds in the labels: a column with missing values is shown as text (no format).
         "call_ended_after_s": st.column_config.NumberColumn(
-            _(support.SEND_TO_END), format="%.0f s"
+            _("{span} (s)").format(span=_(support.SEND_TO_END)), format="%.0f"
         ),
-        "duration": st.column_config.NumberColumn(_("call lasted"), format="%d s"),
+        "duration": st.column_config.NumberColumn(
+            _("{span} (s)").format(span=_("call lasted")), format="%d"
+        ),
+        "result": _("result"),
+        "status": _("status"),
+        "error_msg": _("Yunpian's reason"),
+        "via": _("report via"),
+        "mobile": _("number"),
+        "source": _("source"),
+        "actor": _("sent by"),
+        fee_column: st.column_config.NumberColumn(_("fee ({unit})").format(unit=state.fee_unit())),
     },
 )

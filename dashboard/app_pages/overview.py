@@ -3,6 +3,8 @@ the week-over-week table, fees; all in one fixed range per page view."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 import streamlit as st
 
@@ -56,7 +58,9 @@ def tile(
     )
 
 
-def tiles(now: queries.Kpis, before: queries.Kpis, comparable: bool) -> None:
+def tiles(now: queries.Kpis, before: queries.Kpis, comparable: bool, no_report) -> None:
+    """Ten tiles in two rows: what became of the sends, then what they cost and how fast they
+    were answered. `no_report`: (this period, the one before)."""
     lang = language()
     count = lang.number
     points = lambda v: _("{n} pp").format(n=lang.number(v * 100, 1))  # noqa: E731
@@ -74,6 +78,22 @@ def tiles(now: queries.Kpis, before: queries.Kpis, comparable: bool) -> None:
     tile(row1[3], _("Not answered"), now.failed, before.failed, count, comparable, inverse=True)
     tile(
         row1[4],
+        _("No report"),
+        no_report[0],
+        no_report[1],
+        count,
+        comparable,
+        inverse=True,
+        help=_(
+            "Accepted calls whose report had not arrived {span} after the send: Yunpian never "
+            "said whether the call was made. Younger calls are still pending. The time is set "
+            "by VOICEWATCH_NO_REPORT_AFTER (seconds) in the environment of the dashboard."
+        ).format(span=lang.duration(no_report_after())),
+    )
+    unit = state.fee_unit()
+    row2 = st.columns(5)
+    tile(
+        row2[0],
         _("Throttled"),
         now.throttled,
         before.throttled,
@@ -82,20 +102,17 @@ def tiles(now: queries.Kpis, before: queries.Kpis, comparable: bool) -> None:
         inverse=True,
         help=_("Rejected with code 8, 9, 17 or 22."),
     )
-    unit = state.fee_unit()
-    row2 = st.columns(5)
-    fees = lambda v: lang.number(v)  # noqa: E731
     tile(
-        row2[0],
+        row2[1],
         _("Fees ({unit})").format(unit=unit),
         now.fees,
         before.fees,
-        fees,
+        lambda v: lang.number(v),
         comparable,
         inverse=True,
     )
     tile(
-        row2[1],
+        row2[2],
         _("Per answer ({unit})").format(unit=unit),
         now.cost_per_answered,
         before.cost_per_answered,
@@ -104,39 +121,23 @@ def tiles(now: queries.Kpis, before: queries.Kpis, comparable: bool) -> None:
         inverse=True,
         help=_("Fees of the range divided by its answered calls."),
     )
-    answer_help = _(
-        "From the send to the moment the user picked up (the report's user_receive_time), "
-        "over the answered calls."
+    # user_receive_time is when the call ended (ingest/support.py): these spans hold the
+    # ringing and the talk, and are named for what they measure.
+    end_help = _(
+        "Over the answered calls: from the send to the end of the call, the report's "
+        "user_receive_time (when the answered call hung up), so ringing and talk together. "
+        "Lookup shows the same span for each call as “send → call ended”."
     )
-    tile(
-        row2[2],
-        _("Median to answer"),
-        now.median_answer_s,
-        before.median_answer_s,
-        secs,
-        comparable,
-        inverse=True,
-        help=answer_help,
-    )
-    tile(
-        row2[3],
-        _("p95 to answer"),
-        now.p95_answer_s,
-        before.p95_answer_s,
-        secs,
-        comparable,
-        inverse=True,
-        help=answer_help,
-    )
-    tile(
-        row2[4],
-        _("Mean call length"),
-        now.mean_duration_s,
-        before.mean_duration_s,
-        secs,
-        comparable,
-        neutral=True,  # a longer call is neither better nor worse
-    )
+    for column, label, value, previous in (
+        (row2[3], _("Median to call end"), now.median_answer_s, before.median_answer_s),
+        (row2[4], _("p95 to call end"), now.p95_answer_s, before.p95_answer_s),
+    ):
+        tile(column, label, value, previous, secs, comparable, inverse=True, help=end_help)
+
+
+def no_report_after() -> timedelta:
+    """After how long an accepted call with no report is "no report" (VOICEWATCH_NO_REPORT_AFTER)."""
+    return timedelta(seconds=state.settings().no_report_after)
 
 
 def comparison_table(period: state.Period) -> None:
@@ -209,11 +210,20 @@ def overview() -> None:
     else:
         words.append(_("no comparable data before this range: no changes shown"))
     st.caption(" · ".join(words))
-    tiles(kpi.current, kpi.previous, comparable)
+    no_report = [
+        state.query(queries.no_report_count, f, state.view_now(), no_report_after())
+        for f in (filters, period.previous)
+    ]
+    tiles(kpi.current, kpi.previous, comparable, no_report)
 
     st.subheader(_("Sends by outcome"))
     grain = grain_picker(filters)
-    volume = state.query(queries.volume_by_outcome, filters, grain)
+    volume = state.query(
+        queries.volume_by_outcome,
+        filters,
+        grain,
+        no_report_before=state.view_now() - no_report_after(),
+    )
     if volume.empty:
         st.info(_("No sends in this range."))
         return
@@ -249,7 +259,10 @@ def overview() -> None:
             label=_("answer rate by {dimension}").format(dimension=DIMENSIONS[dimension]),
             key="rate_by_table",
             filters=filters,
-            column_config=_rate_column(),
+            column_config={
+                dimension: st.column_config.TextColumn(DIMENSIONS[dimension], pinned=True),
+                **_rate_column(),
+            },
         )
     fees_section(filters, grain)
 
@@ -273,6 +286,7 @@ def fees_section(filters: queries.Filters, grain: str) -> None:
             key="fees",
             filters=filters,
             column_config={
+                **_count_columns(),
                 "bucket": st.column_config.DatetimeColumn(
                     _("from (China time)"), format="YYYY-MM-DD HH:mm"
                 ),
@@ -287,8 +301,21 @@ def fees_section(filters: queries.Filters, grain: str) -> None:
 
 def _rate_column() -> dict:
     return {
+        **_count_columns(),
+        "failed": st.column_config.NumberColumn(_("not answered")),
         "answer_rate": st.column_config.ProgressColumn(
             _("answer rate"), format="percent", min_value=0, max_value=1
+        ),
+    }
+
+
+def _count_columns() -> dict:
+    return {
+        name: st.column_config.NumberColumn(label)
+        for name, label in (
+            ("sends", _("sends")),
+            ("accepted", _("accepted")),
+            ("answered", _("answered")),
         )
     }
 

@@ -202,7 +202,7 @@ if last:
         st.success(
             _("Accepted: sid {sid}, fee {fee}. Calling {number}…").format(
                 sid=state.outside(outcome.sid),
-                fee=lang.number(outcome.fee, 2 if outcome.fee % 1 else 0),
+                fee=state.fee(outcome.fee, 2 if outcome.fee % 1 else 0),
                 number=state.outside(last["shown"]),
             )
         )
@@ -245,7 +245,12 @@ state.table(
     key="manual_sends",
     label=_("manual sends"),
     column_config={
-        "sent_at": st.column_config.DatetimeColumn(_("sent (China)"), format="MM-DD HH:mm:ss")
+        "sent_at": st.column_config.DatetimeColumn(_("sent (China)"), format="MM-DD HH:mm:ss"),
+        "source": st.column_config.TextColumn(_("source")),
+        "actor": st.column_config.TextColumn(_("sent by")),
+        "mobile": st.column_config.TextColumn(_("number")),
+        "result_code": st.column_config.NumberColumn(_("code")),
+        "result_msg": st.column_config.TextColumn(_("Yunpian's answer")),
     },
 )
 
@@ -258,5 +263,10 @@ state.table(
     "viewer audit",
     key="viewer_audit",
     label=_("viewer audit"),
-    column_config={"at": st.column_config.DatetimeColumn(_("at (China)"), format="MM-DD HH:mm:ss")},
+    column_config={
+        "at": st.column_config.DatetimeColumn(_("at (China)"), format="MM-DD HH:mm:ss"),
+        "event": st.column_config.TextColumn(_("event")),
+        "viewer": st.column_config.TextColumn(_("viewer")),
+        "client": st.column_config.TextColumn(_("from")),
+    },
 )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, queries, state
 from dashboard.lang import _, language, zone_note
+from dashboard.queries.throttling import reached_limits
 from ingest.throttle import ThrottleLimits
+from ingest.yunpian.codes import lookup
 
 AT_LIMIT_ROWS = 100  # the at-limit table lists this many; the tile counts them all
 
@@ -50,6 +53,25 @@ def window(label: str, limit: int | None, help_text: str | None = None):
     )
 
 
+def at_limit_words(df: pd.DataFrame, limits: ThrottleLimits) -> pd.DataFrame:
+    """`df` with its "at limit" column in the viewer's language: "3 in 5 min, 1 h"."""
+    names = {
+        "same code": _("{n} in 5 min").format(n=limits.same_code_per_window),
+        "1 h": _("1 h"),
+        "24 h": _("24 h"),
+    }
+    words = [
+        _(", ").join(names[name] for name in reached_limits(row, limits)) for row in df.itertuples()
+    ]
+    return df.assign(at_limit=words)
+
+
+def reasons_in_words(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with each throttle code's reason in the viewer's language: "[8] …"."""
+    code = language().code
+    return df.assign(reason=[f"[{c}] {lookup(int(c)).meaning_in(code)}" for c in df["code"]])
+
+
 st.title(_("Throttling"))
 zone_note()
 limits = ThrottleLimits.of(state.settings())
@@ -63,9 +85,7 @@ st.caption(
     + account_limits(limits)
 )
 filters = state.current_filters()
-view = state.query(
-    queries.throttle_view, filters, limits, at_limit_rows=AT_LIMIT_ROWS, language=lang
-)
+view = state.query(queries.throttle_view, filters, limits, at_limit_rows=AT_LIMIT_ROWS)
 over_time = state.query(queries.throttle_rejections_over_time, filters)
 frequent = state.query(queries.frequent_numbers, filters)
 frequent_total = int(frequent["numbers_total"].iloc[0]) if len(frequent) else 0
@@ -107,7 +127,7 @@ else:
             )
         )
     state.table(
-        view.at_limit,
+        at_limit_words(view.at_limit, limits),
         "numbers at limit",
         key="at_limit",
         column_config=windows,
@@ -118,13 +138,13 @@ st.subheader(_("Throttle rejections over time"))
 if over_time.empty:
     st.info(_("No throttle rejections in this range."))
 else:
-    st.altair_chart(charts.throttle_chart(over_time))
+    st.altair_chart(charts.throttle_chart(reasons_in_words(over_time)))
 
 left, right = st.columns(2)
 with left:
     st.subheader(_("Per-number pressure, last 24 h"))
     state.table(
-        view.pressure,
+        at_limit_words(view.pressure, limits),
         "throttle pressure",
         key="pressure",
         column_config=windows,
@@ -142,10 +162,21 @@ with right:
         frequent.drop(columns="numbers_total"),
         "frequent numbers",
         key="frequent",
-        label=_("frequent numbers"),
         height=420,
+        label=_("frequent numbers"),
         column_config={
             "mobile": st.column_config.TextColumn(_("number")),
+            "carrier": st.column_config.TextColumn(_("carrier")),
+            "province": st.column_config.TextColumn(
+                _("province or country"), help=_("A foreign number's country.")
+            ),
+            "sends": st.column_config.NumberColumn(_("sends")),
+            "accepted": st.column_config.NumberColumn(_("accepted")),
+            "throttled": st.column_config.NumberColumn(_("throttled")),
+            "codes": st.column_config.NumberColumn(
+                _("distinct codes"), help=_("Distinct codes sent to the number in the range.")
+            ),
+            "answered": st.column_config.NumberColumn(_("answered")),
             "first_sent_at": st.column_config.DatetimeColumn(
                 _("first (China)"), format="MM-DD HH:mm"
             ),

@@ -29,7 +29,6 @@ from dashboard.queries.lookup import (
     lookup_timeline,
     manual_sends_since,
     next_accepted_send,
-    no_report_count,
     number_choices,
     report_for_sid,
 )
@@ -53,6 +52,7 @@ from dashboard.queries.traffic import (
     first_send_at,
     kpi_comparison,
     kpis,
+    no_report_count,
     volume_by_outcome,
 )
 

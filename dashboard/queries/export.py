@@ -37,11 +37,12 @@ def write_sends_csv(
     out: BinaryIO,
     shape: Callable[[pd.DataFrame], pd.DataFrame],
     header: str = "",
+    fee_unit: str = "credits",
 ) -> int:
     """Write the sends in `filters` with their reports to `out` as UTF-8 CSV (BOM, then
     `header` as a '# ' line when given), oldest first, each chunk passed through `shape`
-    (masking, formula safety) before it is written. Times are China time. Returns the rows
-    written."""
+    (masking, formula safety) before it is written. Times are China time; the fee column is
+    named with its unit (`fee_credits`, `fee_yuan`). Returns the rows written."""
     stmt = filtered(
         with_reports(
             select(
@@ -66,15 +67,16 @@ def write_sends_csv(
     if header:
         out.write(f"# {header}\n".encode())
     written = 0
+    named = {"fee": f"fee_{fee_unit}"}
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(stmt)
         keys = list(result.keys())
         for rows in result.partitions(CHUNK_ROWS):
-            chunk = _readable(pd.DataFrame(rows, columns=keys))
+            chunk = _readable(pd.DataFrame(rows, columns=keys)).rename(columns=named)
             out.write(shape(chunk).to_csv(index=False, header=written == 0).encode())
             written += len(chunk)
     if not written:
-        out.write((",".join(RAW_COLUMNS) + "\n").encode())
+        out.write((",".join(named.get(c, c) for c in RAW_COLUMNS) + "\n").encode())
     return written
 
 

@@ -82,7 +82,7 @@ def failure_reasons_by(
     engine: Engine, filters: Filters, dimension: str = "carrier"
 ) -> pd.DataFrame:
     """Failures per carrier, mainland province or country and reason: <dimension>, stage,
-    category, reason, failures."""
+    category, reason, code (a refused send's), failures."""
     if dimension not in ("carrier", "province", "country"):
         raise ValueError(f"dimension {dimension!r}: expected carrier, province or country")
     if dimension == "country":
@@ -102,10 +102,8 @@ def failure_reasons_by(
     sends = _send_rejections(filtered(sends, filters)).group_by(column, SENDS.c.result_code)
     send_df = frame(engine, sends).assign(stage="send")
     send_df["reason"] = send_df["code"].map(code_reason)
-    df = _categorised(
-        stack(frame(engine, calls).assign(stage="call"), send_df.drop(columns="code"))
-    )
-    df = df[[dimension, "stage", "category", "reason", "failures"]]
+    df = _categorised(stack(frame(engine, calls).assign(stage="call"), send_df))
+    df = df[[dimension, "stage", "category", "reason", "code", "failures"]]
     return df.sort_values("failures", ascending=False, ignore_index=True)
 
 

@@ -10,13 +10,13 @@ from sqlalchemy import Engine, and_, func, select
 
 from dashboard.queries._sql import SENDS, to_china
 from dashboard.queries.failures import code_reason
+from dashboard.queries.traffic import NO_REPORT_AFTER
+from ingest.i18n import N_
 from ingest.numbers import storage_key
-from ingest.store.lookup import Call, Candidate, candidates, count_no_report, lookup
-from ingest.store.models import JOINED, REJECTED, UNKNOWN
+from ingest.store.lookup import Call, Candidate, candidates, lookup
+from ingest.store.models import ACCEPTED, JOINED, REJECTED, UNKNOWN
 from ingest.support import call_outcome
 from ingest.throttle import NO_ACCOUNT_LIMITS, AcceptedSend, NextSend, ThrottleLimits, next_send
-
-NO_REPORT_AFTER = timedelta(minutes=15)  # VOICEWATCH_NO_REPORT_AFTER's default
 
 TIMELINE_TIMES = ("sent_at", "user_receive_time", "first_seen")
 REPORT_COLUMNS = (
@@ -90,16 +90,21 @@ def lookup_timeline(
     return to_china(df, *TIMELINE_TIMES)
 
 
+# What became of a send, as the timeline shows it (ingest.store.models, Send.state).
+RESULT_WORDS = {
+    ACCEPTED: N_("accepted"),
+    JOINED: N_("accepted (answer lost, joined to its report)"),
+    UNKNOWN: N_("unknown: may have been placed"),
+}
+
+
 def _result(send_state: str | None, code: object) -> str:
-    """What became of a send, as the timeline shows it (ingest.store.models, Send.state)."""
+    """A send's result in English: a refusal's code and meaning, else RESULT_WORDS."""
     if send_state is None or pd.isna(send_state):
         return ""
     if send_state == REJECTED:
         return code_reason(int(code))
-    return {
-        JOINED: "accepted (answer lost, joined to its report)",
-        UNKNOWN: "unknown: may have been placed",
-    }.get(send_state, send_state)
+    return RESULT_WORDS.get(send_state, send_state)
 
 
 def _timeline_row(call: Call, now: datetime, no_report_after: timedelta) -> dict[str, object]:
@@ -133,18 +138,6 @@ def _timeline_row(call: Call, now: datetime, no_report_after: timedelta) -> dict
 def number_choices(engine: Engine, partial) -> list[Candidate]:
     """The stored numbers a partial number (ingest.numbers.partial_number) may mean."""
     return candidates(engine, partial)
-
-
-def no_report_count(
-    engine: Engine,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    after: timedelta = NO_REPORT_AFTER,
-) -> int:
-    """Accepted sends in [start, end) with no report `after` their send, as of `now`: the
-    "no report" outcome (VOICEWATCH_NO_REPORT_AFTER), for the Overview tile and alerts."""
-    return count_no_report(engine, start, min(end, now - after))
 
 
 def accepted_history(engine: Engine, mobile: str, now: datetime) -> list[AcceptedSend]:

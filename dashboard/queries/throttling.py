@@ -35,10 +35,7 @@ from dashboard.queries._sql import (
     with_reports,
 )
 from dashboard.queries.failures import code_reason
-from ingest.i18n import Language
 from ingest.throttle import NO_ACCOUNT_LIMITS, ThrottleLimits
-
-ENGLISH = Language()
 
 ACCEPTED = SENDS.c.result_code == 0
 # Grouped by this expression rather than the bare column, so that SQLite reads the window's
@@ -142,22 +139,23 @@ def _pressure_order(windows: Subquery) -> list:
     return [windows.c.last_24h.desc(), windows.c.last_1h.desc(), windows.c.mobile]
 
 
-def _reached(count: int, limit: int | None) -> bool:
-    return limit is not None and count >= limit
+def reached_limits(row, limits: ThrottleLimits) -> list[str]:
+    """The limits a number's windows (a row of PRESSURE_COLUMNS) reach now: "same code",
+    "1 h", "24 h" (an account limit of None is never reached)."""
+    hits = (
+        ("same code", row.same_code_5min >= limits.same_code_per_window),
+        ("1 h", limits.per_hour is not None and row.last_1h >= limits.per_hour),
+        ("24 h", limits.per_day is not None and row.last_24h >= limits.per_day),
+    )
+    return [name for name, hit in hits if hit]
 
 
-def _shown(df: pd.DataFrame, limits: ThrottleLimits, language: Language) -> pd.DataFrame:
+def _shown(df: pd.DataFrame, limits: ThrottleLimits) -> pd.DataFrame:
     df = to_china(df[list(PRESSURE_COLUMNS)].reset_index(drop=True), "last_sent_at")
-    same_code = language.gettext("{n} in 5 min").format(n=limits.same_code_per_window)
+    same_code = f"{limits.same_code_per_window} in 5 min"
     df["at_limit"] = [
-        ("、" if language.chinese else ", ").join(
-            name
-            for name, hit in (
-                (same_code, row.same_code_5min >= limits.same_code_per_window),
-                (language.gettext("1 h"), _reached(row.last_1h, limits.per_hour)),
-                (language.gettext("24 h"), _reached(row.last_24h, limits.per_day)),
-            )
-            if hit
+        ", ".join(
+            same_code if name == "same code" else name for name in reached_limits(row, limits)
         )
         for row in df.itertuples()
     ]
@@ -172,7 +170,6 @@ def throttle_pressure(
     only_at_limit: bool = False,
     limit: int = 100,
     filters: Filters | None = None,
-    language: Language = ENGLISH,
 ) -> pd.DataFrame:
     """Per number sent to in the last 24 h (of the carriers, provinces and sources of
     `filters`, when given), accepted sends in the last 30 s / 5 min / 1 h / 24 h, the
@@ -180,13 +177,12 @@ def throttle_pressure(
     account's (`ThrottleLimits.of(settings)`); the default has no 1 h or 24 h limit.
 
     Columns: mobile, carrier, last_30s, last_5min, same_code_5min, last_1h, last_24h,
-    throttled_24h, last_sent_at (China time), at_limit (which limits are reached now, in
-    `language`)."""
+    throttled_24h, last_sent_at (China time), at_limit (which limits are reached now)."""
     windows = _windows(now, limits, filters)
     stmt = select(windows).order_by(*_pressure_order(windows)).limit(limit)
     if only_at_limit:
         stmt = stmt.where(windows.c.at_limit_flag == 1)
-    return _shown(frame(engine, stmt), limits, language)
+    return _shown(frame(engine, stmt), limits)
 
 
 def throttle_view(
@@ -196,7 +192,6 @@ def throttle_view(
     *,
     top: int = 50,
     at_limit_rows: int = 100,
-    language: Language = ENGLISH,
 ) -> ThrottleView:
     """The per-number windows as of `filters.end` for the numbers of `filters`' carriers,
     provinces and sources under `limits` (the account's, `ThrottleLimits.of(settings)`), in
@@ -227,8 +222,8 @@ def throttle_view(
     at_limit = rows[(rows["at_limit_flag"] == 1) & (rows["flag_rank"] <= at_limit_rows)]
     return ThrottleView(
         at_limit_count=int(rows["at_limit_count"].iloc[0]) if len(rows) else 0,
-        at_limit=_shown(at_limit, limits, language),
-        pressure=_shown(rows[rows["pressure_rank"] <= top], limits, language),
+        at_limit=_shown(at_limit, limits),
+        pressure=_shown(rows[rows["pressure_rank"] <= top], limits),
     )
 
 

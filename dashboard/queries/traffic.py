@@ -5,8 +5,8 @@ cost the same at ten million reports as at a hundred thousand."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import Engine, func, select
@@ -30,9 +30,18 @@ from dashboard.queries._sql import (
 DAYS = TRAFFIC_ROLLUPS["day"].__table__
 # "unknown": sent, Yunpian's answer lost (the call may have been placed); neither accepted
 # nor rejected until a report joins it (ingest/store/unknown_sends.py).
-OUTCOMES = ("answered", "not answered", "pending", "unknown", "throttled", "rejected")
+OUTCOMES = (
+    "answered",
+    "not answered",
+    "no report",
+    "pending",
+    "unknown",
+    "throttled",
+    "rejected",
+)
 DIMENSIONS = ("carrier", "province", "country")
 MIN_SAMPLE = 30  # reported calls below which a rate is shown as a count, not a percentage
+NO_REPORT_AFTER = timedelta(minutes=15)  # VOICEWATCH_NO_REPORT_AFTER's default
 
 
 @dataclass(frozen=True)
@@ -151,6 +160,26 @@ def _kpis_with(engine: Engine, filters: Filters, median: float | None, p95: floa
     )
 
 
+def no_report_count(
+    engine: Engine,
+    filters: Filters,
+    now: datetime | None = None,
+    after: timedelta = NO_REPORT_AFTER,
+) -> int:
+    """Accepted sends in `filters` whose report had not arrived `after` their send, as of
+    `now` (default: the present): the "no report" outcome (VOICEWATCH_NO_REPORT_AFTER).
+    Younger ones are pending. Read from the rollups, which know answered and failed calls
+    only: a report with a status Yunpian has not documented counts here, as it counts as
+    pending in the volume chart."""
+    sent_before = min(filters.end, (now or datetime.now(UTC)) - after)
+    if sent_before <= filters.start:
+        return 0
+    t = traffic(replace(filters, end=sent_before))
+    stmt = select(total(t.c.accepted) - total(t.c.answered_accepted) - total(t.c.failed_accepted))
+    with engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one())
+
+
 _KPI_COUNTS = ("sends", "accepted", "answered", "failed", "throttled", "rejected")
 
 
@@ -191,13 +220,38 @@ def _nearest_ranks(histogram: list[tuple[int, int]], qs: tuple[float, ...]) -> l
     return values
 
 
-def volume_by_outcome(engine: Engine, filters: Filters, grain: str | None = None) -> pd.DataFrame:
-    """Sends per China-time bucket and outcome: bucket, outcome, sends."""
+def volume_by_outcome(
+    engine: Engine,
+    filters: Filters,
+    grain: str | None = None,
+    *,
+    no_report_before: datetime | None = None,
+) -> pd.DataFrame:
+    """Sends per China-time bucket and outcome: bucket, outcome, sends. With
+    `no_report_before` (now minus VOICEWATCH_NO_REPORT_AFTER), accepted sends still without a
+    report that were sent before it are "no report", the younger ones "pending"."""
     grain = grain or grain_for(filters.start, filters.end)
+    wide = frame(engine, _volume(engine, filters, grain))
+    wide["no report"] = 0
+    cutoff = None if no_report_before is None else min(filters.end, no_report_before)
+    if cutoff is not None and cutoff > filters.start:
+        old = frame(engine, _volume(engine, replace(filters, end=cutoff), grain))
+        late = wide["bucket"].map(old.set_index("bucket")["pending"]).fillna(0).astype("int64")
+        wide["no report"] = late
+        wide["pending"] = wide["pending"] - late
+    long = wide.melt(id_vars="bucket", value_vars=list(OUTCOMES), var_name="outcome")
+    long = long[long["value"] > 0].rename(columns={"value": "sends"})
+    long["sends"] = long["sends"].astype("int64")
+    long = long.sort_values("bucket", kind="stable").reset_index(drop=True)
+    return buckets_to_time(long[["bucket", "outcome", "sends"]])
+
+
+def _volume(engine: Engine, filters: Filters, grain: str):
+    """Per bucket of `grain`: a column of sends for each outcome but "no report"."""
     t = traffic(filters, grain)
     when = bucket(engine, t.c.at, grain)
     sums = {name: total(t.c[name]) for name in ("throttled", "rejected", "accepted")}
-    stmt = select(
+    return select(
         when.label("bucket"),
         sums["throttled"].label("throttled"),
         (sums["rejected"] - sums["throttled"]).label("rejected"),
@@ -208,12 +262,6 @@ def volume_by_outcome(engine: Engine, filters: Filters, grain: str | None = None
         ),
         (total(t.c.sends) - sums["accepted"] - sums["rejected"]).label("unknown"),
     ).group_by(when)
-    wide = frame(engine, stmt)
-    long = wide.melt(id_vars="bucket", value_vars=list(OUTCOMES), var_name="outcome")
-    long = long[long["value"] > 0].rename(columns={"value": "sends"})
-    long["sends"] = long["sends"].astype("int64")
-    long = long.sort_values("bucket", kind="stable").reset_index(drop=True)
-    return buckets_to_time(long[["bucket", "outcome", "sends"]])
 
 
 def answer_rate_over_time(

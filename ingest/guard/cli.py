@@ -87,7 +87,11 @@ def replay(days: float, rules_path: str | None, mode: str | None, unmask: bool) 
             n=genuine, share=f"{genuine / blocked:.1%}" if blocked else "-"
         )
     )
-    click.echo(_("estimated spend saved: {fee}").format(fee=f"{result.spend_saved:g}"))
+    click.echo(
+        _("estimated spend saved: {fee} {unit}").format(
+            fee=f"{result.spend_saved:g}", unit=_(settings.fee_unit)
+        )
+    )
     rules = Counter(s.decision.rule for s in result.sends if s.decision.fired)
     for rule, count in rules.most_common():
         click.echo(f"  {rule}: {count}")

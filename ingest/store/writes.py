@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from ingest.numbers import describe
+from ingest.numbers import describe, storage_key
 from ingest.settings import Secret
 from ingest.store.engine import store_wait
 from ingest.store.models import PullRun, RawBody, Report, Send
@@ -71,8 +71,11 @@ def utcnow() -> datetime:
 
 
 def code_digest(key: Secret, mobile: str, code: str) -> str:
-    """Keyed digest of a verification code: comparable, never reversible without the key."""
-    return hmac.new(key.reveal().encode(), f"{mobile}:{code}".encode(), hashlib.sha256).hexdigest()
+    """Keyed digest of a verification code to a number: comparable, never reversible without
+    the key. Keyed by the canonical number, so one code to one number has one digest however
+    the number was written (`+8615205201314`, `152 0520 1314`)."""
+    content = f"{storage_key(mobile)}:{code}"
+    return hmac.new(key.reveal().encode(), content.encode(), hashlib.sha256).hexdigest()
 
 
 # ---------------------------------------------------------------- sends

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from dashboard.lang import COOKIE
+from ingest.i18n import CHINESE
 from ingest.store.models import Report
 from tests.servers import wait_until
 
@@ -92,6 +94,25 @@ def test_overview_tiles_are_not_cut_off_at_1400_px(browser, dashboard_url):
     body = browser.find_element("tag name", "body").text
     assert "Fees (credits)" in body
     assert not TIMEDELTA_TEXT.search(body)
+
+
+def test_overview_tiles_are_not_cut_off_in_chinese_either(browser, dashboard_url):
+    browser.get(f"{dashboard_url}/")
+    browser.add_cookie({"name": COOKIE, "value": CHINESE})
+    try:
+        browser.refresh()
+        wait_until(
+            lambda: (
+                _loaded(browser, 10, 4) and "概览" in browser.find_element("tag name", "h1").text
+            ),
+            timeout=45,
+            interval=0.25,
+        )
+        labels = '[data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div'
+        assert _truncated(browser, labels) == []
+        assert _truncated(browser, '[data-testid="stMetricValue"] div') == []
+    finally:
+        browser.delete_cookie(COOKIE)
 
 
 def test_failures_heatmap_labels_every_category(browser, dashboard_url, seeded_sqlite):

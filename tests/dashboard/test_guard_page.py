@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from dashboard.lang import CHOICE
+from ingest.i18n import CHINESE
 from ingest.store.engine import make_engine
 from ingest.store.models import GuardAttempt, GuardListChange
 from tests.dashboard.test_pages import open_page  # noqa: F401 (fixture)
@@ -64,3 +67,22 @@ def test_adding_to_the_block_list_from_the_page_is_audited(open_page, tmp_path):
         "+23276*",
         "dashboard",
     )
+
+
+def test_guard_page_in_chinese_names_columns_lists_and_modes(open_page, tmp_path):  # noqa: F811
+    url = f"sqlite:///{tmp_path / 'guard.db'}"
+    engine = make_engine(url)
+    attempts(engine, n_blocked=2, n_recorded=1)
+    at = open_page("guard", url, VOICEWATCH_LANG="zh_CN")
+    at.session_state[CHOICE] = CHINESE
+    at.run()
+    assert not at.exception
+    countries = at.dataframe[0]
+    labels = {n: c.get("label") for n, c in json.loads(countries.proto.columns).items()}
+    assert [labels[c] for c in countries.value.columns] == [
+        "国家/地区",
+        "已拦截",
+        "本会拦截（仅记录）",
+    ]
+    assert at.selectbox[0].options == ["白名单", "黑名单"]
+    assert at.selectbox[1].options == ["关闭", "仅记录", "拦截"]

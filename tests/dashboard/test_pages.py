@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from dashboard import state
 from ingest.settings import Secret
 from ingest.store.engine import make_engine
 from ingest.store.models import Send
 from ingest.store.writes import code_digest
 from tests.fixtures.dashboard import add_rows, report_row, send_row
+from tests.servers import wait_until
 
 APP = Path(__file__).parents[2] / "dashboard" / "app.py"
 MOBILE = "15205201314"
@@ -64,6 +66,8 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def test_overview_tiles_show_the_seeded_totals(open_page, seeded_sqlite):
+    # A page view's "now" is floored to 10 s: wait until it covers the seed's last send.
+    wait_until(lambda: state.now() > seeded_sqlite.summary.end, timeout=15)
     at = open_page("overview", seeded_sqlite.url)
     at.sidebar.selectbox(key="range").set_value("Last 30 days").run()
     assert not at.exception

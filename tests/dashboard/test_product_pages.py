@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,8 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from dashboard import state
+from dashboard.lang import CHOICE
+from ingest.i18n import CHINESE
 from ingest.store.engine import make_engine
 from ingest.store.models import Send
 from tests.dashboard import test_pages
@@ -119,6 +122,7 @@ def test_downloads_name_their_range_and_filters(open_page, fresh_db, monkeypatch
     assert lines[0].startswith("# voicewatch sends with reports · ")
     assert lines[0].endswith("carrier: SingTel · fee in credits")
     assert len(lines) == 2 + 3  # the header, the column names, the 3 sends to Singapore
+    assert "fee_credits" in lines[1].split(",")
     assert all(SINGAPORE not in line and "4567," in line for line in lines[2:]), lines
 
 
@@ -151,6 +155,26 @@ def test_fees_carry_their_unit(open_page, fresh_db):
     assert "Per answer (yuan)" in shown
 
 
+def test_every_page_showing_a_fee_shows_its_unit(open_page, fresh_db, monkeypatch):
+    offered = []
+    real = st.download_button
+
+    def recording(label, data, **kwargs):
+        offered.append((label, data))
+        return real(label, data, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", recording)
+    at = open_page("lookup", fresh_db[0], VOICEWATCH_FEE_UNIT="yuan")
+    at.text_input(key="lookup_input").input(MOBILE).run()
+    [timeline] = [df for df in at.dataframe if "sid" in df.value]
+    config = json.loads(timeline.proto.columns)
+    assert config["fee_yuan"]["label"] == "fee (yuan)" and "fee" not in timeline.value
+    csv = next(d for label, d in offered if label == "Download lookup timeline (CSV)")
+    assert "fee_yuan" in csv.decode("utf-8-sig").splitlines()[0].split(",")
+    at = open_page("guard", fresh_db[0], VOICEWATCH_FEE_UNIT="yuan")
+    assert metrics(at)["Estimated spend saved"] == "0.0 yuan"
+
+
 def test_failures_page_explains_reasons_by_category(open_page, fresh_db):
     url, engine = fresh_db
     failed = send_row(MOBILE, datetime.now(UTC) - timedelta(minutes=5))
@@ -168,6 +192,36 @@ def test_failures_page_explains_reasons_by_category(open_page, fresh_db):
     latest = next(df.value for df in at.dataframe if "sid" in df.value)
     assert list(latest.columns[:4]) == ["sent_at", "mobile", "stage", "category"]
     assert not (latest.astype(str) == "None").any().any()
+
+
+def test_overview_tables_in_chinese_name_every_column(open_page, fresh_db):
+    at = open_page("overview", fresh_db[0])
+    at.session_state[CHOICE] = CHINESE
+    at.run()
+    assert not at.exception
+    for table in at.dataframe:
+        labels = {n: c.get("label") for n, c in json.loads(table.proto.columns).items()}
+        unnamed = [c for c in table.value.columns if not labels.get(c)]
+        assert unnamed == [], unnamed
+    [tile] = [m for m in at.metric if m.label == "无状态报告"]
+    assert "发送后15分钟内" in tile.help
+
+
+def test_failures_in_chinese_name_refusals_and_stages_in_chinese(open_page, fresh_db):
+    url, engine = fresh_db
+    failed = send_row(MOBILE, datetime.now(UTC) - timedelta(minutes=5))
+    add_rows(engine, [failed], [report_row(failed, "FAIL", 20, error_msg="空号")])
+    at = open_page("failures", url)
+    at.session_state[CHOICE] = CHINESE
+    at.run()
+    assert not at.exception
+    reasons, by, latest = (df.value for df in at.dataframe)
+    refused = "[8] 同一手机号30秒内重复提交相同的内容"
+    assert refused in reasons["reason"].tolist() and "空号" in reasons["reason"].tolist()
+    assert set(reasons["stage"]) == {"呼叫", "发送"}
+    assert refused in by["reason"].tolist() and set(by["stage"]) == {"呼叫", "发送"}
+    assert {"空号", refused} <= set(latest["reason"])
+    assert set(latest["stage"]) == {"呼叫", "发送"}
 
 
 def test_overview_in_chinese(open_page, fresh_db):

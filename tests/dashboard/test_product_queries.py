@@ -145,7 +145,8 @@ def test_raw_export_writes_every_send_in_chunks(world, monkeypatch):
         reported = conn.execute(select(func.count()).select_from(Report)).scalar()
     assert written == len(rows) == sql_count(world) == 48
     assert rows["status"].notna().sum() == reported
-    assert rows.columns.tolist() == list(export_module.RAW_COLUMNS)
+    named = ["fee_credits" if c == "fee" else c for c in export_module.RAW_COLUMNS]
+    assert rows.columns.tolist() == named  # the fee's unit in its column's name
     assert set(rows["country"]) == {"China", "Japan", "Singapore"}
     assert rows["sent_at"].iloc[0] == "2025-06-02 10:00:00"  # China time
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -118,6 +120,37 @@ def an_earlier_call(engine, simulator) -> None:
     )
 
 
+def a_call_with_no_report(engine) -> None:
+    """An older call to the number, 70 min ago (outside the hourly limit's window), whose
+    report never came: "no report" after VOICEWATCH_NO_REPORT_AFTER (15 min by default)."""
+    record_send(
+        engine,
+        Send(
+            sent_at=utcnow() - timedelta(minutes=70),
+            mobile=NUMBER,
+            code_digest="e",
+            result_code=0,
+            fee=1,
+            count=1,
+            sid="0" * 31 + "1",
+            source="relay",
+            carrier="",
+            province="",
+        ),
+    )
+
+
+@contextmanager
+def tall_window(browser, height: int):
+    """The window `height` px tall for a screenshot of a whole page, then as it was."""
+    size = browser.get_window_size()
+    browser.set_window_size(size["width"], height)
+    try:
+        yield
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+
+
 def open_lookup(browser, url: str, query: str) -> None:
     browser.get(f"{url}/lookup")
     wait_until(
@@ -129,6 +162,7 @@ def open_lookup(browser, url: str, query: str) -> None:
 
 def test_support_finds_why_a_call_failed_and_sends_a_test_call(live_app, browser, engine):
     url, simulator = live_app
+    a_call_with_no_report(engine)
     an_earlier_call(engine, simulator)
 
     # The customer writes the number their way; support finds the one history.
@@ -141,7 +175,10 @@ def test_support_finds_why_a_call_failed_and_sends_a_test_call(live_app, browser
     assert "“用户关机”: phone off or out of service — the phone was switched off." in page
     assert "Ask the user to switch the phone on, then retry." in page
     assert "per number 2 per hour" in page and NUMBER not in page
-    browser.save_screenshot(str(SCREENSHOTS / "journey_lookup.png"))
+    assert re.search(r"Not answered\s+1\s+No report\s+1", page), page
+    with tall_window(browser, 1320):  # the reason, the retry and the timeline in one picture
+        wait_until(lambda: "Timeline" in text_of(browser), timeout=10)
+        browser.save_screenshot(str(SCREENSHOTS / "journey_lookup.png"))
 
     # Only the masked number from a ticket: pick it from the numbers it may mean.
     open_lookup(browser, url, "152****1314")

@@ -3,10 +3,12 @@ partial number, a sid in its number's history, reasons explained, "no report", b
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 
 from dashboard.lang import CHOICE
 from ingest.i18n import CHINESE
@@ -84,7 +86,7 @@ def test_the_latest_failure_is_explained_in_plain_words(open_page, small_db):
     assert "unknown number; retry" in error.value
     timeline = at.dataframe[0].value
     assert timeline["reason"].iloc[0] == "user did not answer"
-    assert timeline["reason"].isna().iloc[1]  # an answered call has no reason
+    assert timeline["reason"].iloc[1] == ""  # an answered call has no reason
 
 
 def test_a_send_with_no_report_after_the_set_time_is_no_report(open_page, small_db):
@@ -93,7 +95,29 @@ def test_a_send_with_no_report_after_the_set_time_is_no_report(open_page, small_
     at = look_up(open_page("lookup", url, VOICEWATCH_NO_REPORT_AFTER="900"), MOBILE)
     assert metrics(at)["No report"] == "1"
     assert "no report" in at.warning[0].value and "within 15 min" in at.warning[0].value
-    assert at.dataframe[0].value["outcome"].iloc[0] == "no report"
+    timeline = at.dataframe[0].value
+    assert timeline["outcome"].iloc[0] == "no report"
+    # Nothing to show is an empty cell, not "None" (pandas 3 keeps text as its own dtype).
+    columns = ["status", "reason", "error_msg", "user_receive_time", "first_seen"]
+    assert timeline[columns].iloc[0].tolist() == ["", "", "", "", ""]
+
+
+def test_overview_counts_calls_with_no_report_after_the_set_time(open_page, small_db):
+    url, engine, _ = small_db
+    now = datetime.now(UTC)
+    add_rows(engine, [send_row(MOBILE, now - timedelta(minutes=m)) for m in (16, 5)])
+    at = open_page("overview", url, VOICEWATCH_NO_REPORT_AFTER="600")
+    [tile] = [m for m in at.metric if m.label == "No report"]
+    assert tile.value == "1"  # the 5-minute-old call is still pending
+    assert "10 min after the send" in tile.help and "VOICEWATCH_NO_REPORT_AFTER" in tile.help
+    assert len(at.metric) == 10  # a tile replaced, not added: the page stays as light
+    volume = convert_arrow_bytes_to_pandas_df(
+        at.get("vega_lite_chart")[0].proto.datasets[0].data.data
+    )
+    by_outcome = volume.groupby("outcome")["sends"].sum().to_dict()
+    assert (by_outcome["no report"], by_outcome["pending"]) == (1, 1)  # the chart agrees
+    at = open_page("overview", url, VOICEWATCH_NO_REPORT_AFTER="240")
+    assert metrics(at)["No report"] == "2"
 
 
 def test_retry_waits_use_the_configured_limits_and_say_which(open_page, small_db):
@@ -115,6 +139,7 @@ def test_lookup_in_chinese(open_page, small_db):
     assert (metrics(at)["已接听"], metrics(at)["未接听"]) == ("1", "1")
     assert "用户未接听" in at.error[0].value and "告知用户" in at.error[0].value
     assert at.dataframe[0].value["outcome"].tolist() == ["未接听", "已接听"]
+    assert at.dataframe[0].value["result"].tolist() == ["已受理", "已受理"]
 
 
 def test_a_new_check_clears_the_last_result_and_a_refusal_is_one_message(
@@ -129,12 +154,16 @@ def test_a_new_check_clears_the_last_result_and_a_refusal_is_one_message(
         VOICEWATCH_DIGEST_KEY="page-test-key",
     )
     at.text_input(key="send_actor").input("li.wei")
+    accepted = []
     for _ in range(2):  # the same code twice within 30 s: refused (code 8), sent anyway
         at.text_input[1].input("+86 139 1234 5678")
         at.text_input(key="test_code").input("4321")
         at.button[0].click().run()
         next(b for b in at.button if b.label in ("Yes, call now", "Send anyway")).click().run()
+        accepted += [s.value for s in at.success if s.value.startswith("Accepted")]
     assert not at.exception
+    [first] = accepted  # its fee with its unit
+    assert re.search(r", fee [\d.]+ credits\. Calling", first), first
     [refusal] = [e.value for e in at.error]
     assert refusal.startswith("Yunpian refused the send: code 8: same content to the number")
     assert refusal.count("same content") == 1 and "同一手机号" not in refusal
@@ -153,3 +182,13 @@ def test_the_send_form_refuses_bad_input_before_anything_is_sent(open_page, smal
     errors = " ".join(e.value for e in at.error)
     assert "is not a phone number Yunpian calls" in errors and "got 2" in errors
     assert not [b for b in at.button if b.label in ("Yes, call now", "Send anyway")]
+
+
+def test_send_test_audit_in_chinese(open_page, small_db):
+    url, _, _ = small_db
+    at = open_page("send_test", url)
+    at.session_state[CHOICE] = CHINESE
+    at.run()
+    assert not at.exception
+    headings = [h.value for h in at.subheader]
+    assert "手动发送（最近 7 天）" in headings and "登录与查看完整号码（最近 7 天）" in headings

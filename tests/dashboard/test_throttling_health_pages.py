@@ -10,10 +10,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from dashboard import queries, state
+from dashboard.lang import CHOICE
 from dashboard.queries import Filters
+from ingest.i18n import CHINESE
 from ingest.store.engine import make_engine
 from ingest.store.health import evaluate, read_signals
 from ingest.store.inbox import JSON, MALFORMED, keep_raw, mark_raw
@@ -203,6 +206,47 @@ def test_throttling_without_account_limits_counts_only_the_same_code_rules(
     types = column_types(at.dataframe[0])
     assert "progress" not in (types.get("last_1h"), types.get("last_24h"))
     assert not at.dataframe[0].value["at_limit"].str.contains("h").any()
+
+
+def chart_data(chart) -> pd.DataFrame:
+    """The rows an Altair chart on the page draws."""
+    return convert_arrow_bytes_to_pandas_df(chart.proto.datasets[0].data.data)
+
+
+def test_throttling_in_chinese_translates_limits_columns_and_the_chart(monkeypatch, tmp_path):
+    url = f"sqlite:///{tmp_path / 'zh.db'}"
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    mobile = "13900001234"
+    sends = [send_row(mobile, now - timedelta(seconds=20 * k + 40)) for k in range(8)]
+    sends.append(send_row(mobile, now - timedelta(seconds=10), result_code=9))
+    add_rows(engine, sends)
+    monkeypatch.setenv("VOICEWATCH_DB", url)
+    for name in ("VOICEWATCH_DASHBOARD_PASSWORD", "VOICEWATCH_UNMASK_PASSWORD"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("VOICEWATCH_LIMIT_PER_HOUR", "5")
+    monkeypatch.delenv("VOICEWATCH_LIMIT_PER_DAY", raising=False)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state[CHOICE] = CHINESE
+    at = at.run().switch_page("app_pages/throttling.py").run()
+    assert not at.exception
+    at_limit, pressure, frequent = (table for table in at.dataframe)
+    assert at_limit.value["at_limit"].tolist() == ["5 分钟内相同验证码 3 次、1 小时"]
+    assert pressure.value["at_limit"].iloc[0] == "5 分钟内相同验证码 3 次、1 小时"
+    labels = {
+        name: config.get("label")
+        for name, config in json.loads(frequent.proto.columns).items()
+        if name != "_index"
+    }
+    assert set(labels) == set(frequent.value.columns)  # every column named in Chinese
+    assert labels["codes"] == "不同验证码数" and labels["accepted"] == "已受理"
+    [chart] = at.get("vega_lite_chart")
+    assert chart_data(chart)["reason"].tolist() == [
+        "[9] 同一手机号5分钟内重复提交相同的内容超过3次"
+    ]
+    spec = json.loads(chart.proto.spec)
+    assert spec["encoding"]["y"]["title"] == "拒绝次数"
+    engine.dispose()
 
 
 def test_throttling_tables_honour_the_carrier_filter(monkeypatch, many_at_limit):

@@ -3,6 +3,7 @@ was sent, old rows get it in the migration, and lookups search on it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -10,13 +11,16 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from dashboard.queries.lookup import accepted_history, no_report_count
+from dashboard.queries import Filters, no_report_count
+from dashboard.queries.lookup import accepted_history
 from ingest.numbers import as_sent, canonical, partial_number
+from ingest.sending import send_test_call
+from ingest.settings import Secret
 from ingest.store.engine import make_engine, upgrade
 from ingest.store.lookup import candidates, lookup
 from ingest.store.models import Report, Send
 from ingest.store.upserts import store_reports
-from ingest.store.writes import record_send
+from ingest.store.writes import code_digest, record_send
 from ingest.yunpian.reports import Report as ReportRecord
 from tests.servers import wait_until
 
@@ -113,6 +117,26 @@ def test_relay_and_push_store_the_canonical_number_beside_the_sent_form(
     assert len(lookup(engine, "152 0520 1314")) == 2
 
 
+def test_one_code_to_one_number_has_one_digest_however_the_number_is_written(
+    simulator, make_ingest, engine, settings
+):
+    """The relay got `+86…`, the CLI `152…`: the same code to the same number must read as
+    "same code again" to the throttle prediction and to Throttling's same-code count."""
+    relay = make_ingest(voice_url=simulator.url)
+    form = {"apikey": simulator.apikey, "mobile": "+8615205201314", "code": "2468"}
+    assert httpx.post(f"{relay.url}/v2/voice/send.json", data=form).json()["sid"]
+    wait_until(lambda: len(stored_sends(engine)) == 1, timeout=10)
+    upstream = replace(settings, voice_url=simulator.url, apikey=Secret(simulator.apikey))
+    send_test_call(upstream, engine, "15205201314", "2468", source="cli")
+    digests = {send.code_digest for send in stored_sends(engine)}
+    assert digests == {code_digest(settings.digest_key, "152-0520-1314", "2468")}
+
+
+def stored_sends(engine) -> list[Send]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Send)))
+
+
 def test_migration_fills_in_the_canonical_number_of_older_rows(sqlite_url):
     engine = make_engine(sqlite_url, migrate=False)
     upgrade(engine, "0004")
@@ -143,5 +167,5 @@ def test_no_report_counts_accepted_sends_with_no_report_after_the_set_time(engin
     store_reports(
         engine, [ReportRecord("answered", "15231999867", "SUCCESS", now, duration=9)], "pull"
     )
-    assert no_report_count(engine, T0, now, now) == 1
-    assert no_report_count(engine, T0, now, now, after=timedelta(minutes=1)) == 2
+    assert no_report_count(engine, Filters(T0, now), now) == 1
+    assert no_report_count(engine, Filters(T0, now), now, after=timedelta(minutes=1)) == 2

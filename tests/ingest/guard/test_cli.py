@@ -47,7 +47,7 @@ def test_guard_replay_days_shows_what_the_rules_would_block(engine, db_url, tmp_
     assert result.exit_code == 0, result.output
     assert "13 sends replayed: 7 would be blocked" in result.output
     assert "range velocity: 7" in result.output
-    assert "estimated spend saved: 3.5" in result.output
+    assert "estimated spend saved: 3.5 credits" in result.output
 
 
 def test_guard_replay_ignores_sends_older_than_days(engine, db_url):

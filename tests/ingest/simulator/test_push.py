@@ -53,7 +53,10 @@ def test_many_reports_are_pushed_in_batches_of_at_most_the_batch_size(
     sids = [send(simulator, mobile=f"1380013{i:04d}") for i in range(12)]
     clock.advance(1)  # all due at once
     wait_until(lambda: len(push_receiver.acknowledged_reports()) == 12)
-    assert sorted(len(push.reports()) for push in push_receiver.pushes) == [2, 5, 5]
+    sizes = [len(push.reports()) for push in push_receiver.pushes]
+    # Batched, never above the size; how the 12 split depends on when the pusher wakes
+    # ([2, 5, 5] on a quiet machine, [1, 1, 5, 5] seen under load).
+    assert max(sizes) == 5 and sum(sizes) == 12, sizes
     assert sorted(r["sid"] for r in push_receiver.acknowledged_reports()) == sorted(sids)
 
 
