@@ -200,7 +200,8 @@ LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 async def sim_faults(request: Request) -> Response:
     """GET: the incidents in force. POST (loopback only) a JSON object to change them, e.g.
     {"outage": {"carriers": ["China Mobile"]}}, {"reports": "withheld"}, {"pull": "stall"},
-    {"unreachable": true}, {"balance": 50}, {"clear": true}."""
+    {"unreachable": true}, {"auth": "apikey"}, {"quiet_hours": true}, {"rate_limited": 0.5},
+    {"fee": 5}, {"balance": 50}, {"clear": true}."""
     world: World = request.app.state.world
     if request.method == "POST":
         if request.client is None or request.client.host not in LOOPBACK:
