@@ -25,7 +25,13 @@ from starlette.routing import Route
 from ingest.simulator.attack import ATTACK_ROUTES, Attack
 from ingest.simulator.clock import Clock
 from ingest.simulator.config import SimulatorConfig, seeded_random
-from ingest.simulator.faults import FaultSpecError, IncidentBoard, Incidents, apply_spec
+from ingest.simulator.faults import (
+    LOOPBACK,
+    FaultSpecError,
+    IncidentBoard,
+    Incidents,
+    apply_spec,
+)
 from ingest.simulator.push import PushWorker
 from ingest.simulator.records import Accepted, Rejection
 from ingest.simulator.world import World
@@ -192,9 +198,6 @@ async def sim_calls(request: Request) -> Response:
 async def sim_state(request: Request) -> Response:
     """Balance, queue and outbox sizes."""
     return json_response(request.app.state.world.state())
-
-
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 async def sim_faults(request: Request) -> Response:

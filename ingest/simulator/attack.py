@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ingest.simulator.faults import LOOPBACK
 from ingest.simulator.traffic import HEADERS, SEND_PATH, parse_rate
 
 SCENARIOS = ("off", "pumping", "flood", "bombing")
@@ -107,6 +108,8 @@ async def sim_attack(request: Request) -> Response:
     GET: its state."""
     attack: Attack = request.app.state.attack
     if request.method == "POST":
+        if request.client is None or request.client.host not in LOOPBACK:
+            return JSONResponse({"error": "attacks can be switched from this host only"}, 403)
         form = await request.form()
         own = str(request.base_url).rstrip("/")
         try:

@@ -21,6 +21,8 @@ from ingest.simulator.records import Rejection
 # reference's own example of a failure not caused by the callee.
 OUTAGE_ERROR_MSG = "Send Exception"
 
+# Who may switch incidents and attacks: this host only.
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 REPORT_MODES = ("normal", "delayed", "withheld")
 PULL_MODES = ("normal", "stall", "5xx")
 # "apikey": the key was revoked or changed in the console (-1 on every request); "ip": the

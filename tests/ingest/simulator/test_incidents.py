@@ -207,6 +207,15 @@ def test_faults_are_switched_from_loopback_only(simulator):
     assert simulator.http.get("/_sim/faults").json()["unreachable"] is False
 
 
+def test_attacks_are_switched_from_loopback_only(simulator):
+    from starlette.testclient import TestClient
+
+    with TestClient(simulator.server.server.config.app, client=("10.0.0.7", 5000)) as remote:
+        form = {"scenario": "bombing", "target": "http://198.51.100.1"}
+        assert remote.post("/_sim/attack", data=form).status_code == 403
+    assert simulator.http.get("/_sim/attack").json()["scenario"] == "off"
+
+
 def test_simulate_flags_start_the_simulator_with_an_outage():
     with simulator_process("--outage-carrier", "China Mobile", "--pull-fault", "5xx") as (url, _):
         state = httpx.get(f"{url}/_sim/faults").json()
