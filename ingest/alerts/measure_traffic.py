@@ -157,22 +157,31 @@ def _sends(connection: Connection, windows: list[tuple[datetime, datetime]]) -> 
     return connection.execute(select(func.count(Send.id)).where(in_windows)).scalar_one()
 
 
+def _past_windows(connection: Connection, rule: Rule, now: datetime) -> list[tuple]:
+    """The rule's window on each of the previous `baseline_days` days that saw any send: a
+    baseline averages the days the installation was running, not days before it existed."""
+    days = int(rule.param("baseline_days", 7))  # type: ignore[arg-type]
+    windows = [_window(rule, now, d) for d in range(1, days + 1)]
+    return [window for window in windows if _sends(connection, [window])]
+
+
 def refusals(connection: Connection, rule: Rule, now: datetime) -> list[Finding]:
     """Sends refused with one of the rule's `codes` in the window; with `baseline_factor`,
-    also more than that many times the daily average of the same window before, and never
-    before those windows saw `min_history` sends (no history: no "above normal")."""
+    also more than that many times the daily average of the same window before (on the days
+    with sends), and never before those windows saw `min_history` sends (no history: no
+    "above normal")."""
     count, mobile = _refusal_count(connection, rule, [_window(rule, now)])
     baseline = None
     limit = rule.threshold
     known = True
     if "baseline_factor" in rule.params:
-        days = int(rule.param("baseline_days", 7))  # type: ignore[arg-type]
-        windows = [_window(rule, now, d) for d in range(1, days + 1)]
-        past, _ = _refusal_count(connection, rule, windows)
-        baseline = past / days
+        windows = _past_windows(connection, rule, now)
+        past, _ = _refusal_count(connection, rule, windows) if windows else (0, None)
+        baseline = past / max(len(windows), 1)
         factor = float(rule.params["baseline_factor"])  # type: ignore[arg-type]
         limit = max(rule.threshold, factor * baseline)
-        known = _sends(connection, windows) >= int(rule.param("min_history", 100))  # type: ignore[arg-type]
+        min_history = int(rule.param("min_history", 100))  # type: ignore[arg-type]
+        known = bool(windows) and _sends(connection, windows) >= min_history
     breached = known and count >= limit and count >= max(rule.min_sample, 1)
     example = f"refused call to {mask(mobile)}" if breached and mobile else None
     return [Finding(rule.name, "", float(count), limit, breached, count, baseline, example)]
@@ -186,11 +195,12 @@ def _fees(connection: Connection, windows: list[tuple[datetime, datetime]]) -> f
 
 
 def fee_spike(connection: Connection, rule: Rule, now: datetime) -> list[Finding]:
-    """Spend in the window against the daily average of the same window before: fires above
-    `threshold` times it (and at least `min_sample` spent). No history: never fires."""
-    days = int(rule.param("baseline_days", 7))  # type: ignore[arg-type]
+    """Spend in the window against the daily average of the same window before (on the days
+    with sends): fires above `threshold` times it (and at least `min_sample` spent). No
+    history: never fires."""
+    windows = _past_windows(connection, rule, now)
     spent = _fees(connection, [_window(rule, now)])
-    baseline = _fees(connection, [_window(rule, now, d) for d in range(1, days + 1)]) / days
+    baseline = _fees(connection, windows) / len(windows) if windows else 0.0
     limit = rule.threshold * baseline
     breached = baseline > 0 and spent >= rule.min_sample and spent > limit
     return [Finding(rule.name, "", spent, limit, breached, int(spent), baseline)]

@@ -155,6 +155,17 @@ def test_fee_spike_against_the_same_hour_before(engine):
     assert findings(engine, default_rule("fee_spike"))[""].breached
 
 
+def test_one_day_of_history_is_the_baseline_not_a_seventh_of_it(engine):
+    # A day-old installation with the same traffic as yesterday: nothing is "above normal".
+    for at in (NOW - timedelta(days=1, minutes=10), NOW - timedelta(minutes=10)):
+        add_calls(engine, at, 120, 100)
+        add_calls(engine, at, 30, 0, result_code=8, http_status=400)
+    spike = findings(engine, default_rule("fee_spike"))[""]
+    assert spike.baseline == pytest.approx(120) and not spike.breached
+    throttle = findings(engine, default_rule("refusals_throttle"))[""]
+    assert throttle.baseline == pytest.approx(30) and not throttle.breached
+
+
 def test_hot_numbers_rising(engine):
     for i in range(6):
         add_calls(engine, NOW - timedelta(minutes=10), 5, 0, mobile=f"1390000{i:04d}")
