@@ -72,15 +72,15 @@ def test_answer_rate_baseline_is_the_same_hours_on_previous_days(engine):
 def test_answer_rate_baseline_is_yesterdays_hour_not_a_handful_of_calls(engine):
     rule = default_rule("answer_rate_drop_carrier")  # 2 minutes, 30 points
     add_calls(engine, NOW - timedelta(days=1, minutes=40), 200, 180)  # 90 % over the hour
-    add_calls(engine, NOW - timedelta(days=1, seconds=90), 20, 20)  # a lucky 2 minutes: 100 %
-    add_calls(engine, NOW - timedelta(seconds=90), 30, 20)  # 67 %: normal noise at n = 30
+    add_calls(engine, NOW - timedelta(days=1, seconds=90), 45, 45)  # a lucky 2 minutes: 100 %
+    add_calls(engine, NOW - timedelta(seconds=90), 45, 30)  # 67 %: normal noise at n = 45
     finding = findings(engine, rule)["carrier=China Mobile"]
-    assert finding.baseline == pytest.approx(200 / 220) and not finding.breached
+    assert finding.baseline == pytest.approx(225 / 245) and not finding.breached
 
 
 def test_carrier_outage_fires_for_that_carrier_only(engine):
-    add_calls(engine, NOW - timedelta(minutes=1), 30, 0, carrier="China Mobile")
-    add_calls(engine, NOW - timedelta(minutes=1), 30, 26, carrier="China Unicom")
+    add_calls(engine, NOW - timedelta(minutes=1), 50, 0, carrier="China Mobile")
+    add_calls(engine, NOW - timedelta(minutes=1), 50, 44, carrier="China Unicom")
     by_subject = findings(engine, default_rule("answer_rate_drop_carrier"))
     assert by_subject["carrier=China Mobile"].breached
     assert not by_subject["carrier=China Unicom"].breached
@@ -88,8 +88,8 @@ def test_carrier_outage_fires_for_that_carrier_only(engine):
 
 def test_province_rule_groups_by_province(engine):
     for province in ("Guangdong", "Jiangsu", "Hebei"):
-        add_calls(engine, NOW - timedelta(minutes=5), 25, 2, province=province)
-    add_calls(engine, NOW - timedelta(minutes=5), 25, 22, province="Beijing")
+        add_calls(engine, NOW - timedelta(minutes=5), 45, 4, province=province)
+    add_calls(engine, NOW - timedelta(minutes=5), 45, 40, province="Beijing")
     breached = {
         s
         for s, f in findings(engine, default_rule("answer_rate_drop_province")).items()
