@@ -12,7 +12,7 @@ from ingest.simulator.app import create_app
 from ingest.simulator.attack import SCENARIOS, attack_once_up
 from ingest.simulator.clock import Clock
 from ingest.simulator.config import DEMO_APIKEY, SimulatorConfig
-from ingest.simulator.faults import PULL_MODES, REPORT_MODES, Incidents
+from ingest.simulator.faults import AUTH_MODES, PULL_MODES, REPORT_MODES, Incidents
 from ingest.simulator.traffic import parse_rate, run_traffic
 
 
@@ -135,7 +135,9 @@ def _share(help_text: str) -> dict[str, object]:
     help="sends to one number per 24 h before code 17 [VOICEWATCH_LIMIT_PER_DAY; none]",
 )
 @click.option(
-    "--attack", type=click.Choice(SCENARIOS[1:]), help="start a pumping attack (off by default)"
+    "--attack",
+    type=click.Choice(SCENARIOS[1:]),
+    help="start an attack: pumping, flood or bombing (off by default)",
 )
 @click.option(
     "--attack-target", metavar="URL", help="where the attack sends [the simulator itself]"
@@ -147,6 +149,24 @@ def _share(help_text: str) -> dict[str, object]:
 @click.option("--report-delay", default=600.0, show_default=True, type=float, metavar="SECONDS")
 @click.option("--pull-fault", type=click.Choice(PULL_MODES), default="normal", show_default=True)
 @click.option("--unreachable", is_flag=True, help="every API request hangs, then is dropped")
+@click.option(
+    "--auth-fault",
+    type=click.Choice(AUTH_MODES),
+    default="normal",
+    show_default=True,
+    help="apikey: every request refused -1 (key revoked); ip: -3 (IP not whitelisted)",
+)
+@click.option(
+    "--quiet-hours-now", is_flag=True, help="refuse domestic codes as 22:00-07:30 does, any time"
+)
+@click.option(
+    "--rate-limited",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    metavar="SHARE",
+    help="share of sends refused -5 (account call rate exceeded)",
+)
 def simulate(
     host: str,
     port: int,
@@ -160,12 +180,16 @@ def simulate(
     report_delay: float,
     pull_fault: str,
     unreachable: bool,
+    auth_fault: str,
+    quiet_hours_now: bool,
+    rate_limited: float,
     **settings: object,
 ) -> None:
     """Serve a simulated Yunpian voice API (send, pull_status, tpl_notify, user/get, push).
 
-    Incidents (outages, withheld reports, a stalled pull, an unreachable API, the balance) can
-    be switched while it runs: POST /_sim/faults from this host, e.g.
+    Incidents (outages, withheld reports, a stalled pull, an unreachable API, refused auth,
+    quiet hours, rate limiting, the fee and the balance) can be switched while it runs: POST
+    /_sim/faults from this host, e.g.
     curl -d '{"outage": {"carriers": ["China Mobile"]}}' http://127.0.0.1:8800/_sim/faults"""
     attack, attack_target = settings.pop("attack"), settings.pop("attack_target")
     try:
@@ -179,6 +203,9 @@ def simulate(
         report_delay,
         pull_fault,
         unreachable,
+        auth=auth_fault,
+        quiet_hours=quiet_hours_now,
+        rate_limited=rate_limited,
     )
     plan = TrafficPlan(traffic, traffic_callback) if traffic else None
     if attack:
