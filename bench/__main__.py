@@ -21,6 +21,7 @@ SIZES = {  # target -> (default size, --large size)
     "guard": (300, 1000),
     "pages": (1_000_000, 10_000_000),
     "concurrency": (1000, 1400),  # relay sends at 50 callers; 20× as many pushed reports
+    "alerts": (1, 7),  # fault scenarios timed to their notification: the carrier outage; all
 }
 
 
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = [name for name in args.only.split(",") if name]
     from bench import (
+        alert_latency,
         concurrency,
         dashboard_memory,
         guard,
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         "guard": guard.run,
         "pages": pages.run,
         "concurrency": concurrency.run,
+        "alerts": alert_latency.bench,
     }
     print(machine(), flush=True)
     print(f"command: python -m bench {' '.join(argv if argv is not None else sys.argv[1:])}")

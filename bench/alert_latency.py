@@ -6,7 +6,8 @@ this process runs synthetic users through the relay, the pull loop, the alert lo
 local webhook receiving its messages. After a warm-up that fills the windows with normal
 traffic, each fault is switched on (POST /_sim/faults), timed until its message arrives,
 then switched off and the resolved message awaited before the next. Goal: a carrier outage
-told within 2 minutes. `python -m bench.alert_latency [--rate 1] [--interval 30]`."""
+told within 2 minutes. `python -m bench --only alerts` times the carrier outage alone (~7 min);
+`--large`, or `python -m bench.alert_latency [--rate 1] [--interval 30]`, every scenario."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ SCENARIOS = [
     ("balance exhausted", {"balance": 0}, {"balance": 10**12}, "balance"),
     ("pull failing (5xx)", {"pull": "5xx"}, {"pull": "normal"}, "Report pull is stale"),
     ("reports withheld", {"reports": "withheld"}, {"reports": "normal"}, "Reports missing"),
+    ("apikey revoked (-1)", {"auth": "apikey"}, {"auth": "normal"}, "apikey, IP or signature"),
+    ("quiet hours (-53)", {"quiet_hours": True}, {"quiet_hours": False}, "quiet hours"),
 ]
 
 
@@ -113,7 +116,13 @@ def _background(relay_url: str, simulator_url: str, db_url: str, inbox: Inbox, a
         threading.Thread(target=target, daemon=True, **kwargs).start()
 
 
-def run(args: argparse.Namespace) -> list[Result]:
+def bench(size: int) -> list[Result]:
+    """`python -m bench`: the first `size` scenarios with the default settings (1: the carrier
+    outage, the one with a goal)."""
+    return run(parse([]), SCENARIOS[:size])
+
+
+def run(args: argparse.Namespace, scenarios: list = SCENARIOS) -> list[Result]:
     directory = fresh_dir("alert-latency")
     db_url = f"sqlite:///{directory / 'alerts.db'}"
     inbox, stop, results = Inbox(), threading.Event(), []
@@ -121,7 +130,7 @@ def run(args: argparse.Namespace) -> list[Result]:
         _background(relay, simulator, db_url, inbox, args, stop)
         print(f"  warming up {args.warmup:g} s at {args.rate:g} sends/s")
         time.sleep(args.warmup)
-        for name, fault, clear, words in SCENARIOS:
+        for name, fault, clear, words in scenarios:
             started = time.monotonic()
             httpx.post(f"{simulator}/_sim/faults", json=fault)
             took = inbox.wait(started, words, args.timeout)

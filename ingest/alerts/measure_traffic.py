@@ -13,6 +13,7 @@ from sqlalchemy import Connection, case, func, literal, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from ingest.alerts.findings import Finding
+from ingest.alerts.measure_account import aware
 from ingest.alerts.rules import Rule, parse_duration
 from ingest.numbers import mask
 from ingest.store.models import PullRun, Report, Send
@@ -62,13 +63,19 @@ def _answer_counts(
 
 
 def answer_rate(connection: Connection, rule: Rule, now: datetime) -> list[Finding]:
-    """Answered share of reported calls sent in the window, per subject, against the same
-    window on each of the previous `baseline_days` days (or `fallback_baseline` when those
-    hold fewer than `min_sample` reports). Fires `threshold` below the baseline."""
+    """Answered share of reported calls sent in the window, per subject, against the
+    `baseline_window` (at least the window) up to the same time on each of the previous
+    `baseline_days` days (or `fallback_baseline` when those hold fewer than `min_sample`
+    reports). Fires `threshold` below the baseline. The baseline's window is longer because
+    the current one is short to tell an outage soon: a baseline from a few dozen calls on one
+    day swings by 10 points and more, and set off the carrier rule on normal traffic."""
     days = int(rule.param("baseline_days", 7))  # type: ignore[arg-type]
     fallback = float(rule.param("fallback_baseline", 0.78))  # type: ignore[arg-type]
+    span = parse_duration(rule.param("baseline_window", "1h"), f"rule {rule.name!r}")
+    span = timedelta(seconds=max(span, rule.window))
+    past = [(end - span, end) for _, end in (_window(rule, now, d) for d in range(1, days + 1))]
     current = _answer_counts(connection, rule, [_window(rule, now)])
-    history = _answer_counts(connection, rule, [_window(rule, now, d) for d in range(1, days + 1)])
+    history = _answer_counts(connection, rule, past)
     findings = []
     for group, (reported, answered, sid, mobile) in sorted(current.items()):
         past_reported, past_answered, _, _ = history.get(group, (0, 0, None, None))
@@ -157,22 +164,38 @@ def _sends(connection: Connection, windows: list[tuple[datetime, datetime]]) -> 
     return connection.execute(select(func.count(Send.id)).where(in_windows)).scalar_one()
 
 
+def _past_windows(connection: Connection, rule: Rule, now: datetime) -> list[tuple]:
+    """The rule's window on each of the previous `baseline_days` days that voicewatch saw
+    whole (its first send came before the window began): a baseline averages the days it
+    was watching, not the days before it existed nor the part of one when it started."""
+    days = int(rule.param("baseline_days", 7))  # type: ignore[arg-type]
+    first = _first_send(connection)
+    windows = [_window(rule, now, d) for d in range(1, days + 1)]
+    return [window for window in windows if first is not None and first <= window[0]]
+
+
+def _first_send(connection: Connection) -> datetime | None:
+    """When voicewatch recorded its first send: it has watched only what came after."""
+    return aware(connection.execute(select(func.min(Send.sent_at))).scalar_one())
+
+
 def refusals(connection: Connection, rule: Rule, now: datetime) -> list[Finding]:
     """Sends refused with one of the rule's `codes` in the window; with `baseline_factor`,
-    also more than that many times the daily average of the same window before, and never
-    before those windows saw `min_history` sends (no history: no "above normal")."""
+    also more than that many times the daily average of the same window before (on the days
+    voicewatch saw whole), and never before those windows saw `min_history` sends (no history: no
+    "above normal")."""
     count, mobile = _refusal_count(connection, rule, [_window(rule, now)])
     baseline = None
     limit = rule.threshold
     known = True
     if "baseline_factor" in rule.params:
-        days = int(rule.param("baseline_days", 7))  # type: ignore[arg-type]
-        windows = [_window(rule, now, d) for d in range(1, days + 1)]
-        past, _ = _refusal_count(connection, rule, windows)
-        baseline = past / days
+        windows = _past_windows(connection, rule, now)
+        past, _ = _refusal_count(connection, rule, windows) if windows else (0, None)
+        baseline = past / max(len(windows), 1)
         factor = float(rule.params["baseline_factor"])  # type: ignore[arg-type]
         limit = max(rule.threshold, factor * baseline)
-        known = _sends(connection, windows) >= int(rule.param("min_history", 100))  # type: ignore[arg-type]
+        min_history = int(rule.param("min_history", 100))  # type: ignore[arg-type]
+        known = bool(windows) and _sends(connection, windows) >= min_history
     breached = known and count >= limit and count >= max(rule.min_sample, 1)
     example = f"refused call to {mask(mobile)}" if breached and mobile else None
     return [Finding(rule.name, "", float(count), limit, breached, count, baseline, example)]
@@ -186,11 +209,12 @@ def _fees(connection: Connection, windows: list[tuple[datetime, datetime]]) -> f
 
 
 def fee_spike(connection: Connection, rule: Rule, now: datetime) -> list[Finding]:
-    """Spend in the window against the daily average of the same window before: fires above
-    `threshold` times it (and at least `min_sample` spent). No history: never fires."""
-    days = int(rule.param("baseline_days", 7))  # type: ignore[arg-type]
+    """Spend in the window against the daily average of the same window before (on the days
+    voicewatch saw whole): fires above `threshold` times it (and at least `min_sample` spent). No
+    history: never fires."""
+    windows = _past_windows(connection, rule, now)
     spent = _fees(connection, [_window(rule, now)])
-    baseline = _fees(connection, [_window(rule, now, d) for d in range(1, days + 1)]) / days
+    baseline = _fees(connection, windows) / len(windows) if windows else 0.0
     limit = rule.threshold * baseline
     breached = baseline > 0 and spent >= rule.min_sample and spent > limit
     return [Finding(rule.name, "", spent, limit, breached, int(spent), baseline)]
@@ -209,13 +233,16 @@ def _hot_count(connection: Connection, per_number: int, start: datetime, end: da
 
 def hot_numbers(connection: Connection, rule: Rule, now: datetime) -> list[Finding]:
     """Numbers sent to `per_number` times or more in the window, against the window before:
-    fires at `threshold` such numbers and twice as many as before, once the window before
-    saw `min_history` sends (a fresh installation has no "before")."""
+    fires at `threshold` such numbers and twice as many as before, once voicewatch saw the
+    whole window before and `min_history` sends in it (a fresh installation has no "before")."""
     per_number = int(rule.param("per_number", 5))  # type: ignore[arg-type]
     start, end = _window(rule, now)
     count = _hot_count(connection, per_number, start, end)
     before_window = (start - (end - start), start)
     before = _hot_count(connection, per_number, *before_window)
-    known = _sends(connection, [before_window]) >= int(rule.param("min_history", 100))  # type: ignore[arg-type]
+    min_history = int(rule.param("min_history", 100))  # type: ignore[arg-type]
+    first = _first_send(connection)
+    known = first is not None and first <= before_window[0]  # the window before seen whole
+    known = known and _sends(connection, [before_window]) >= min_history
     breached = known and count >= rule.threshold and count >= 2 * before
     return [Finding(rule.name, "", float(count), rule.threshold, breached, count, float(before))]

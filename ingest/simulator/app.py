@@ -25,7 +25,13 @@ from starlette.routing import Route
 from ingest.simulator.attack import ATTACK_ROUTES, Attack
 from ingest.simulator.clock import Clock
 from ingest.simulator.config import SimulatorConfig, seeded_random
-from ingest.simulator.faults import FaultSpecError, IncidentBoard, Incidents, apply_spec
+from ingest.simulator.faults import (
+    LOOPBACK,
+    FaultSpecError,
+    IncidentBoard,
+    Incidents,
+    apply_spec,
+)
 from ingest.simulator.push import PushWorker
 from ingest.simulator.records import Accepted, Rejection
 from ingest.simulator.world import World
@@ -194,13 +200,11 @@ async def sim_state(request: Request) -> Response:
     return json_response(request.app.state.world.state())
 
 
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
 async def sim_faults(request: Request) -> Response:
     """GET: the incidents in force. POST (loopback only) a JSON object to change them, e.g.
     {"outage": {"carriers": ["China Mobile"]}}, {"reports": "withheld"}, {"pull": "stall"},
-    {"unreachable": true}, {"balance": 50}, {"clear": true}."""
+    {"unreachable": true}, {"auth": "apikey"}, {"quiet_hours": true}, {"rate_limited": 0.5},
+    {"fee": 5}, {"balance": 50}, {"clear": true}."""
     world: World = request.app.state.world
     if request.method == "POST":
         if request.client is None or request.client.host not in LOOPBACK:

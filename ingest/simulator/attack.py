@@ -3,7 +3,9 @@ itself), switched on and off at runtime, off by default.
 
 - `pumping`: bursts of codes to sequential numbers in a foreign premium-looking range
   (+232 76 12x xxx, Sierra Leone mobile), a new burst every few seconds;
-- `flood`: one victim number called again and again.
+- `flood`: one victim number called again and again;
+- `bombing` (呼叫轰炸): a handful of victims' numbers called in turn, each again and again,
+  as when a site's "call me with a code" button is abused to harass people.
 
 Start it with `voicewatch simulate --attack pumping --attack-target http://127.0.0.1:8000`, or
 while it runs: `curl -d scenario=pumping -d target=http://127.0.0.1:8000 .../_sim/attack`
@@ -23,11 +25,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ingest.simulator.faults import LOOPBACK
 from ingest.simulator.traffic import HEADERS, SEND_PATH, parse_rate
 
-SCENARIOS = ("off", "pumping", "flood")
+SCENARIOS = ("off", "pumping", "flood", "bombing")
 PUMPED_RANGE = "+2327612"  # followed by 4 digits, counted up
 VICTIM = "13800138000"
+BOMBED = tuple(f"1860000{n:04d}" for n in range(6))  # China Unicom numbers
 BURST = 20  # numbers in a row per pumping burst
 ATTACK_APP = "attacker"  # what the attack says in X-Voicewatch-App
 
@@ -36,6 +40,8 @@ def attack_numbers(scenario: str, start: int = 0) -> Iterator[str]:
     """The numbers a scenario calls, in order (endless)."""
     if scenario == "flood":
         return itertools.repeat(VICTIM)
+    if scenario == "bombing":
+        return itertools.cycle(BOMBED)
     return (f"{PUMPED_RANGE}{n % 10000:04d}" for n in itertools.count(start))
 
 
@@ -98,9 +104,12 @@ class Attack:
 
 
 async def sim_attack(request: Request) -> Response:
-    """POST scenario=off|pumping|flood [target=URL] [rate=2/s]: switch the attack; GET: state."""
+    """POST scenario=off|pumping|flood|bombing [target=URL] [rate=2/s]: switch the attack;
+    GET: its state."""
     attack: Attack = request.app.state.attack
     if request.method == "POST":
+        if request.client is None or request.client.host not in LOOPBACK:
+            return JSONResponse({"error": "attacks can be switched from this host only"}, 403)
         form = await request.form()
         own = str(request.base_url).rstrip("/")
         try:

@@ -14,7 +14,7 @@ from ingest.simulator.app import create_app
 from ingest.simulator.attack import SCENARIOS, attack_once_up
 from ingest.simulator.clock import Clock
 from ingest.simulator.config import DEMO_APIKEY, SimulatorConfig
-from ingest.simulator.faults import PULL_MODES, REPORT_MODES, Incidents
+from ingest.simulator.faults import AUTH_MODES, PULL_MODES, REPORT_MODES, Incidents
 from ingest.simulator.traffic import parse_rate, run_traffic
 
 
@@ -97,8 +97,9 @@ def _share(help_text: str) -> dict[str, object]:
 @click.command(
     help=N_(
         "Serve a simulated Yunpian voice API (send, pull_status, tpl_notify, user/get, push).\n\n"
-        "Incidents (outages, withheld reports, a stalled pull, an unreachable API, the balance) "
-        "can be switched while it runs: POST /_sim/faults from this host, e.g. curl -d "
+        "Incidents (outages, withheld reports, a stalled pull, an unreachable API, refused auth, "
+        "quiet hours, rate limiting, the fee and the balance) can be switched while it runs: "
+        "POST /_sim/faults from this host, e.g. curl -d "
         '\'{"outage": {"carriers": ["China Mobile"]}}\' http://127.0.0.1:8800/_sim/faults'
     )
 )
@@ -148,7 +149,9 @@ def _share(help_text: str) -> dict[str, object]:
     help=N_("sends to one number per 24 h before code 17 [VOICEWATCH_LIMIT_PER_DAY; none]"),
 )
 @click.option(
-    "--attack", type=click.Choice(SCENARIOS[1:]), help=N_("start a pumping attack (off by default)")
+    "--attack",
+    type=click.Choice(SCENARIOS[1:]),
+    help=N_("start an attack: pumping, flood or bombing (off by default)"),
 )
 @click.option(
     "--attack-target", metavar="URL", help=N_("where the attack sends [the simulator itself]")
@@ -160,6 +163,26 @@ def _share(help_text: str) -> dict[str, object]:
 @click.option("--report-delay", default=600.0, show_default=True, type=float, metavar="SECONDS")
 @click.option("--pull-fault", type=click.Choice(PULL_MODES), default="normal", show_default=True)
 @click.option("--unreachable", is_flag=True, help=N_("every API request hangs, then is dropped"))
+@click.option(
+    "--auth-fault",
+    type=click.Choice(AUTH_MODES),
+    default="normal",
+    show_default=True,
+    help=N_("apikey: every request refused -1 (key revoked); ip: -3 (IP not whitelisted)"),
+)
+@click.option(
+    "--quiet-hours-now",
+    is_flag=True,
+    help=N_("refuse domestic codes as 22:00-07:30 does, any time"),
+)
+@click.option(
+    "--rate-limited",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    metavar="SHARE",
+    help=N_("share of sends refused -5 (account call rate exceeded)"),
+)
 def simulate(
     host: str,
     port: int,
@@ -173,6 +196,9 @@ def simulate(
     report_delay: float,
     pull_fault: str,
     unreachable: bool,
+    auth_fault: str,
+    quiet_hours_now: bool,
+    rate_limited: float,
     **settings: object,
 ) -> None:
     attack, attack_target = settings.pop("attack"), settings.pop("attack_target")
@@ -187,6 +213,9 @@ def simulate(
         report_delay,
         pull_fault,
         unreachable,
+        auth=auth_fault,
+        quiet_hours=quiet_hours_now,
+        rate_limited=rate_limited,
     )
     plan = TrafficPlan(traffic, traffic_callback) if traffic else None
     if attack:

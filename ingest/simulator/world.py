@@ -16,12 +16,20 @@ from collections import deque
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from decimal import Decimal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
-from ingest.numbers import describe, looks_like_mobile
+from ingest.numbers import describe
 from ingest.simulator.clock import Clock, ManualClock, SystemClock
 from ingest.simulator.config import SimulatorConfig, seeded_random
-from ingest.simulator.faults import OUTAGE_ERROR_MSG, IncidentBoard
+from ingest.simulator.faults import OUTAGE_ERROR_MSG, RATE_LIMITED, IncidentBoard
+from ingest.simulator.forms import (
+    bad,
+    check_mobile_and_callback,
+    content_key,
+    is_int,
+    missing,
+    param,
+)
 from ingest.simulator.outcomes import CallOutcome, decide_outcome
 from ingest.simulator.records import (
     CHINA,
@@ -82,6 +90,7 @@ class World:
         self.incidents = incidents or IncidentBoard()
         self._lock = threading.Lock()
         self._rng = seeded_random(config.seed, "world")
+        self._incident_rng = seeded_random(config.seed, "incidents")  # keeps _rng's stream
         self._fee = Decimal(str(config.fee))
         self._balance = Decimal(str(config.balance))
         self._guard = HarassmentGuard(config.limit_per_hour, config.limit_per_day)
@@ -114,12 +123,12 @@ class World:
             rejection = self._check_apikey(params)
             if rejection:
                 return rejection
-            page_size = _param(params, "page_size") or str(PAGE_SIZE_DEFAULT)
-            if not _is_int(page_size) or not 1 <= int(page_size) <= PAGE_SIZE_MAX:
-                return _bad("page_size", f"page_size必须为1至{PAGE_SIZE_MAX}的整数")
-            kind = _param(params, "type") or str(VOICE_CODE)
+            page_size = param(params, "page_size") or str(PAGE_SIZE_DEFAULT)
+            if not is_int(page_size) or not 1 <= int(page_size) <= PAGE_SIZE_MAX:
+                return bad("page_size", f"page_size必须为1至{PAGE_SIZE_MAX}的整数")
+            kind = param(params, "type") or str(VOICE_CODE)
             if kind not in ("1", "2"):
-                return _bad("type", "type必须为1(语音验证码)或2(语音通知)")
+                return bad("type", "type必须为1(语音验证码)或2(语音通知)")
             self._release_due(self.clock.now())
             queue = self._pull_queues[int(kind)]
             page = []
@@ -132,12 +141,12 @@ class World:
     # -- checks, in the order the real service plausibly makes them --------------------------
 
     def _check_apikey(self, params: Mapping[str, str]) -> Rejection | None:
-        apikey = _param(params, "apikey")
+        apikey = param(params, "apikey")
         if apikey is None:
-            return _missing("apikey")
+            return missing("apikey")
         if apikey != self.config.apikey:
             return Rejection(-1, "请检查apikey是否正确")  # detail wording believed
-        return None
+        return self.incidents.now.auth_refusal()
 
     def _check_required(
         self, params: Mapping[str, str], names: tuple[str, ...]
@@ -146,8 +155,11 @@ class World:
         if rejection:
             return rejection
         for name in names:
-            if _param(params, name) is None:
-                return _missing(name)
+            if param(params, name) is None:
+                return missing(name)
+        share = self.incidents.now.rate_limited
+        if share and self._incident_rng.random() < share:
+            return RATE_LIMITED
         return None
 
     def _check_send(self, params: Mapping[str, str], now: datetime) -> Rejection | None:
@@ -155,42 +167,43 @@ class World:
         if rejection:
             return rejection
         if not _CODE_FORM.match(params["code"]):
-            return _bad("code", "code必须为4至6位阿拉伯数字")
-        rejection = _check_mobile_and_callback(params)
+            return bad("code", "code必须为4至6位阿拉伯数字")
+        rejection = check_mobile_and_callback(params)
         if rejection:
             return rejection
-        language = _param(params, "language")
+        language = param(params, "language")
         if language is not None and language not in LANGUAGES:
-            return _bad("language", f"language不支持，可选值为{','.join(sorted(LANGUAGES))}")
+            return bad("language", f"language不支持，可选值为{','.join(sorted(LANGUAGES))}")
         return self._check_delivery(params, VOICE_CODE, now)
 
     def _check_tpl_notify(self, params: Mapping[str, str], now: datetime) -> Rejection | None:
         rejection = self._check_required(params, ("mobile", "tpl_id", "tpl_value"))
         if rejection:
             return rejection
-        rejection = _check_mobile_and_callback(params)
+        rejection = check_mobile_and_callback(params)
         if rejection:
             return rejection
         tpl_id = params["tpl_id"]
-        if not _is_int(tpl_id):
-            return _bad("tpl_id", "tpl_id必须为整数")
+        if not is_int(tpl_id):
+            return bad("tpl_id", "tpl_id必须为整数")
         if int(tpl_id) not in self.config.templates:
             return Rejection(5, f"未找到id为{tpl_id}的模板")  # detail wording believed
         if not parse_qsl(params["tpl_value"]):
-            return _bad("tpl_value", "tpl_value必须为urlencode后的变量名和变量值对")
+            return bad("tpl_value", "tpl_value必须为urlencode后的变量名和变量值对")
         return self._check_delivery(params, VOICE_NOTIFICATION, now)
 
     def _check_delivery(
         self, params: Mapping[str, str], kind: int, now: datetime
     ) -> Rejection | None:
-        if self._balance < self._fee:
+        if self._balance < self._price():
             return Rejection(3, "账户余额不足，请充值后重试")  # detail wording believed
         mobile = params["mobile"]
-        rejection = self._guard.check(mobile, _content_key(params, kind), now)
+        rejection = self._guard.check(mobile, content_key(params, kind), now)
         if rejection:
             return rejection
         # The reference states quiet hours for voice codes only, so notifications ring anyway.
-        quiet = kind == VOICE_CODE and self.config.quiet_hours and in_quiet_hours(now)
+        night = self.config.quiet_hours and in_quiet_hours(now)
+        quiet = kind == VOICE_CODE and (night or self.incidents.now.quiet_hours)
         if quiet and describe(mobile).domestic:
             return QUIET_HOURS_REJECTION
         return None
@@ -207,7 +220,7 @@ class World:
     ) -> Accepted | Rejection:
         # Believed: refused requests are not charged and do not count toward throttle windows.
         if rejection:
-            mobile = _param(params, "mobile")
+            mobile = param(params, "mobile")
             self._rejected.append(
                 RejectedSend(now, endpoint, mobile, rejection.code, rejection.detail)
             )
@@ -233,7 +246,7 @@ class World:
             # (a configured call_delay is a test's exact send -> report time, kept as given).
             delay += outcome.duration
         due_at = now + timedelta(seconds=delay)
-        uid = _param(params, "uid")
+        uid = param(params, "uid")
         report: dict[str, object] = {
             "sid": sid,
             "uid": uid,
@@ -243,14 +256,18 @@ class World:
             "mobile": mobile,
             "report_status": outcome.report_status,
         }
-        push_url = _param(params, "callback_url") or self.config.push_url
-        self._calls[sid] = Call(
-            sid, kind, mobile, uid, now, due_at, outcome, report, push_url, self._fee
-        )
-        self._balance -= self._fee
+        push_url = param(params, "callback_url") or self.config.push_url
+        fee = self._price()
+        self._calls[sid] = Call(sid, kind, mobile, uid, now, due_at, outcome, report, push_url, fee)
+        self._balance -= fee
         heapq.heappush(self._pending, (due_at, next(self._seq), sid))
-        self._guard.remember(mobile, _content_key(params, kind), now)
-        return Accepted(sid=sid, fee=self._fee)
+        self._guard.remember(mobile, content_key(params, kind), now)
+        return Accepted(sid=sid, fee=fee)
+
+    def _price(self) -> Decimal:
+        """What a call costs now: the account's fee, or a raised one while that incident lasts."""
+        fee = self.incidents.now.fee
+        return self._fee if fee is None else Decimal(str(fee))
 
     def user(self, params: Mapping[str, str]) -> dict[str, object] | Rejection:
         """user/get.json: the account object, whose `balance` the alerts watch."""
@@ -352,45 +369,10 @@ class World:
             self._release_due(self.clock.now())
             return {
                 "balance": money(self._balance),
-                "fee": money(self._fee),
+                "fee": money(self._price()),
                 "calls": len(self._calls),
                 "rejected": len(self._rejected),
                 "pending": len(self._pending),
                 "pull_queue": {str(kind): len(q) for kind, q in self._pull_queues.items()},
                 "push_outbox": sum(len(q) for q in self._outbox.values()),
             }
-
-
-def _param(params: Mapping[str, str], name: str) -> str | None:
-    value = params.get(name)
-    return value if value else None  # an empty field counts as not sent
-
-
-def _is_int(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
-def _missing(name: str) -> Rejection:
-    return Rejection(1, f"参数 {name} 必须传入")  # detail wording believed
-
-
-def _bad(name: str, why: str) -> Rejection:
-    # The reference quotes this shape for code: "参数 code 格式不正确，code必须为4至6位阿拉伯数字".
-    return Rejection(2, f"参数 {name} 格式不正确，{why}")
-
-
-def _check_mobile_and_callback(params: Mapping[str, str]) -> Rejection | None:
-    if not looks_like_mobile(params["mobile"]):
-        return _bad("mobile", "mobile手机号格式不正确")
-    callback_url = _param(params, "callback_url")
-    if callback_url and urlsplit(callback_url).scheme not in ("http", "https"):
-        return _bad("callback_url", "callback_url必须为http或https地址")  # believed
-    return None
-
-
-def _content_key(params: Mapping[str, str], kind: int) -> str:
-    """What "same content" means for harassment prevention: the same code, or (believed) the
-    same template with the same values."""
-    if kind == VOICE_CODE:
-        return f"code:{params['code']}"
-    return f"tpl:{params['tpl_id']}:{params['tpl_value']}"

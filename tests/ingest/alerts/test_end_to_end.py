@@ -4,16 +4,18 @@ plus one evaluation interval → fault cleared → the resolved one arrives; not
 twice across a restart of the alert loop.
 
 Windows are shortened to seconds (the rules' logic is the same at any scale) and the
-deadlines are generous, for a machine under load."""
+deadlines are generous, for a machine under load. Rules measured against previous days get
+that history written into the database first, around the same time of day yesterday."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -23,10 +25,10 @@ from ingest import pull
 from ingest.alerts.balance import fetch_balance
 from ingest.alerts.channels import Channels
 from ingest.alerts.loop import AlertLoop
-from ingest.alerts.rules import load_rules
+from ingest.alerts.rules import Rule, load_rules
 from ingest.settings import Secret
 from ingest.yunpian.client import VoiceClient
-from tests.ingest.alerts.support import default_rule
+from tests.ingest.alerts.support import add_calls, default_rule
 from tests.servers import wait_until
 
 pytestmark = pytest.mark.slow
@@ -97,7 +99,14 @@ class Stack:
             pull.run(client, self.engine, interval=0.2, stop=self.stop, max_backoff=0.5)
 
     def fault(self, **spec: object) -> None:
-        assert self.simulator.http.post("/_sim/faults", json=spec).status_code == 200
+        """Switch incidents (POST /_sim/faults), or with `attack` the simulator's attacker,
+        aimed at the relay as a real one would be (POST /_sim/attack)."""
+        if "attack" in spec:
+            form = {"scenario": spec["attack"], "target": self.relay.url, "rate": "10/s"}
+            response = self.simulator.http.post("/_sim/attack", data=form)
+        else:
+            response = self.simulator.http.post("/_sim/faults", json=spec)
+        assert response.status_code == 200, response.text
 
     def wait_for(self, word: str, count: int, timeout: float) -> list[str]:
         def arrived() -> list[str] | None:
@@ -107,6 +116,8 @@ class Stack:
         return wait_until(arrived, timeout=timeout)
 
     def close(self) -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            self.fault(attack="off")
         self.stop.set()
         self._alerts_stop.set()
         for thread in [*self.threads, self._alerts]:
@@ -127,6 +138,32 @@ def stack(make_simulator, make_ingest, engine, receiver) -> Iterator:
     yield start
     for running in started:
         running.close()
+
+
+class Scenario(NamedTuple):
+    rule: Rule
+    fault: dict[str, object]
+    clear: dict[str, object]
+    words: str  # in both the FIRING and the RESOLVED message
+    history: Callable[[object], None] | None = None  # writes previous days into the database
+
+
+def yesterday(*kinds: tuple[int, dict[str, object]], answered: float = 0.0) -> Callable:
+    """For each (per_minute, add_calls arguments): that many calls a minute from 2 minutes
+    before to 3 minutes after this time of day, yesterday (a scenario lasts well under that),
+    `answered` of them answered, as a share."""
+
+    def write(engine) -> None:
+        now = datetime.now(UTC) - timedelta(days=1)
+        for minute, (per_minute, calls) in itertools.product(range(-2, 3), kinds):
+            at = now + timedelta(minutes=minute)
+            add_calls(engine, at, per_minute, round(per_minute * answered), **calls)
+
+    return write
+
+
+def params(name: str, **changes: object) -> dict[str, object]:
+    return {**default_rule(name).params, **changes}
 
 
 SCENARIOS = {
@@ -184,6 +221,57 @@ SCENARIOS = {
         {"balance": 10_000},
         "Balance low",
     ),
+    # Yesterday 86 % answered; one carrier's outage takes the whole account's rate to ~40 %.
+    "answer_rate_overall": (
+        replace(default_rule("answer_rate_drop"), window=10, min_sample=10),
+        {"outage": {"carriers": ["China Mobile"]}},
+        {"clear": True},
+        "Answer rate dropped",
+        yesterday((120, {}), answered=0.86),
+    ),
+    "apikey_revoked": (
+        replace(default_rule("refusals_auth"), window=8),
+        {"auth": "apikey"},
+        {"auth": "normal"},
+        "apikey, IP or signature",
+    ),
+    "quiet_hours": (
+        replace(default_rule("refusals_quiet_hours"), window=8),
+        {"quiet_hours": True},
+        {"quiet_hours": False},
+        "quiet hours",
+    ),
+    # Yesterday: enough sends to know what is normal (64 in a window), and a few retries refused.
+    "rate_limited": (
+        replace(
+            default_rule("refusals_throttle"),
+            window=8,
+            params=params("refusals_throttle", min_history=50),
+        ),
+        {"rate_limited": 0.5},
+        {"rate_limited": 0},
+        "throttling above normal",
+        yesterday((480, {"reported": False}), (3, {"result_code": 8, "http_status": 400})),
+    ),
+    # Yesterday, the only day of history and so the baseline, spent 10 a second: the normal
+    # traffic (about 15 sends a second at 1 a call) stays under 3 times that, at 10 a call not.
+    "fee_raised": (
+        replace(default_rule("fee_spike"), window=10),
+        {"fee": 10},
+        {"fee": None},
+        "Spend spike",
+        yesterday((60, {"fee": 10.0, "reported": False})),
+    ),
+    # voicewatch ran before (one send 5 minutes ago), so the 10 s before count as watched.
+    "numbers_bombed": (
+        replace(
+            default_rule("hot_numbers"), window=10, params=params("hot_numbers", min_history=50)
+        ),
+        {"attack": "bombing"},
+        {"attack": "off"},
+        "Numbers called suspiciously often",
+        lambda engine: add_calls(engine, datetime.now(UTC) - timedelta(minutes=5), 1, 1),
+    ),
 }
 
 
@@ -193,10 +281,12 @@ POSTGRES_SCENARIOS = {"province_outage"}
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_fault_fires_once_then_resolves_across_a_restart(stack, receiver, scenario, db_url):
+def test_fault_fires_once_then_resolves_across_a_restart(stack, receiver, engine, scenario, db_url):
     if db_url.startswith("postgresql") and scenario not in POSTGRES_SCENARIOS:
         pytest.skip("end to end on SQLite; this scenario's SQL is measured on both dialects")
-    rule, fault, clear, words = SCENARIOS[scenario]
+    rule, fault, clear, words, history = Scenario(*SCENARIOS[scenario])
+    if history:
+        history(engine)
     running = stack([rule], push=rule.kind == "push_stale", balance=10**9)
     wait_until(lambda: running.simulator.state()["calls"] >= 20, timeout=30)
     assert receiver.received == []  # normal traffic: nothing
@@ -224,3 +314,9 @@ def test_normal_traffic_fires_no_default_rule(stack, receiver):
     running.restart_alerts()
     wait_until(lambda: running.simulator.state()["calls"] >= 400, timeout=60)
     assert receiver.texts() == []
+
+
+def test_every_default_rule_has_a_scenario():
+    assert sorted(Scenario(*s).rule.name for s in SCENARIOS.values()) == sorted(
+        rule.name for rule in load_rules()
+    )

@@ -1,11 +1,11 @@
 """30 minutes of the demo's normal traffic, on a fast clock, under the default rules: nothing
-fires. The traffic is `make run`'s: the simulator's synthetic users (a pool of 500 numbers,
+fires, with a day of history before it so the baselines are real. The traffic is `make run`'s: the simulator's synthetic users (a pool of 500 numbers,
 3 % of them pressing "call me again") at 1 send/s, through the simulated account (its
 outcome model, throttling and fees), with every report stored as it comes due."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from random import Random
 
 from sqlalchemy.orm import Session
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ingest.alerts.balance import Balance
 from ingest.alerts.channels import Channels
 from ingest.alerts.loop import AlertLoop
+from ingest.alerts.measure import measure
 from ingest.alerts.rules import load_rules
 from ingest.numbers import describe
 from ingest.settings import Secret
@@ -25,7 +26,8 @@ START = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 China time
 APIKEY = "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b"
 
 
-def send_one(world: World, users: SyntheticUsers, session: Session) -> None:
+def send_one(world: World, users: SyntheticUsers, session: Session) -> str | None:
+    """One synthetic user's send, recorded as the relay records it; the sid if accepted."""
     now = world.clock.now()
     mobile, code = users.next_send(now.timestamp())
     answer = world.send({"apikey": APIKEY, "mobile": mobile, "code": code})
@@ -47,14 +49,15 @@ def send_one(world: World, users: SyntheticUsers, session: Session) -> None:
             province=info.province,
         )
     )
+    return answer.sid if accepted else None
 
 
-def store_due_reports(world: World, session: Session, stored: set[str]) -> None:
+def store_due_reports(world: World, session: Session, waiting: set[str]) -> int:
+    """Store the reports of the `waiting` calls that came due; how many."""
     now = world.clock.now()
-    for call in world.calls():
-        if call.sid in stored or call.due_at > now:
-            continue
-        stored.add(call.sid)
+    due = [call for call in map(world.call, waiting) if call.due_at <= now]
+    for call in due:
+        waiting.discard(call.sid)
         info = describe(call.mobile)
         session.add(
             Report(
@@ -71,12 +74,34 @@ def store_due_reports(world: World, session: Session, stored: set[str]) -> None:
                 province=info.province,
             )
         )
+    return len(due)
+
+
+def run_traffic(world, users, engine, minutes: int, tick=None) -> int:
+    """`minutes` of 1 send/s, reports stored as they come due, `tick` every 30 s; the number
+    of reports stored."""
+    waiting: set[str] = set()
+    stored = 0
+    for _ in range(minutes * 2):
+        with Session(engine) as session, session.begin():
+            for _ in range(30):
+                sid = send_one(world, users, session)
+                if sid:
+                    waiting.add(sid)
+                world.clock.advance(1)
+            stored += store_due_reports(world, session, waiting)
+        if tick:
+            tick()
+    return stored
 
 
 def test_half_an_hour_of_demo_traffic_fires_no_default_rule(engine, receiver):
-    clock = ManualClock(START)
+    # From an hour before this time yesterday and two hours before today's half hour, so
+    # every rule measures against history: the answer rate, throttling and spend against
+    # whole hours of yesterday, hot numbers against a whole hour before.
+    clock = ManualClock(START - timedelta(days=1, hours=1))
     world = World(SimulatorConfig(apikey=APIKEY, seed=15, balance=10**9), clock)
-    users, stored = SyntheticUsers(Random(15)), set()
+    users = SyntheticUsers(Random(15))
     loop = AlertLoop(
         engine,
         load_rules(),
@@ -86,12 +111,15 @@ def test_half_an_hour_of_demo_traffic_fires_no_default_rule(engine, receiver):
         balance=lambda: Balance(float(world.balance), 100.0),
         clock=clock.now,
     )
-    for _ in range(60):  # 60 evaluations, 30 s apart
-        with Session(engine) as session, session.begin():
-            for _ in range(30):
-                send_one(world, users, session)
-                clock.advance(1)
-            store_due_reports(world, session, stored)
-        loop.tick()
-    assert len(stored) > 1500  # the traffic really ran
-    assert [r.body["title"] for r in receiver.received] == []
+    stored = run_traffic(world, users, engine, 90)
+    clock.advance(timedelta(hours=24 - 2.5).total_seconds())
+    stored += run_traffic(world, users, engine, 120)
+    assert clock.now() == START
+    stored += run_traffic(world, users, engine, 30, tick=loop.tick)  # 60 evaluations
+    assert stored > 12000  # the traffic really ran
+    assert [r.body["message"] for r in receiver.received] == []
+    with engine.connect() as connection:
+        found = {f.rule: f for rule in load_rules() for f in measure(connection, rule, clock.now())}
+    # Measured against history, not silent for want of it.
+    assert found["fee_spike"].baseline > 0 and found["refusals_throttle"].baseline > 0
+    assert found["answer_rate_drop"].baseline != load_rules()[0].params["fallback_baseline"]

@@ -69,9 +69,18 @@ def test_answer_rate_baseline_is_the_same_hours_on_previous_days(engine):
     assert finding.baseline == pytest.approx(0.50) and not finding.breached
 
 
+def test_answer_rate_baseline_is_yesterdays_hour_not_a_handful_of_calls(engine):
+    rule = default_rule("answer_rate_drop_carrier")  # 2 minutes, 30 points
+    add_calls(engine, NOW - timedelta(days=1, minutes=40), 200, 180)  # 90 % over the hour
+    add_calls(engine, NOW - timedelta(days=1, seconds=90), 45, 45)  # a lucky 2 minutes: 100 %
+    add_calls(engine, NOW - timedelta(seconds=90), 45, 30)  # 67 %: normal noise at n = 45
+    finding = findings(engine, rule)["carrier=China Mobile"]
+    assert finding.baseline == pytest.approx(225 / 245) and not finding.breached
+
+
 def test_carrier_outage_fires_for_that_carrier_only(engine):
-    add_calls(engine, NOW - timedelta(minutes=1), 30, 0, carrier="China Mobile")
-    add_calls(engine, NOW - timedelta(minutes=1), 30, 26, carrier="China Unicom")
+    add_calls(engine, NOW - timedelta(minutes=1), 50, 0, carrier="China Mobile")
+    add_calls(engine, NOW - timedelta(minutes=1), 50, 44, carrier="China Unicom")
     by_subject = findings(engine, default_rule("answer_rate_drop_carrier"))
     assert by_subject["carrier=China Mobile"].breached
     assert not by_subject["carrier=China Unicom"].breached
@@ -79,8 +88,8 @@ def test_carrier_outage_fires_for_that_carrier_only(engine):
 
 def test_province_rule_groups_by_province(engine):
     for province in ("Guangdong", "Jiangsu", "Hebei"):
-        add_calls(engine, NOW - timedelta(minutes=5), 25, 2, province=province)
-    add_calls(engine, NOW - timedelta(minutes=5), 25, 22, province="Beijing")
+        add_calls(engine, NOW - timedelta(minutes=5), 45, 4, province=province)
+    add_calls(engine, NOW - timedelta(minutes=5), 45, 40, province="Beijing")
     breached = {
         s
         for s, f in findings(engine, default_rule("answer_rate_drop_province")).items()
@@ -155,12 +164,35 @@ def test_fee_spike_against_the_same_hour_before(engine):
     assert findings(engine, default_rule("fee_spike"))[""].breached
 
 
+def test_one_day_of_history_is_the_baseline_not_a_seventh_of_it(engine):
+    # A day-old installation with the same traffic as yesterday: nothing is "above normal".
+    add_calls(engine, NOW - timedelta(days=1, hours=2), 1, 1)  # it started 2 hours before
+    for at in (NOW - timedelta(days=1, minutes=10), NOW - timedelta(minutes=10)):
+        add_calls(engine, at, 120, 100)
+        add_calls(engine, at, 30, 0, result_code=8, http_status=400)
+    spike = findings(engine, default_rule("fee_spike"))[""]
+    assert spike.baseline == pytest.approx(120) and not spike.breached
+    throttle = findings(engine, default_rule("refusals_throttle"))[""]
+    assert throttle.baseline == pytest.approx(30) and not throttle.breached
+
+
+def test_the_day_voicewatch_started_on_is_no_baseline(engine):
+    # Started yesterday 10 minutes before this time of day: yesterday's hour is not a whole one.
+    add_calls(engine, NOW - timedelta(days=1, minutes=10), 20, 15)
+    add_calls(engine, NOW - timedelta(minutes=10), 120, 100)
+    spike = findings(engine, default_rule("fee_spike"))[""]
+    assert spike.baseline == 0 and not spike.breached
+
+
 def test_hot_numbers_rising(engine):
     for i in range(6):
         add_calls(engine, NOW - timedelta(minutes=10), 5, 0, mobile=f"1390000{i:04d}")
     # No traffic the hour before: a fresh installation cannot tell "rising".
     assert not findings(engine, default_rule("hot_numbers"))[""].breached
-    add_calls(engine, NOW - timedelta(minutes=90), 150, 120)  # an ordinary hour before
+    add_calls(engine, NOW - timedelta(minutes=90), 150, 120)  # an ordinary hour before...
+    # ...but only from its middle on: voicewatch did not see all of it.
+    assert not findings(engine, default_rule("hot_numbers"))[""].breached
+    add_calls(engine, NOW - timedelta(minutes=130), 1, 1)  # it was running before that hour
     assert findings(engine, default_rule("hot_numbers"))[""].breached
 
 

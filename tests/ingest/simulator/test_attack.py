@@ -10,7 +10,7 @@ from itertools import islice
 
 import httpx
 
-from ingest.simulator.attack import PUMPED_RANGE, VICTIM, attack_numbers
+from ingest.simulator.attack import BOMBED, PUMPED_RANGE, VICTIM, attack_numbers
 from tests.servers import free_port, wait_until
 
 
@@ -43,3 +43,9 @@ def test_pumping_numbers_are_sequential_in_one_range_and_the_flood_one_victim():
     pumped = list(islice(attack_numbers("pumping", 41), 3))
     assert pumped == [f"{PUMPED_RANGE}{n:04d}" for n in (41, 42, 43)]
     assert set(islice(attack_numbers("flood"), 5)) == {VICTIM}
+
+
+def test_bombing_calls_a_handful_of_victims_in_turn():
+    bombed = list(islice(attack_numbers("bombing"), 30))
+    assert len(set(BOMBED)) == 6 and set(bombed) == set(BOMBED)
+    assert all(bombed.count(number) == 5 for number in BOMBED)

@@ -123,12 +123,59 @@ def test_user_get_with_a_wrong_apikey_is_refused(simulator):
     assert response.json()["code"] == -1
 
 
+@pytest.mark.parametrize(("mode", "code", "status"), [("apikey", -1, 401), ("ip", -3, 403)])
+def test_refused_auth_refuses_every_endpoint_until_cleared(simulator, mode, code, status):
+    faults(simulator, auth=mode)
+    for name in ("send", "pull_status"):
+        response = simulator.post(name, mobile=MOBILE_CM, code="1234")
+        assert (response.status_code, response.json()["code"]) == (status, code)
+    user = simulator.http.post("/v2/user/get.json", data={"apikey": simulator.apikey})
+    assert user.json()["code"] == code
+    assert simulator.state()["calls"] == 0
+    faults(simulator, auth="normal")
+    assert simulator.post("send", mobile=MOBILE_CM, code="1234").status_code == 200
+
+
+def test_quiet_hours_on_demand_refuse_domestic_codes_in_the_afternoon(simulator):
+    faults(simulator, quiet_hours=True)
+    refused = simulator.post("send", mobile=MOBILE_CM, code="1234")
+    assert (refused.status_code, refused.json()["code"]) == (400, -53)
+    assert simulator.post("send", mobile="+14155550123", code="1234").status_code == 200
+    faults(simulator, quiet_hours=False)
+    assert simulator.post("send", mobile=MOBILE_CU, code="1234").status_code == 200
+
+
+def test_rate_limiting_refuses_its_share_of_sends_with_code_minus_5(simulator):
+    faults(simulator, rate_limited=0.5)
+    answers = [
+        simulator.post("send", mobile=f"1380013{i:04d}", code="1234").json() for i in range(40)
+    ]
+    refused = [a for a in answers if a.get("code") == -5]
+    assert 5 < len(refused) < 35 and refused[0]["msg"] == "访问频率超限"
+    assert simulator.state()["calls"] == 40 - len(refused)
+    faults(simulator, rate_limited=0)
+    assert simulator.post("send", mobile=MOBILE_CM, code="1234").status_code == 200
+
+
+def test_a_raised_fee_is_charged_per_call_until_cleared(simulator):
+    assert faults(simulator, fee=5).json()["fee"] == 5
+    assert simulator.post("send", mobile=MOBILE_CM, code="1234").json()["fee"] == 5
+    assert simulator.state()["balance"] == simulator.config.balance - 5
+    faults(simulator, fee=None)
+    assert simulator.post("send", mobile=MOBILE_CU, code="1234").json()["fee"] == 1
+    assert simulator.state()["balance"] == simulator.config.balance - 6
+
+
 @pytest.mark.parametrize(
     "spec",
     [
         {"reports": "sometimes"},
         {"pull": "slow"},
         {"unreachable": "yes"},
+        {"auth": "maybe"},
+        {"quiet_hours": 1},
+        {"rate_limited": 2},
+        {"fee": -1},
         {"balance": -5},
         {"balance": True},
         {"outage": {"carriers": "China Mobile"}},
@@ -160,7 +207,25 @@ def test_faults_are_switched_from_loopback_only(simulator):
     assert simulator.http.get("/_sim/faults").json()["unreachable"] is False
 
 
+def test_attacks_are_switched_from_loopback_only(simulator):
+    from starlette.testclient import TestClient
+
+    with TestClient(simulator.server.server.config.app, client=("10.0.0.7", 5000)) as remote:
+        form = {"scenario": "bombing", "target": "http://198.51.100.1"}
+        assert remote.post("/_sim/attack", data=form).status_code == 403
+    assert simulator.http.get("/_sim/attack").json()["scenario"] == "off"
+
+
 def test_simulate_flags_start_the_simulator_with_an_outage():
     with simulator_process("--outage-carrier", "China Mobile", "--pull-fault", "5xx") as (url, _):
         state = httpx.get(f"{url}/_sim/faults").json()
     assert state["outage"]["carriers"] == ["China Mobile"] and state["pull"] == "5xx"
+
+
+def test_simulate_flags_start_the_simulator_refusing_sends():
+    flags = ("--auth-fault", "ip", "--quiet-hours-now", "--rate-limited", "0.25", "--fee", "3")
+    with simulator_process(*flags) as (url, _):
+        state = httpx.get(f"{url}/_sim/faults").json()
+        sim = httpx.get(f"{url}/_sim/state").json()
+    assert (state["auth"], state["quiet_hours"], state["rate_limited"]) == ("ip", True, 0.25)
+    assert sim["fee"] == 3
