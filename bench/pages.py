@@ -59,6 +59,20 @@ if {lookup!r}:
         st.subheader(found)
 st.caption(f"{{st.session_state.get('range')}} {{st.session_state.get('carriers')}}")
 """
+# The trivial page and one Altair line chart of 240 hourly points in 3 series (the size of
+# the Overview's charts over 10 days): what the first chart on a page costs in a fresh tab,
+# Vega's own start included. Context for the goal, measured in the same run.
+CHART_FLOOR = Page("Trivial page + one chart", "chart_floor", metrics=1, charts=1)
+CHART_FLOOR_PAGE = """import altair as alt
+import pandas as pd
+import streamlit as st
+st.title("Chart floor")
+st.metric("reports", 42)
+hours = pd.date_range("2026-11-01", periods=240, freq="h")
+data = pd.DataFrame({"t": hours.repeat(3), "c": ["a", "b", "c"] * 240,
+                     "v": [(i * 37 % 100) / 100 for i in range(720)]})
+st.altair_chart(alt.Chart(data).mark_line().encode(x="t:T", y="v:Q", color="c:N"))
+"""
 # The dashboard's navigation and sidebar pickers, so that its interactions can be measured
 # against the same interactions here.
 TRIVIAL_APP = """import streamlit as st
@@ -83,6 +97,8 @@ def trivial_app(folder: Path) -> Path:
         (folder / f"{name}.py").write_text(TRIVIAL_PAGE.format(title=page.title, lookup=lookup))
         default = ", default=True" if not page.path else ""
         entries.append(f"st.Page(here / {name + '.py'!r}, title={page.title!r}{default})")
+    (folder / f"{CHART_FLOOR.path}.py").write_text(CHART_FLOOR_PAGE)
+    entries.append(f"st.Page(here / {CHART_FLOOR.path + '.py'!r}, title={CHART_FLOOR.title!r})")
     app = folder / "app.py"
     app.write_text(TRIVIAL_APP.format(pages=", ".join(entries)))
     return app
@@ -182,6 +198,13 @@ def settled(driver, url: str, quiet: float = 1.5) -> Page:
 
     open_cold(driver, url, done)
     return Page("", "", *last)
+
+
+def chart_floor_seconds(driver, base_url: str) -> float:
+    """Median seconds of the trivial app's page with one chart, after a warm-up."""
+    url = f"{base_url}/{CHART_FLOOR.path}"
+    runs = [open_cold(driver, url, lambda d: _idle(d, CHART_FLOOR)) for _ in range(REPEAT + 1)]
+    return statistics.median(runs[1:])
 
 
 def page_seconds(driver, base_url: str) -> dict[str, float]:
@@ -318,6 +341,7 @@ def run(large_size: int, small_size: int | None = None) -> list[Result]:
     with tempfile.TemporaryDirectory() as folder, chromium() as driver:
         with streamlit(trivial_app(Path(folder)), {}) as url:
             floor = page_seconds(driver, url)
+            floor[CHART_FLOOR.title] = chart_floor_seconds(driver, url)
             floor |= interaction_seconds(driver, url, ("15205201314", "0" * 32))
         for backend, size, db_url in databases((small_size, large_size), with_postgres=True):
             env = {"VOICEWATCH_DB": db_url, "VOICEWATCH_DIGEST_KEY": "bench"}
@@ -340,7 +364,17 @@ def judge(
     small_size: int,
     large_size: int,
 ) -> list[Result]:
-    results = []
+    chart_floor = floor[CHART_FLOOR.title]
+    results = [
+        Result(
+            "7 Floor: the trivial page with one Altair chart",
+            f"{chart_floor:.2f} s",
+            f"{floor['Overview']:.2f} s trivial",
+            chart_floor / floor["Overview"],
+            "context",
+            None,
+        )
+    ]
     for (backend, size), seconds in measured.items():
         if size != large_size:
             continue
