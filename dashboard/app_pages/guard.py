@@ -96,7 +96,7 @@ else:
                 alt.Tooltip("sends:Q", title=_("Sends")),
             ],
         ),
-        use_container_width=True,
+        width="stretch",
     )
 
 left, right = st.columns(2)
