@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from functools import cache
 
 import streamlit as st
-from babel import Locale
 
 from ingest.i18n import N_, SUPPORTED, Language, negotiate
+from ingest.places import place_name
 
 CHOICE = "language"  # session state key of the sidebar's switch
 COOKIE = "voicewatch_language"
@@ -103,68 +102,9 @@ def remember_choice() -> None:
     st.html(f"<script>document.cookie = {cookie};</script>", unsafe_allow_javascript=True)
 
 
-# Carriers and provinces as numbers.describe names them (phonenumbers' English); countries
-# are named by Babel (`place`), these by the catalog.
-PLACES = (
-    N_("China Mobile"),
-    N_("China Unicom"),
-    N_("China Telecom"),
-    N_("fixed line"),
-    N_("Anhui"),
-    N_("Beijing"),
-    N_("Chongqing"),
-    N_("Fujian"),
-    N_("Gansu"),
-    N_("Guangdong"),
-    N_("Guangxi"),
-    N_("Guizhou"),
-    N_("Hainan"),
-    N_("Hebei"),
-    N_("Heilongjiang"),
-    N_("Henan"),
-    N_("Hubei"),
-    N_("Hunan"),
-    N_("Inner Mongolia"),
-    N_("Jiangsu"),
-    N_("Jiangxi"),
-    N_("Jilin"),
-    N_("Liaoning"),
-    N_("Ningxia"),
-    N_("Qinghai"),
-    N_("Shaanxi"),
-    N_("Shandong"),
-    N_("Shanghai"),
-    N_("Shanxi"),
-    N_("Sichuan"),
-    N_("Tianjin"),
-    N_("Tibet"),
-    N_("Xinjiang"),
-    N_("Yunnan"),
-    N_("Zhejiang"),
-    N_("Hong Kong"),
-    N_("Macau"),
-    N_("Taiwan"),
-)
-
-
 def place(name: object) -> object:
-    """A carrier, province or country as stored (in English) in the viewer's language: the
-    catalog's word, else Babel's name of the country, else as stored (SingTel stays SingTel)."""
-    lang = language()
-    if not lang.chinese or not isinstance(name, str):
-        return name
-    if name == "unknown":  # the catalog's "unknown" is an outcome's
-        return lang.gettext(N_("not known"))
-    if (translated := lang.gettext(name)) != name:
-        return translated
-    code = _territory_codes().get(name)
-    return Locale.parse(lang.code).territories.get(code, name) if code else name
-
-
-@cache
-def _territory_codes() -> dict[str, str]:
-    """Country names in English (as phonenumbers gives them) to their ISO region codes."""
-    return {name: code for code, name in Locale("en").territories.items() if code.isalpha()}
+    """A carrier, province or country as stored (in English) in the viewer's language."""
+    return place_name(name, language()) if isinstance(name, str) else name
 
 
 def zone_note() -> None:

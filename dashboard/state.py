@@ -20,12 +20,10 @@ from dashboard.lang import _, language, place
 from dashboard.plain import formula_safe, formula_safe_cell, literal
 from dashboard.privacy import mask_numbers, show_text
 from dashboard.queries.export import write_sends_csv
-from ingest.i18n import N_
+from ingest.i18n import FEE_UNIT_LABELS, N_
 from ingest.settings import Settings
 from ingest.store.engine import make_engine
 from ingest.throttle import CHINA
-
-FEE_UNIT_LABELS = {"credits": N_("credits"), "yuan": N_("yuan")}
 
 RANGES = (
     N_("Last hour"),

@@ -82,6 +82,7 @@ def send(
     as_json: bool,
     actor: str | None,
 ) -> None:
+    from ingest.i18n import FEE_UNIT_LABELS
     from ingest.numbers import as_sent, mask
     from ingest.sending import send_test_call
     from ingest.support import call_problems, refusal_message
@@ -110,8 +111,11 @@ def send(
         )
     elif outcome.accepted:
         click.echo(
-            language.gettext("accepted: calling {number} — sid {sid}, fee {fee}").format(
-                number=mask(mobile), sid=printable(outcome.sid), fee=f"{outcome.fee:g}"
+            language.gettext("accepted: calling {number} — sid {sid}, fee {fee} {unit}").format(
+                number=mask(mobile),
+                sid=printable(outcome.sid),
+                fee=f"{outcome.fee:g}",
+                unit=language.gettext(FEE_UNIT_LABELS[settings.fee_unit]),
             )
         )
     elif outcome.result_code is None:

@@ -42,6 +42,10 @@ def N_(message: str) -> str:
     return message
 
 
+# The units Yunpian bills in (VOICEWATCH_FEE_UNIT), as a reader names them.
+FEE_UNIT_LABELS = {"credits": N_("credits"), "yuan": N_("yuan")}
+
+
 def negotiate(*preferences: str | None) -> str:
     """The supported language closest to the first usable preference (a browser locale such
     as "zh-CN" or "zh-Hans-CN", a POSIX LANG such as "zh_CN.UTF-8", or "en"); English when none."""

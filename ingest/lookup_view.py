@@ -26,6 +26,7 @@ from ingest.numbers import (
     mask_in_text,
     partial_number,
 )
+from ingest.places import place_name
 from ingest.store.lookup import Call, candidates, lookup
 from ingest.store.models import ACCEPTED, JOINED, REJECTED, UNKNOWN, Send
 from ingest.support import (
@@ -122,7 +123,8 @@ def _text(calls: list[Call], events: list[dict], marked, show, lang: Language) -
             lang.ngettext("{n} report", "{n} reports", reports).format(n=reports),
         )
     )
-    lines = [f"{show(first.mobile)} — {info.carrier}, {info.province} ({counts})"]
+    where = ", ".join(place_name(name, lang) for name in (info.carrier, info.province))
+    lines = [f"{show(first.mobile)} — {where} ({counts})"]
     for event in events:
         when = event["at"].astimezone(CHINA).isoformat(sep=" ", timespec="seconds")
         mark = "▶" if marked is not None and event["sid"] == marked else " "

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.alert_charts import alert_chart
-from dashboard.lang import _, language, zone_note
+from dashboard.lang import _, language, place, zone_note
 from dashboard.queries import alerts as alert_queries
 from dashboard.queries._sql import to_china
 from ingest.alerts import silences
@@ -87,9 +87,9 @@ def shown_value(kind: str, value: float | None) -> str:
 
 
 def subject_words(subject: str) -> str:
-    """'carrier=China Mobile' as 'carrier: China Mobile' / '运营商：China Mobile'."""
+    """'carrier=China Mobile' as 'carrier: China Mobile' / '运营商：中国移动'."""
     scope, _sep, where = subject.partition("=")
-    return _("{scope}: {where}").format(scope=_(scope), where=where)
+    return _("{scope}: {where}").format(scope=_(scope), where=place(where))
 
 
 def rule_title(rule: Rule) -> str:
@@ -124,7 +124,7 @@ def firing_alert(row: pd.Series, rule: Rule) -> None:
             state.now() - timedelta(hours=6),
         )
         if not points.empty:
-            st.altair_chart(alert_chart(points), use_container_width=True)
+            st.altair_chart(alert_chart(points), width="stretch")
         silence_form(rule, row["subject"])
 
 
@@ -179,7 +179,7 @@ def shown_table(table: pd.DataFrame) -> None:
             config[column] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm:ss")
         else:
             config[column] = st.column_config.Column(label)
-    st.dataframe(shown, hide_index=True, use_container_width=True, column_config=config)
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
 
 
 def channels_section(alert_settings: AlertSettings) -> None:

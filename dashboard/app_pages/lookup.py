@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries, state
-from dashboard.lang import _, language, zone_note
+from dashboard.lang import _, language, place, zone_note
 from dashboard.privacy import show_number
 from dashboard.queries.lookup import REJECTED, RESULT_WORDS
 from ingest import support
@@ -46,9 +46,7 @@ def choose_number(partial) -> None:
         info = describe(choice.number)
         sends = lang.ngettext("{n} send", "{n} sends", choice.sends).format(n=choice.sends)
         written = as_sent(choice.number) or choice.number
-        label = (
-            f"{show_number(written, state.unmasked())} · {info.carrier} · {info.province} · {sends}"
-        )
+        label = f"{show_number(written, state.unmasked())} · {place(info.carrier)} · {place(info.province)} · {sends}"
         if st.button(label, key=f"choose-{choice.number}"):
             st.session_state["lookup_query"] = choice.number
             st.rerun()
@@ -79,7 +77,7 @@ mobile = str(timeline["number"].iloc[0])  # canonical: what its history is kept 
 info = describe(mobile)
 written_as = str(timeline["mobile"].iloc[0])
 st.subheader(
-    f"{state.outside(show_number(written_as, state.unmasked()))} · {info.carrier} · {info.province}"
+    f"{state.outside(show_number(written_as, state.unmasked()))} · {place(info.carrier)} · {place(info.province)}"
 )
 if picked_sid:
     st.caption(

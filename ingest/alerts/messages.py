@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from ingest.alerts.rules import Rule
+from ingest.i18n import Language
+from ingest.places import place_name
 from ingest.store.alert_models import AlertEvent
 
 EVENT_WORDS = {
@@ -48,8 +50,17 @@ def dashboard_link(base_url: str, rule: str, subject: str = "") -> str:
     return f"{base_url.rstrip('/')}/alerts?{urlencode(query)}"
 
 
+def _where(subject: str) -> str:
+    """'China Mobile' as '中国移动 China Mobile' (both languages, as the whole message is)."""
+    where = subject.partition("=")[2]
+    if not where:
+        return "全部 / all"
+    chinese = place_name(where, Language("zh_CN"))
+    return where if chinese == where else f"{chinese} {where}"
+
+
 def _line(rule: Rule, event: AlertEvent) -> str:
-    where = event.subject.partition("=")[2] or "全部 / all"
+    where = _where(event.subject)
     baseline = ""
     if event.baseline is not None:
         baseline = f", 基线 baseline {format_value(rule.kind, event.baseline)}"

@@ -38,7 +38,7 @@ def test_alerts_page_in_chinese_shows_the_same_figures(monkeypatch, firing_db): 
     assert not at.exception
     assert at.title[0].value == "告警"
     assert [h.value for h in at.subheader] == ["运营商接通率下降"]
-    assert any(t.value == "运营商：China Mobile" for t in at.text)
+    assert any(t.value == "运营商：中国移动" for t in at.text)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"当前值": "10.0%", "阈值": "48.0%", "基线": "78.0%", "统计呼叫数": "40"}
     assert [m.value for m in at.metric] == [m.value for m in english.metric]

@@ -105,6 +105,7 @@ def test_lookup_in_chinese_explains_in_chinese(story, monkeypatch):
     text = lookup(MOBILE)
     assert "同一手机号30秒内重复提交相同的内容" in text  # Yunpian's own words for code 8
     assert "告知用户验证码以陌生号码来电播报" in text
+    assert " — 中国移动, 江苏 (" in text.splitlines()[0]  # the places too
 
 
 def test_lookup_counts_in_plural_forms(engine, db_url, monkeypatch):

@@ -52,6 +52,15 @@ def test_a_number_typed_with_spaces_is_sent_in_yunpians_form(cli_env, engine):
     assert (mobile, number) == ("15205201314", "+8615205201314")
 
 
+def test_an_accepted_send_says_its_fee_in_the_billing_unit(cli_env, monkeypatch):
+    result = CliRunner().invoke(main, ["send", "15205201314", "--code", "2468"])
+    assert result.exit_code == 0 and result.output.rstrip().endswith(", fee 1 credits")
+    monkeypatch.setenv("VOICEWATCH_FEE_UNIT", "yuan")
+    monkeypatch.setenv("VOICEWATCH_LANG", "zh_CN")
+    result = CliRunner().invoke(main, ["send", "15205201315", "--code", "2468"])
+    assert result.exit_code == 0 and result.output.rstrip().endswith("计费 1 元")
+
+
 def test_a_refusal_is_one_message_with_its_meaning_and_what_to_do(cli_env, monkeypatch):
     CliRunner().invoke(main, ["send", "15205201314", "--code", "2468"])
     result = CliRunner().invoke(main, ["send", "15205201314", "--code", "2468"])

@@ -90,7 +90,8 @@ def test_three_provinces_dropping_make_one_message(engine, receiver):
     loop.tick()
     (message,) = receiver.texts()
     assert "×3 province" in message
-    assert all(name in message for name in ("Guangdong", "Jiangsu", "Hebei"))
+    # Each place in both languages, as the whole message is.
+    assert all(name in message for name in ("广东 Guangdong", "江苏 Jiangsu", "河北 Hebei"))
 
 
 def test_a_silenced_rule_sends_nothing_until_the_silence_is_over(engine, receiver):
