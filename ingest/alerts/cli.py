@@ -11,6 +11,7 @@ import threading
 import click
 
 from ingest.i18n import N_, Language, cli_language
+from ingest.places import place_name
 from ingest.settings import Settings, SettingsError
 
 STATUS_WORDS = {"pending": N_("PENDING"), "firing": N_("FIRING")}
@@ -55,7 +56,9 @@ def _where(subject: str, language: Language) -> str:
     if not subject:
         return language.gettext("overall")
     scope, _sep, where = subject.partition("=")
-    return language.gettext("{scope}={where}").format(scope=language.gettext(scope), where=where)
+    return language.gettext("{scope}={where}").format(
+        scope=language.gettext(scope), where=place_name(where, language)
+    )
 
 
 def _channels(alert_settings):

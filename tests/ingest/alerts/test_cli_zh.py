@@ -14,7 +14,7 @@ def test_list_in_chinese_shows_the_same_figures(env, receiver):  # noqa: F811
     add_calls(engine, datetime.now(UTC) - timedelta(minutes=1), 40, 2, carrier="China Mobile")
     assert voicewatch(env, "run", "--once").exit_code == 0
     listed = voicewatch({**env, "VOICEWATCH_LANG": "zh_CN"}, "list").output
-    assert "告警中 运营商：China Mobile: 5.0%" in listed
+    assert "告警中 运营商：中国移动: 5.0%" in listed
     assert "answer_rate（按运营商），阈值 0.3，窗口 120 秒，最少样本 40" in listed
     assert f"通知渠道：json://{receiver.host}/***" in listed and TOKEN not in listed
 
