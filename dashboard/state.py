@@ -333,6 +333,13 @@ def unmasked() -> bool:
     return bool(st.session_state.get("unmasked"))
 
 
+def table_asked_for(key: str) -> bool:
+    """A "Show table" switch under a chart: the chart's table (and its download) is built only
+    when the viewer asks for it. A collapsed expander would still build and send it on every
+    view (issue 18: the work of what is open only)."""
+    return st.toggle(_("Show table"), key=key)
+
+
 def table(
     df: pd.DataFrame,
     name: str,

@@ -137,7 +137,7 @@ dimension = (
 by = state.query(queries.failure_reasons_by, filters, dimension)
 by = in_words(by.assign(category=by["category"].map(category_label)))
 st.altair_chart(charts.reasons_heatmap(by, dimension))
-with st.expander(_("Table")):
+if state.table_asked_for("show_failures_by_table"):
     state.table(
         by,
         f"failures by {dimension}",

@@ -252,7 +252,7 @@ def overview() -> None:
     )
     by = state.query(queries.answer_rate_by, filters, dimension)
     st.altair_chart(charts.rate_by_chart(by, dimension))
-    with st.expander(_("Table")):
+    if state.table_asked_for("show_rate_by_table"):
         state.table(
             by,
             f"answer rate by {dimension}",
@@ -278,7 +278,7 @@ def fees_section(filters: queries.Filters, grain: str) -> None:
     fees = fees.rename(
         columns={"fees": f"fees_{code}", "cost_per_answered": f"fee_per_answered_{code}"}
     )
-    with st.expander(_("Table")):
+    if state.table_asked_for("show_fees"):
         state.table(
             fees,
             "fees",

@@ -266,6 +266,7 @@ def test_carriers_countries_and_provinces_are_named_in_the_viewers_language(
     at.run().switch_page("app_pages/failures.py").run()
     for key, name in places.items():
         assert name in at.sidebar.multiselect(key=key).options
+    at.toggle(key="show_failures_by_table").set_value(True).run()
     (by_place,) = [t for t in at.dataframe if t.value.columns[0] == "carrier"]
     assert places["carriers"] in by_place.value["carrier"].tolist()
 

@@ -108,6 +108,8 @@ def test_downloads_name_their_range_and_filters(open_page, fresh_db, monkeypatch
     monkeypatch.setattr(st, "download_button", recording)
     at = open_page("overview", fresh_db[0])
     at.sidebar.multiselect(key="carriers").set_value(["SingTel"]).run()
+    assert not any(label == "Download fees (CSV)" for label, _d, _n in offered)  # not asked for
+    at.toggle(key="show_fees").set_value(True)
     offered.clear()
     at.run()
     fees = next((d, n) for label, d, n in offered if label == "Download fees (CSV)")
@@ -215,6 +217,8 @@ def test_failures_in_chinese_name_refusals_and_stages_in_chinese(open_page, fres
     at.session_state[CHOICE] = CHINESE
     at.run()
     assert not at.exception
+    assert len(at.dataframe) == 2  # the heatmap's table is built only when asked for
+    at.toggle(key="show_failures_by_table").set_value(True).run()
     reasons, by, latest = (df.value for df in at.dataframe)
     refused = "[8] 同一手机号30秒内重复提交相同的内容"
     assert refused in reasons["reason"].tolist() and "空号" in reasons["reason"].tolist()
@@ -284,7 +288,8 @@ def test_a_month_can_be_charted_by_week(open_page, fresh_db):
 
 def test_no_cell_reads_none(open_page, fresh_db):
     at = open_page("overview", fresh_db[0])
-    at.segmented_control(key="rate_by").set_value("country").run()
+    at.segmented_control(key="rate_by").set_value("country")
+    at.toggle(key="show_rate_by_table").set_value(True).run()
     table = next(df.value for df in at.dataframe if "answer_rate" in df.value)
     singapore = table.set_index("country").loc["Singapore"]
     assert singapore["answer_rate"] == ""  # 3 calls: no rate, and no "None"
