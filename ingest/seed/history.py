@@ -13,9 +13,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 from tqdm import tqdm
 
 from ingest.i18n import Language, cli_language
@@ -26,6 +27,9 @@ from ingest.store.models import PullRun, RawBody, Report, Send
 from ingest.store.writes import code_digest
 from ingest.throttle import CHINA, EXAMPLE_LIMITS, AcceptedSend, in_quiet_hours, rejection_code
 from ingest.yunpian.codes import lookup
+
+if TYPE_CHECKING:
+    from ingest.seed.live import LiveTraffic
 
 # Real Chinese mobile prefixes per carrier, weighted roughly by subscriber share.
 PREFIXES = {
@@ -108,31 +112,34 @@ def seed(
     progress: bool = True,
     digest_key: str = "voicewatch-seed",
     language: Language | None = None,
+    live: LiveTraffic | None = None,
 ) -> SeedSummary:
     """Write `days` of history ending at `now` (about `per_day` sends a weekday) and a
-    couple of hours of pull runs and raw bodies; returns the counts written."""
+    couple of hours of pull runs and raw bodies; returns the counts written. With `live`,
+    its last `live.span` is the live demo traffic's instead (`ingest.seed.live`)."""
+    from ingest.seed.live import live_history
+    from ingest.seed.write import write_rows
+
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     start = now - timedelta(days=days)
     rng = random.Random(seed)
     summary = SeedSummary(start=start, end=now, incidents=_incidents(start, now))
-    planned = [*_plan(rng, start, now, per_day), *_ongoing_abuse(rng, now)]
+    split = max(start, now - live.span) if live else now
+    planned = [*_plan(rng, start, split, per_day), *_ongoing_abuse(rng, now)]
     plan = sorted(planned, key=lambda p: p.at)
     sends, reports = _outcomes(rng, plan, now, summary, Secret(digest_key))
+    if live:
+        more = live_history(rng, split, now, live, summary, Secret(digest_key))
+        sends, reports = sends + more[0], reports + more[1]
     pull_runs, bodies = ingest_history(rng, reports, now)
     summary.pull_runs, summary.raw_bodies = len(pull_runs), len(bodies)
     summary.numbers = len({s["mobile"] for s in sends})
     total = len(sends) + len(reports) + len(pull_runs) + len(bodies)
     label = (language or Language()).gettext("seeding")
-    with engine.begin() as conn, tqdm(total=total, desc=label, disable=not progress) as bar:
-        for table, rows in [
-            (Send.__table__, sends),
-            (Report.__table__, reports),
-            (PullRun.__table__, pull_runs),
-            (RawBody.__table__, bodies),
-        ]:
-            for chunk in _chunks(rows, 5000):
-                conn.execute(insert(table), chunk)
-                bar.update(len(chunk))
+    with tqdm(total=total, desc=label, disable=not progress) as bar:
+        tables = [Send.__table__, Report.__table__, PullRun.__table__, RawBody.__table__]
+        rows = [sends, reports, pull_runs, bodies]
+        write_rows(engine, list(zip(tables, rows, strict=True)), bar.update)
     return summary
 
 
@@ -358,11 +365,6 @@ def _report_row(rng, send: dict, now: datetime, incidents: list[Incident]) -> di
         "carrier": carrier,
         "province": send["province"],
     }
-
-
-def _chunks(rows: list[dict], size: int) -> Iterator[list[dict]]:
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]
 
 
 @click.command("seed")
