@@ -15,13 +15,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import click
 import httpx
 from sqlalchemy import func, select
 
 from ingest.i18n import N_, Language, cli_language
-from ingest.seed.live import LiveTraffic
+from ingest.seed.live import LIVE_SPAN, LiveTraffic
 from ingest.settings import DEMO_APIKEY, Settings
 from ingest.simulator.traffic import parse_rate
 from ingest.store.engine import make_engine
@@ -195,6 +196,14 @@ def _seed_if_empty(
 )
 @click.option("--seed-per-day", default=1500, show_default=True, type=int)
 @click.option(
+    "--seed-live-hours",
+    default=int(LIVE_SPAN / timedelta(hours=1)),
+    show_default=True,
+    type=click.IntRange(0),
+    help="the last hours of that history drawn like the live traffic, at its rate (what the "
+    "alert rules compare the live traffic with); 0: all of it lighter, shaped by day",
+)
+@click.option(
     "--quiet-hours/--no-quiet-hours", default=False, show_default=True, help="simulate 22:00–07:30"
 )
 @click.option(
@@ -214,6 +223,7 @@ def up(
     traffic: str,
     seed_days: int,
     seed_per_day: int,
+    seed_live_hours: int,
     quiet_hours: bool,
     max_start_failures: int,
 ) -> None:
@@ -227,7 +237,7 @@ def up(
     env.setdefault("VOICEWATCH_DB", settings.db_url)
 
     if seed_days:
-        live = demo_traffic(settings, traffic, quiet_hours)
+        live = demo_traffic(settings, traffic, quiet_hours, seed_live_hours)
         _seed_if_empty(settings, seed_days, seed_per_day, language, live)
 
     supervisor = Supervisor(env, max_start_failures, language=language)
@@ -264,9 +274,14 @@ def up(
         supervisor.stop()
 
 
-def demo_traffic(settings: Settings, traffic: str, quiet_hours: bool) -> LiveTraffic | None:
-    """The synthetic users' traffic, when they run (no apikey): the seeded week is theirs."""
-    return LiveTraffic(parse_rate(traffic), quiet_hours) if settings.simulated else None
+def demo_traffic(
+    settings: Settings, traffic: str, quiet_hours: bool, hours: int
+) -> LiveTraffic | None:
+    """The synthetic users' traffic, when they run (no apikey): the seed's last `hours` are
+    theirs."""
+    if not settings.simulated or not hours:
+        return None
+    return LiveTraffic(parse_rate(traffic), quiet_hours, timedelta(hours=hours))
 
 
 DEMO_BALANCE = 100_000_000

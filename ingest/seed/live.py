@@ -7,11 +7,13 @@ previous days, find the demo's present like its past (and fire on nothing while 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ingest.numbers import NumberInfo, describe
-from ingest.seed.history import Incident, SeedSummary, _Planned, _send_row
+from ingest.seed.history import _Planned, _send_row
+from ingest.seed.summary import Incident, SeedSummary
 from ingest.settings import Secret
 from ingest.simulator.outcomes import decide_outcome
 from ingest.simulator.throttle import HarassmentGuard
@@ -23,17 +25,19 @@ from ingest.store.writes import code_digest
 # slowest comes after about 100 s). A call left pending would stay so forever, and the seed's
 # last minute, with no live traffic yet to dilute it, would read as reports missing.
 SETTLED = timedelta(minutes=2)
+# What the rules look back at: the same hour on each of 7 days before (alerts.toml's
+# baseline_days) and the hour before that day's window; two hours, so a late start fits.
+LIVE_SPAN = timedelta(days=7, hours=2)
+PIECE = timedelta(hours=6)  # of live history drawn, then written
 
 
 @dataclass(frozen=True)
 class LiveTraffic:
-    """The live demo traffic the last `days` of history follow (`voicewatch up`'s)."""
+    """The live demo traffic the last `span` of history follows (`voicewatch up`'s)."""
 
     rate_per_s: float
     quiet_hours: bool = False
-    # What the rules look back at: the same hour on each of 7 days before (alerts.toml's
-    # baseline_days) and the hour before that day's window; two hours, so a late start fits.
-    span: timedelta = timedelta(days=7, hours=2)
+    span: timedelta = LIVE_SPAN
 
 
 def live_history(
@@ -43,9 +47,11 @@ def live_history(
     live: LiveTraffic,
     summary: SeedSummary,
     key: Secret,
-) -> tuple[list[dict], list[dict]]:
+) -> Iterator[tuple[list[dict], list[dict]]]:
     """Sends and reports from `start` to `now` at the live rate (Poisson arrivals, every hour
-    alike, domestic numbers silent in quiet hours if they are on), counted into `summary`."""
+    alike, domestic numbers silent in quiet hours if they are on), counted into `summary`;
+    in pieces of `PIECE` of time, each written before the next is drawn (a week at once held
+    1.4 GB)."""
     rate_per_s, quiet_hours = live.rate_per_s, live.quiet_hours
     users = SyntheticUsers(rng)
     guard = HarassmentGuard()
@@ -53,7 +59,11 @@ def live_history(
     sends: list[dict] = []
     reports: list[dict] = []
     at = start + timedelta(seconds=rng.expovariate(rate_per_s))
+    piece_end = start + PIECE
     while at < now - SETTLED:
+        if at >= piece_end:
+            yield sends, reports
+            sends, reports, piece_end = [], [], piece_end + PIECE
         mobile, code = users.next_send(at.timestamp())
         where = info.get(mobile) or info.setdefault(mobile, describe(mobile))
         if not asleep(where, at, quiet_hours):
@@ -72,7 +82,7 @@ def live_history(
                 guard.remember(mobile, code, at)
                 _accepted(rng, send, where, now, summary, reports)
         at += timedelta(seconds=rng.expovariate(rate_per_s))
-    return sends, reports
+    yield sends, reports
 
 
 def _accepted(rng, send: dict, where: NumberInfo, now, summary: SeedSummary, reports) -> None:

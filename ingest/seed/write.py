@@ -1,18 +1,20 @@
 """Writing seeded rows fast: a bulk load, as bench/data.py does it. Rows go to the driver's
 executemany as plain tuples (SQLAlchemy's per-row processing cost more than the database), the
 rollup triggers are dropped for the load and the rollups rebuilt from scratch after it (what the
-triggers would have kept, tests/ingest/test_rollups.py), then the triggers put back; all in one
-transaction, so a seed that fails leaves the database as it was."""
+triggers would have kept, tests/ingest/test_rollups.py), then the triggers put back; on SQLite
+the plain indexes are built after the load too. All in one transaction, so a seed that fails
+leaves the database as it was."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cache
 
 from sqlalchemy import Connection, Engine, Table
 
 from ingest.numbers import storage_key
+from ingest.store.models import Report, Send
 from ingest.store.rollups import (
     DELAY_TABLES,
     TRAFFIC_TABLES,
@@ -23,24 +25,32 @@ from ingest.store.rollups import (
 
 CHUNK = 20_000
 CACHE_KB = 256_000
+Tail = Callable[[list[dict]], list[tuple[Table, list[dict]]]]
 
 
 def write_rows(
-    engine: Engine, tables: list[tuple[Table, list[dict]]], done: Callable[[int], object]
-) -> None:
-    """Insert each table's rows in order, calling `done(n)` after every `n` rows written."""
+    engine: Engine,
+    pieces: Iterable[tuple[list[dict], list[dict]]],
+    tail: Tail,
+    recent_since: datetime,
+    done: Callable[[int], object],
+) -> int:
+    """Insert each piece's sends and reports, then the rows `tail` makes of the reports first
+    seen since `recent_since`; `done(n)` after every `n` rows. The number of distinct mobiles."""
+    mobiles: set[str] = set()
+    recent: list[dict] = []
     with engine.begin() as connection:
         if connection.dialect.name == "sqlite":
-            # Random keys (sids, numbers) in a dozen indexes: with SQLite's default 2 MB cache
-            # every row reads pages back from the file.
+            # Random keys (sids, numbers) in the unique indexes: with SQLite's default 2 MB
+            # cache every row reads pages back from the file.
             connection.exec_driver_sql(f"PRAGMA cache_size = -{CACHE_KB}")
         drop_triggers(connection)
-        indexes = _drop_indexes(connection, [table.name for table, _ in tables])
-        for table, rows in tables:
-            for first in range(0, len(rows), CHUNK):
-                chunk = rows[first : first + CHUNK]
-                _insert(connection, table, chunk)
-                done(len(chunk))
+        indexes = _drop_indexes(connection, [Send.__tablename__, Report.__tablename__])
+        for sends, reports in pieces:
+            mobiles.update(send["mobile"] for send in sends)
+            recent += [report for report in reports if report["first_seen"] >= recent_since]
+            _insert_all(connection, [(Send.__table__, sends), (Report.__table__, reports)], done)
+        _insert_all(connection, tail(recent), done)
         for statement in indexes:
             connection.exec_driver_sql(statement)
         for rollup in (*TRAFFIC_TABLES.values(), *DELAY_TABLES.values()):
@@ -49,6 +59,17 @@ def write_rows(
         install_triggers(connection)
         if connection.dialect.name == "sqlite":
             connection.exec_driver_sql("PRAGMA cache_size = -2000")  # SQLite's default
+    return len(mobiles)
+
+
+def _insert_all(
+    connection: Connection, tables: list[tuple[Table, list[dict]]], done: Callable[[int], object]
+) -> None:
+    for table, rows in tables:
+        for first in range(0, len(rows), CHUNK):
+            chunk = rows[first : first + CHUNK]
+            _insert(connection, table, chunk)
+            done(len(chunk))
 
 
 def _drop_indexes(connection: Connection, tables: list[str]) -> list[str]:

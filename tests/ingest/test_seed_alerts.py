@@ -42,6 +42,7 @@ def test_the_seeded_live_span_covers_what_the_default_rules_look_back_at():
     days = max(int(r.params.get("baseline_days", 0)) for r in rules)
     windows = max(r.window for r in rules if "baseline_days" in r.params)
     assert days == 7
+    assert timedelta(hours=up_defaults()["seed_live_hours"]) == LiveTraffic(1.0).span
     assert LiveTraffic(1.0).span >= timedelta(days=days, seconds=max(windows, 3600))
 
 
@@ -51,8 +52,10 @@ def test_make_runs_seed_and_live_traffic_fire_no_default_rule(sqlite_url):
     now = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in China, a Tuesday
     defaults = up_defaults()
     settings = Settings.from_env({}, env_file=None)
-    live = demo_traffic(settings, defaults["traffic"], defaults["quiet_hours"])
-    assert live is not None and live.rate_per_s == 1.0
+    live = demo_traffic(
+        settings, defaults["traffic"], defaults["quiet_hours"], defaults["seed_live_hours"]
+    )
+    assert live is not None and live.rate_per_s == 1.0 and live.span == LiveTraffic.span
     seed(
         engine,
         days=2,  # for time: the older, lighter days lie outside every window the rules read
