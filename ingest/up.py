@@ -15,13 +15,16 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import click
 import httpx
 from sqlalchemy import func, select
 
 from ingest.i18n import N_, Language, cli_language
+from ingest.seed.live import LIVE_SPAN, LiveTraffic
 from ingest.settings import DEMO_APIKEY, Settings
+from ingest.simulator.traffic import parse_rate
 from ingest.store.engine import make_engine
 from ingest.store.models import Send
 
@@ -156,8 +159,11 @@ def _stop_on_sigterm(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _seed_if_empty(settings: Settings, days: int, per_day: int, language: Language) -> None:
-    """Backfill history once, into a database that has no sends yet."""
+def _seed_if_empty(
+    settings: Settings, days: int, per_day: int, language: Language, live: LiveTraffic | None
+) -> None:
+    """Backfill history once, into a database that has no sends yet; its last days as the
+    `live` synthetic traffic makes them, so the alert rules find the demo's normal normal."""
     from ingest.seed.history import seed
 
     engine = make_engine(settings.db_url)
@@ -170,7 +176,7 @@ def _seed_if_empty(settings: Settings, days: int, per_day: int, language: Langua
                     days=days
                 )
             )
-            seed(engine, days=days, per_day=per_day, progress=True, language=language)
+            seed(engine, days=days, per_day=per_day, progress=True, language=language, live=live)
     finally:
         engine.dispose()
 
@@ -194,6 +200,16 @@ def _seed_if_empty(settings: Settings, days: int, per_day: int, language: Langua
     "--seed-days", default=30, show_default=True, type=int, help=N_("history for an empty database")
 )
 @click.option("--seed-per-day", default=1500, show_default=True, type=int)
+@click.option(
+    "--seed-live-hours",
+    default=int(LIVE_SPAN / timedelta(hours=1)),
+    show_default=True,
+    type=click.IntRange(0),
+    help=N_(
+        "the last hours of that history drawn like the live traffic, at its rate (what the "
+        "alert rules compare the live traffic with); 0: all of it lighter, shaped by day"
+    ),
+)
 @click.option(
     "--quiet-hours/--no-quiet-hours",
     default=False,
@@ -219,6 +235,7 @@ def up(
     traffic: str,
     seed_days: int,
     seed_per_day: int,
+    seed_live_hours: int,
     quiet_hours: bool,
     max_start_failures: int,
 ) -> None:
@@ -230,7 +247,8 @@ def up(
     env.setdefault("VOICEWATCH_DB", settings.db_url)
 
     if seed_days:
-        _seed_if_empty(settings, seed_days, seed_per_day, language)
+        live = demo_traffic(settings, traffic, quiet_hours, seed_live_hours)
+        _seed_if_empty(settings, seed_days, seed_per_day, language, live)
 
     supervisor = Supervisor(env, max_start_failures, language=language)
     stop_traffic = threading.Event()
@@ -253,7 +271,7 @@ def up(
         )
         supervisor.wait_healthy()
         if settings.simulated:
-            _start_traffic(ingest_url, traffic, stop_traffic)
+            _start_traffic(ingest_url, traffic, quiet_hours, stop_traffic)
         dashboard_url = f"http://{host}:{dashboard_port}"
         _print_urls(settings, language, ingest_url, simulator_url, dashboard_url, traffic)
         while True:
@@ -264,6 +282,16 @@ def up(
     finally:
         stop_traffic.set()
         supervisor.stop()
+
+
+def demo_traffic(
+    settings: Settings, traffic: str, quiet_hours: bool, hours: int
+) -> LiveTraffic | None:
+    """The synthetic users' traffic, when they run (no apikey): the seed's last `hours` are
+    theirs."""
+    if not settings.simulated or not hours:
+        return None
+    return LiveTraffic(parse_rate(traffic), quiet_hours, timedelta(hours=hours))
 
 
 DEMO_BALANCE = 100_000_000
@@ -289,8 +317,8 @@ def _simulate_command(
     return command if quiet_hours else [*command, "--no-quiet-hours"]
 
 
-def _start_traffic(relay_url: str, rate: str, stop: threading.Event) -> None:
-    from ingest.simulator.traffic import parse_rate, run_traffic
+def _start_traffic(relay_url: str, rate: str, quiet_hours: bool, stop: threading.Event) -> None:
+    from ingest.simulator.traffic import run_traffic
 
     thread = threading.Thread(
         target=run_traffic,
@@ -299,6 +327,7 @@ def _start_traffic(relay_url: str, rate: str, stop: threading.Event) -> None:
             "apikey": DEMO_APIKEY,
             "rate_per_s": parse_rate(rate),
             "stop_event": stop,
+            "quiet_hours": quiet_hours,
         },
         daemon=True,
     )

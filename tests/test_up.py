@@ -43,6 +43,8 @@ def test_up_serves_every_part_and_data_flows_from_simulator_to_database(tmp_path
         "2",
         "--seed-per-day",
         "300",
+        "--seed-live-hours",  # at 5/s, a week of it would take minutes
+        "1",
     ]
     command += [f"--{name}-port={port}" for name, port in ports.items()]
     up = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)

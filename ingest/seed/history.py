@@ -11,21 +11,27 @@ import os
 import random
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 from tqdm import tqdm
 
 from ingest.i18n import N_, Language, cli_language
 from ingest.numbers import describe
 from ingest.seed.ingest_runs import ingest_history
+from ingest.seed.summary import Incident, SeedSummary
 from ingest.settings import Secret
-from ingest.store.models import PullRun, RawBody, Report, Send
+from ingest.store.models import PullRun, RawBody
 from ingest.store.writes import code_digest
 from ingest.throttle import CHINA, EXAMPLE_LIMITS, AcceptedSend, in_quiet_hours, rejection_code
 from ingest.yunpian.codes import lookup
+
+if TYPE_CHECKING:
+    from ingest.seed.live import LiveTraffic
 
 # Real Chinese mobile prefixes per carrier, weighted roughly by subscriber share.
 PREFIXES = {
@@ -57,39 +63,6 @@ ACTORS = {"relay": [None], "cli": ["ops-script"], "dashboard": ["li.wei", "zhang
 CODE_FORMAT_DETAIL = "参数 code 格式不正确，code必须为4至6位阿拉伯数字"
 
 
-@dataclass(frozen=True)
-class Incident:
-    """A stretch of time in which one carrier's answer rate collapses."""
-
-    carrier: str
-    start: datetime
-    end: datetime
-    answer_rate: float
-
-    def covers(self, carrier: str, at: datetime) -> bool:
-        return carrier == self.carrier and self.start <= at < self.end
-
-
-@dataclass
-class SeedSummary:
-    """What `seed()` wrote, for tests and the CLI to check against the database."""
-
-    start: datetime
-    end: datetime
-    sends: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    throttled: int = 0  # codes 8, 9, 17, 22
-    answered: int = 0
-    failed: int = 0
-    pending: int = 0  # accepted, no report yet
-    fees: float = 0.0
-    numbers: int = 0
-    pull_runs: int = 0
-    raw_bodies: int = 0
-    incidents: list[Incident] = field(default_factory=list)
-
-
 @dataclass(frozen=True, slots=True)
 class _Planned:
     at: datetime
@@ -108,31 +81,38 @@ def seed(
     progress: bool = True,
     digest_key: str = "voicewatch-seed",
     language: Language | None = None,
+    live: LiveTraffic | None = None,
 ) -> SeedSummary:
     """Write `days` of history ending at `now` (about `per_day` sends a weekday) and a
-    couple of hours of pull runs and raw bodies; returns the counts written."""
+    couple of hours of pull runs and raw bodies; returns the counts written. With `live`,
+    its last `live.span` is the live demo traffic's instead (`ingest.seed.live`)."""
+    from ingest.seed.live import live_history
+    from ingest.seed.write import write_rows
+
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     start = now - timedelta(days=days)
     rng = random.Random(seed)
     summary = SeedSummary(start=start, end=now, incidents=_incidents(start, now))
-    planned = [*_plan(rng, start, now, per_day), *_ongoing_abuse(rng, now)]
+    split = max(start, now - live.span) if live else now
+    planned = [*_plan(rng, start, split, per_day), *_ongoing_abuse(rng, now)]
     plan = sorted(planned, key=lambda p: p.at)
-    sends, reports = _outcomes(rng, plan, now, summary, Secret(digest_key))
-    pull_runs, bodies = ingest_history(rng, reports, now)
-    summary.pull_runs, summary.raw_bodies = len(pull_runs), len(bodies)
-    summary.numbers = len({s["mobile"] for s in sends})
-    total = len(sends) + len(reports) + len(pull_runs) + len(bodies)
+    key = Secret(digest_key)
+    sends, reports = _outcomes(rng, plan, now, summary, key)
+    pieces = [(sends, reports)]
+    if live:  # drawn a piece at a time as the pieces before are written
+        pieces = chain(pieces, live_history(rng, split, now, live, summary, key))
+    guess = int(live.rate_per_s * live.span.total_seconds() * 1.95) if live else 0
     label = (language or Language()).gettext("seeding")
-    with engine.begin() as conn, tqdm(total=total, desc=label, disable=not progress) as bar:
-        for table, rows in [
-            (Send.__table__, sends),
-            (Report.__table__, reports),
-            (PullRun.__table__, pull_runs),
-            (RawBody.__table__, bodies),
-        ]:
-            for chunk in _chunks(rows, 5000):
-                conn.execute(insert(table), chunk)
-                bar.update(len(chunk))
+
+    def ingest_rows(recent: list[dict]) -> list:  # pull runs and raw bodies of the last hours
+        pull_runs, bodies = ingest_history(rng, recent, now)
+        summary.pull_runs, summary.raw_bodies = len(pull_runs), len(bodies)
+        bar.total = bar.n + len(pull_runs) + len(bodies)
+        return [(PullRun.__table__, pull_runs), (RawBody.__table__, bodies)]
+
+    with tqdm(total=len(sends) + len(reports) + guess, desc=label, disable=not progress) as bar:
+        since = now - timedelta(hours=2)
+        summary.numbers = write_rows(engine, pieces, ingest_rows, since, bar.update)
     return summary
 
 
@@ -358,11 +338,6 @@ def _report_row(rng, send: dict, now: datetime, incidents: list[Incident]) -> di
         "carrier": carrier,
         "province": send["province"],
     }
-
-
-def _chunks(rows: list[dict], size: int) -> Iterator[list[dict]]:
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]
 
 
 @click.command("seed", help=N_("Backfill realistic send and report history into VOICEWATCH_DB."))

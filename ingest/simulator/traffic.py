@@ -2,6 +2,8 @@
 
 Numbers come from a pool mixing carriers and provinces, some fixed lines and foreign numbers,
 and a few impatient users who ask again within 30 s, so throttling shows up like in life.
+Every hour alike; with quiet hours, domestic numbers are not called 22:00–07:30 China time (the
+demo's seeded history, `ingest.seed.live`, is drawn from these same users and shape).
 The target is any server speaking Yunpian's format: the simulator, or a relay in front of it.
 """
 
@@ -15,11 +17,13 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from random import Random
 
 import httpx
 
-from ingest.numbers import mask
+from ingest.numbers import NumberInfo, describe, mask
+from ingest.throttle import in_quiet_hours
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +145,12 @@ class SyntheticUsers:
         return subscriber.mobile, code
 
 
+def asleep(where: NumberInfo, at: datetime, quiet_hours: bool) -> bool:
+    """Whether the synthetic users leave this number alone at `at`: a domestic one in quiet
+    hours, when those are on (Yunpian would refuse the call; the users' apps do not ask)."""
+    return quiet_hours and where.domestic and in_quiet_hours(at)
+
+
 def run_traffic(
     target_url: str,
     apikey: str,
@@ -150,9 +160,11 @@ def run_traffic(
     seed: int | None = None,
     stop_event: threading.Event | None = None,
     max_sends: int | None = None,
+    quiet_hours: bool = False,
 ) -> TrafficStats:
     """Send voice codes to `target_url` at about `rate_per_s` (Poisson arrivals) until
-    `stop_event` is set or `max_sends` were made. Blocks; run it in a thread."""
+    `stop_event` is set or `max_sends` were made; with `quiet_hours`, domestic numbers are
+    skipped in the China-time night. Blocks; run it in a thread."""
     if rate_per_s <= 0:
         raise ValueError(f"rate_per_s must be positive, got {rate_per_s}")
     rng = Random(seed)
@@ -166,6 +178,8 @@ def run_traffic(
                 break
             next_at += rng.expovariate(rate_per_s)
             mobile, code = users.next_send(time.monotonic())
+            if asleep(describe(mobile), datetime.now(UTC), quiet_hours):
+                continue
             form = {"apikey": apikey, "mobile": mobile, "code": code}
             if callback_url:
                 form["callback_url"] = callback_url

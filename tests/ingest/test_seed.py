@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
+from ingest.numbers import storage_key
 from ingest.seed.history import seed, seed_command
+from ingest.seed.live import SETTLED, LiveTraffic
 from ingest.store.engine import make_engine
-from ingest.store.models import PullRun, RawBody, Report, Send
+from ingest.store.models import PullRun, RawBody, Report, Send, TrafficMinute
 from ingest.throttle import in_quiet_hours
 
 NOW = datetime(2025, 11, 20, 6, 0, tzinfo=UTC)  # a Thursday, 14:00 in China
@@ -131,3 +133,34 @@ def test_seed_command_fills_the_configured_database(tmp_path, monkeypatch):
     with engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(Send)).scalar()
     assert count > 0 and f"seeded {count} sends" in result.output
+
+
+def test_the_live_span_is_the_demo_traffic_hour_by_hour_and_settled(engine):
+    """`voicewatch up`'s seed: its last hours at the live rate, every hour alike, each call
+    with its report, domestic numbers silent in quiet hours; the rows as the models store them
+    (on each database) and the rollup triggers back in place after the bulk load."""
+    live = LiveTraffic(0.2, quiet_hours=True, span=timedelta(hours=10))
+    summary = seed(engine, days=2, per_day=300, seed=4, now=NOW, progress=False, live=live)
+    with engine.connect() as conn:
+        sends = conn.execute(select(Send.__table__).order_by(Send.id)).mappings().all()
+        reports = conn.execute(select(Report.__table__)).mappings().all()
+        minutes = conn.execute(select(func.sum(TrafficMinute.sends))).scalar_one()
+    recent = [s for s in sends if s["sent_at"] >= NOW - live.span]
+    assert summary.sends == len(sends) == minutes and summary.pending == 0
+    assert len({r["sid"] for r in reports}) == summary.accepted
+    assert all(s["number"] == storage_key(s["mobile"]) for s in sends)
+    assert all(s["sent_at"] < NOW - SETTLED for s in recent if s["mobile"][0] != "+")
+    for hour in range(10):  # 14:00 back to 04:00 in China: awake, waking at 07:30, quiet
+        start = NOW - timedelta(hours=hour + 1)
+        calls = [s for s in recent if start <= s["sent_at"] < start + timedelta(hours=1)]
+        domestic = [s for s in calls if s["mobile"][0] != "+" and s["carrier"] != "unknown"]
+        quiet = [in_quiet_hours(start + timedelta(minutes=m)) for m in (0, 59)]
+        if all(quiet):
+            assert calls and not domestic
+        elif not any(quiet) and start + timedelta(hours=1) <= NOW - SETTLED:
+            assert 600 <= len(calls) <= 840  # 720 expected at 0.2/s
+    with engine.begin() as conn:
+        row = {k: v for k, v in sends[0].items() if k != "id"} | {"sid": "after-the-seed"}
+        conn.execute(insert(Send), [row])
+        after = conn.execute(select(func.sum(TrafficMinute.sends))).scalar_one()
+    assert after == minutes + 1  # the triggers keep the rollups again
