@@ -9,7 +9,9 @@ from dataclasses import dataclass
 class Finding:
     """A rule's measurement for one subject ("" for the whole account, else
     "carrier=China Mobile", "province=Guangdong", ...). `breached` says whether the rule's
-    condition holds; `example` is a masked example call ("sid … to 138****8000")."""
+    condition holds; `example` is a masked example call ("sid … to 138****8000"). `holds`: too
+    few calls to tell, but what there is still looks bad, so an active alert neither resolves
+    nor clears on it (a window one call under the minimum sample would end an outage)."""
 
     rule: str
     subject: str
@@ -19,6 +21,7 @@ class Finding:
     sample: int = 0
     baseline: float | None = None
     example: str | None = None
+    holds: bool = False
 
     @property
     def subject_label(self) -> str:

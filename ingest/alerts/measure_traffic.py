@@ -83,7 +83,8 @@ def answer_rate(connection: Connection, rule: Rule, now: datetime) -> list[Findi
         baseline = past_answered / past_reported if enough_history else fallback
         rate = answered / reported if reported else None
         enough = reported >= rule.min_sample
-        breached = enough and rate is not None and rate < baseline - rule.threshold
+        low = rate is not None and rate < baseline - rule.threshold
+        breached = enough and low
         findings.append(
             Finding(
                 rule.name,
@@ -94,6 +95,7 @@ def answer_rate(connection: Connection, rule: Rule, now: datetime) -> list[Findi
                 reported,
                 baseline,
                 _example(sid, mobile) if breached else None,
+                holds=low and not enough,
             )
         )
     return findings

@@ -103,6 +103,8 @@ def advance(
         if finding is not None:
             state.value, state.sample = finding.value, finding.sample
         state.updated_at = now
+        if finding is not None and finding.holds:
+            continue
         if state.status == "pending":
             state.status = "cleared"
             continue

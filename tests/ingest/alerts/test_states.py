@@ -55,6 +55,27 @@ def test_fires_once_and_resolves_once(engine, receiver):
     assert len(receiver.received) == 2 and "RESOLVED" in receiver.texts()[1]
 
 
+def test_a_firing_alert_holds_while_too_few_calls_tell_it_is_over(engine, receiver):
+    # Seen in the demo: a carrier outage at 1 send/s resolved when its 2-minute window held 39
+    # reports (one under the minimum), all failed, and fired again at 40.
+    clock = Clock(START)
+    rule = replace(default_rule("answer_rate_drop_carrier"), window=600)
+    loop = make_loop(engine, receiver, [rule], clock)
+    add_calls(engine, clock.now - timedelta(minutes=3), 50, 2)
+    loop.tick()
+    clock.advance(seconds=30)
+    loop.tick()
+    assert ["FIRING" in t for t in receiver.texts()] == [True]
+    clock.advance(minutes=15)  # those calls left the window; 39 more, all failed
+    add_calls(engine, clock.now - timedelta(minutes=3), 39, 0)
+    loop.tick()
+    assert len(receiver.received) == 1  # not resolved on too few calls
+    clock.advance(minutes=15)  # 39 answered ones: too few too, but they look fine
+    add_calls(engine, clock.now - timedelta(minutes=3), 39, 39)
+    loop.tick()
+    assert len(receiver.received) == 2 and "RESOLVED" in receiver.texts()[1]
+
+
 def test_a_long_incident_is_repeated_at_the_repeat_interval(engine, receiver):
     clock = Clock(START)
     rule = replace(default_rule("answer_rate_drop"), repeat=600, window=3600)
