@@ -68,8 +68,10 @@ def render_lookup(
         return _choices(engine, query, partial, lang, show, as_json)
     calls = lookup(engine, query)
     marked = None
-    if calls and not looks_like_mobile(query):  # a sid: its call in its number's history
-        found = calls[0].send or calls[0].report
+    found = (calls[0].send or calls[0].report) if calls else None
+    # A sid (in any case): its call in its number's history. A number written any other way
+    # (138-0013-8000) matched as a number and marks nothing.
+    if found is not None and (found.sid or "").lower() == query.strip().lower():
         marked = found.sid
         calls = lookup(engine, found.number or found.mobile)
     if not calls:

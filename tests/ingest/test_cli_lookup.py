@@ -153,7 +153,9 @@ def test_lookup_says_when_the_number_can_next_be_sent_to_under_the_configured_li
     ],
 )
 def test_lookup_finds_a_number_however_it_is_written(story, written):
-    assert lookup(written).splitlines()[0].endswith("(3 sends, 3 reports)")
+    lines = lookup(written).splitlines()
+    assert lines[0].endswith("(3 sends, 3 reports)")
+    assert not any(line.startswith("▶") for line in lines)  # a number marks no call
 
 
 @pytest.mark.parametrize("partial", ["152****1314", "1314", "152 1314"])
