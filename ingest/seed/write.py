@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import cache
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, DateTime, Engine, Table
+from sqlalchemy.types import TypeEngine
 
 from ingest.numbers import storage_key
 from ingest.store.models import Report, Send
@@ -97,7 +98,7 @@ def _insert(connection: Connection, table: Table, rows: list[dict]) -> None:
         c.name: c.default.arg for c in columns if c.default is not None and c.default.is_scalar
     }
     as_text = connection.dialect.name == "sqlite"
-    times = {c.name for c in columns if c.type.python_type is datetime}
+    times = {c.name for c in columns if _is_time(c.type)}
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     tuples = []
     for row in rows:
@@ -112,6 +113,11 @@ def _insert(connection: Connection, table: Table, rows: list[dict]) -> None:
         tuples.append(tuple(values))
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
     connection.exec_driver_sql(sql, tuples)
+
+
+def _is_time(kind: TypeEngine) -> bool:
+    # UTCDateTime is a TypeDecorator over DateTime whose python_type says `object`.
+    return isinstance(getattr(kind, "impl_instance", kind), DateTime)
 
 
 @cache

@@ -164,3 +164,25 @@ def test_the_live_span_is_the_demo_traffic_hour_by_hour_and_settled(engine):
         conn.execute(insert(Send), [row])
         after = conn.execute(select(func.sum(TrafficMinute.sends))).scalar_one()
     assert after == minutes + 1  # the triggers keep the rollups again
+
+
+def test_seeded_times_are_stored_as_the_models_store_them(tmp_path):
+    """On SQLite times are text, compared as text: a time written by the bulk load in another
+    form ('… 11:13:53+00:00' against SQLAlchemy's '… 11:13:53.000000') fell outside a range
+    that began on that very second (the health page counted 359 pulls in the hour, not 360)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'seeded.db'}")
+    live = LiveTraffic(0.05, span=timedelta(hours=3))
+    seed(engine, days=1, per_day=100, seed=3, now=NOW, progress=False, live=live)
+    with engine.begin() as conn:
+        conn.execute(insert(PullRun), [{"started_at": NOW, "finished_at": NOW}])
+        orm_form = conn.exec_driver_sql(
+            "SELECT started_at FROM pull_runs ORDER BY id DESC LIMIT 1"
+        ).scalar_one()
+        for table, column in (
+            ("sends", "sent_at"),
+            ("reports", "user_receive_time"),
+            ("pull_runs", "started_at"),
+            ("raw_inbox", "received_at"),
+        ):
+            stored = conn.exec_driver_sql(f"SELECT {column} FROM {table} LIMIT 1").scalar_one()
+            assert len(stored) == len(orm_form) and stored[19] == orm_form[19], (table, stored)
