@@ -265,17 +265,10 @@ def _outcomes(rng, plan, now, summary, key) -> tuple[list[dict], list[dict]]:
             summary.throttled += code in (8, 9, 17, 22)
             continue
         recent.append(AcceptedSend(p.at, digest))
-        summary.accepted += 1
-        summary.fees += 1.0
         report = _report_row(rng, send, now, summary.incidents)
-        if report is None:
-            summary.pending += 1
-            continue
-        reports.append(report)
-        if report["status"] == "SUCCESS":
-            summary.answered += 1
-        else:
-            summary.failed += 1
+        summary.count_accepted(1.0, report)
+        if report is not None:
+            reports.append(report)
     return sends, reports
 
 

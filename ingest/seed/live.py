@@ -86,17 +86,10 @@ def live_history(
 
 
 def _accepted(rng, send: dict, where: NumberInfo, now, summary: SeedSummary, reports) -> None:
-    summary.accepted += 1
-    summary.fees += send["fee"]
     report = _report_row(rng, send, where, now, summary.incidents)
-    if report is None:
-        summary.pending += 1
-        return
-    reports.append(report)
-    if report["status"] == "SUCCESS":
-        summary.answered += 1
-    else:
-        summary.failed += 1
+    summary.count_accepted(send["fee"], report)
+    if report is not None:
+        reports.append(report)
 
 
 def _report_row(

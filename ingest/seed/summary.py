@@ -37,3 +37,14 @@ class SeedSummary:
     pull_runs: int = 0
     raw_bodies: int = 0
     incidents: list[Incident] = field(default_factory=list)
+
+    def count_accepted(self, fee: float, report: dict | None) -> None:
+        """An accepted send and its report (None: still pending)."""
+        self.accepted += 1
+        self.fees += fee
+        if report is None:
+            self.pending += 1
+        elif report["status"] == "SUCCESS":
+            self.answered += 1
+        else:
+            self.failed += 1

@@ -8,7 +8,7 @@ leaves the database as it was."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 
 from sqlalchemy import Connection, DateTime, Engine, Table
@@ -23,6 +23,7 @@ from ingest.store.rollups import (
     fill_rollups,
     install_triggers,
 )
+from ingest.store.upserts import TIME_TO_DB
 
 CHUNK = 20_000
 CACHE_KB = 256_000
@@ -97,7 +98,7 @@ def _insert(connection: Connection, table: Table, rows: list[dict]) -> None:
     defaults = {
         c.name: c.default.arg for c in columns if c.default is not None and c.default.is_scalar
     }
-    as_text = connection.dialect.name == "sqlite"
+    to_db = TIME_TO_DB[connection.dialect.name]  # as UTCDateTime writes them
     times = {c.name for c in columns if _is_time(c.type)}
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     tuples = []
@@ -108,7 +109,7 @@ def _insert(connection: Connection, table: Table, rows: list[dict]) -> None:
             if name == "number" and "number" not in row:
                 value = _number(row["mobile"])
             elif name in times and value is not None:
-                value = _naive(value, as_text)
+                value = to_db(value)
             values.append(value)
         tuples.append(tuple(values))
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
@@ -123,8 +124,3 @@ def _is_time(kind: TypeEngine) -> bool:
 @cache
 def _number(mobile: str) -> str:
     return storage_key(mobile)
-
-
-def _naive(value: datetime, as_text: bool) -> datetime | str:
-    naive = value.astimezone(UTC).replace(tzinfo=None)
-    return naive.isoformat(" ", "microseconds") if as_text else naive

@@ -39,6 +39,19 @@ def switch(at: AppTest, code: str) -> AppTest:
     return at.sidebar.selectbox(key="language_switch").set_value(code).run()
 
 
+def page_in(monkeypatch, db_url: str, code: str, page: str = "overview") -> AppTest:
+    """`page` of the app over `db_url`, no login, shown in language `code`."""
+    monkeypatch.setenv("VOICEWATCH_DB", db_url)
+    for name in ("VOICEWATCH_DASHBOARD_PASSWORD", "VOICEWATCH_UNMASK_PASSWORD"):
+        monkeypatch.setenv(name, "")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state[lang.CHOICE] = code
+    at.run()
+    if page != "overview":
+        at.switch_page(f"app_pages/{page}.py").run()
+    return at
+
+
 def nav_titles(at: AppTest) -> list[str]:
     # AppTest keeps what st.navigation registered; it has no public view of the sidebar nav.
     return [page["page_name"] for page in at._registered_pages.values()]
@@ -212,14 +225,7 @@ def _shown_words(at: AppTest) -> list[str]:
 
 @pytest.mark.parametrize("page", PAGES_WITH_TIMES)
 def test_every_page_in_chinese_has_no_english_in_its_own_words(seeded_sqlite, monkeypatch, page):
-    monkeypatch.setenv("VOICEWATCH_DB", seeded_sqlite.url)
-    for name in ("VOICEWATCH_DASHBOARD_PASSWORD", "VOICEWATCH_UNMASK_PASSWORD"):
-        monkeypatch.setenv(name, "")
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state[lang.CHOICE] = CHINESE
-    at.run()
-    if page != "overview":
-        at.switch_page(f"app_pages/{page}.py").run()
+    at = page_in(monkeypatch, seeded_sqlite.url, CHINESE, page)
     assert not at.exception
     shown = _shown_words(at)
     english = {w: found for w in shown if (found := set(LATIN_WORD.findall(w)) - LATIN_KEPT)}
@@ -239,12 +245,7 @@ def test_what_healthz_sees_reads_in_the_viewers_language(tmp_path, monkeypatch, 
     ended = datetime(2026, 12, 1, 14, 5, tzinfo=UTC)  # 22:05 China time
     add_rows(engine, pulls=[{"started_at": ended, "finished_at": ended, "pages": 1}])
     engine.dispose()
-    monkeypatch.setenv("VOICEWATCH_DB", url)
-    for name in ("VOICEWATCH_DASHBOARD_PASSWORD", "VOICEWATCH_UNMASK_PASSWORD"):
-        monkeypatch.setenv(name, "")
-    at = AppTest.from_file(str(APP), default_timeout=30)
-    at.session_state[lang.CHOICE] = code
-    at.run().switch_page("app_pages/health.py").run()
+    at = page_in(monkeypatch, url, code, "health")
     assert at.error[0].value.replace("\\", "").startswith(problem)
 
 
@@ -258,12 +259,7 @@ def test_what_healthz_sees_reads_in_the_viewers_language(tmp_path, monkeypatch, 
 def test_carriers_countries_and_provinces_are_named_in_the_viewers_language(
     seeded_sqlite, monkeypatch, code, places
 ):
-    monkeypatch.setenv("VOICEWATCH_DB", seeded_sqlite.url)
-    for name in ("VOICEWATCH_DASHBOARD_PASSWORD", "VOICEWATCH_UNMASK_PASSWORD"):
-        monkeypatch.setenv(name, "")
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state[lang.CHOICE] = code
-    at.run().switch_page("app_pages/failures.py").run()
+    at = page_in(monkeypatch, seeded_sqlite.url, code, "failures")
     for key, name in places.items():
         assert name in at.sidebar.multiselect(key=key).options
     at.toggle(key="show_failures_by_table").set_value(True).run()
@@ -279,10 +275,5 @@ def test_carriers_countries_and_provinces_are_named_in_the_viewers_language(
     ],
 )
 def test_send_refusals_read_in_the_viewers_language(seeded_sqlite, monkeypatch, code, refusal):
-    monkeypatch.setenv("VOICEWATCH_DB", seeded_sqlite.url)
-    for name in ("VOICEWATCH_DASHBOARD_PASSWORD", "VOICEWATCH_UNMASK_PASSWORD"):
-        monkeypatch.setenv(name, "")
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state[lang.CHOICE] = code
-    at.run().switch_page("app_pages/failures.py").run()
+    at = page_in(monkeypatch, seeded_sqlite.url, code, "failures")
     assert refusal in at.dataframe[0].value["reason"].tolist()
