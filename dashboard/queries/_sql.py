@@ -24,6 +24,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from ingest.store.buckets import CHINA_OFFSET_HOURS
 from ingest.store.models import (
     AnswerDelayDay,
     AnswerDelayHour,
@@ -35,7 +36,6 @@ from ingest.store.models import (
     TrafficMinute,
 )
 from ingest.store.rollups import (
-    CHINA_OFFSET_HOURS,
     MEASURES,
     TRAFFIC_KEYS,
     delay_ds_sql,

@@ -3,7 +3,7 @@ suspiciously often."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -14,30 +14,39 @@ from sqlalchemy import (
     and_,
     case,
     distinct,
+    false,
     func,
+    literal,
     literal_column,
     or_,
     select,
+    union_all,
 )
 
 from dashboard.queries._sql import (
+    RAW_ROWS,
     REPORTS,
     SENDS,
     THROTTLE_CODES,
     Filters,
     _narrowed,
+    _times,
     bucket,
     buckets_to_time,
     filtered,
     frame,
     grain_for,
+    spans,
     to_china,
     with_reports,
 )
 from dashboard.queries.failures import code_reason
+from ingest.store.models import NumberDay
+from ingest.store.number_rollup import MEASURES as NUMBER_MEASURES
 from ingest.throttle import NO_ACCOUNT_LIMITS, ThrottleLimits
 
 ACCEPTED = SENDS.c.result_code == 0
+NUMBER_DAYS = NumberDay.__table__
 # Grouped by this expression rather than the bare column, so that SQLite reads the window's
 # sends by time (ix_sends_sent_at) and sorts them, instead of walking ix_sends_mobile_sent_at
 # once per number to save the sort: 2× faster at 10 M reports (bench row "7 Page Throttling").
@@ -256,6 +265,42 @@ FREQUENT_COLUMNS = (
 )
 
 
+def numbers_in(filters: Filters) -> Subquery:
+    """Rows (mobile, sends, accepted, throttled) that sum, per number, to its sends in
+    `filters`: the range's whole China days from the number rollup, raw sends at its edges
+    (each edge as it is or as its whole day minus the part outside, whichever is shorter)."""
+    branches = []
+    for span in spans(filters.start, filters.end, ("day",)):
+        if span.grain == RAW_ROWS:
+            counts = {
+                "sends": literal(1),
+                "accepted": case((ACCEPTED, 1), else_=0),
+                "throttled": case((SENDS.c.result_code.in_(THROTTLE_CODES), 1), else_=0),
+            }
+            stmt = filtered(
+                select(
+                    NUMBER.label("mobile"),
+                    *(_times(sql, span.sign).label(name) for name, sql in counts.items()),
+                ),
+                replace(filters, start=span.start, end=span.end),
+            )
+        else:
+            stmt = _narrowed(
+                select(
+                    NUMBER_DAYS.c.mobile,
+                    *(_times(NUMBER_DAYS.c[m], span.sign).label(m) for m in NUMBER_MEASURES),
+                ).where(NUMBER_DAYS.c.at >= span.start, NUMBER_DAYS.c.at < span.end),
+                NUMBER_DAYS,
+                filters,
+            )
+        branches.append(stmt)
+    if not branches:  # an empty range
+        branches.append(
+            select(NUMBER_DAYS.c.mobile, *NUMBER_DAYS.c[NUMBER_MEASURES]).where(false())
+        )
+    return union_all(*branches).subquery("numbers")
+
+
 def frequent_numbers(
     engine: Engine, filters: Filters, *, min_sends: int = 8, limit: int = 50
 ) -> pd.DataFrame:
@@ -264,29 +309,22 @@ def frequent_numbers(
     last_sent_at (China time), and numbers_total: how many numbers qualify (the rows stop at
     `limit`).
 
-    The ranking reads sends alone; distinct codes and answered calls, which need every code
-    and the reports, are counted for the listed numbers only (bench row "7 Page Throttling")."""
-    attempts = func.count()
+    The ranking reads the number rollup (`numbers_in`); carrier, province, distinct codes,
+    answered calls and the first and last send, which need the sends and their reports, are
+    read for the listed numbers only (bench row "7 Page Throttling")."""
+    numbers = numbers_in(filters)
+    attempts = func.sum(numbers.c.sends)
     ranking = (
-        filtered(
-            select(
-                NUMBER.label("mobile"),
-                func.max(SENDS.c.carrier).label("carrier"),
-                func.max(SENDS.c.province).label("province"),
-                attempts.label("sends"),
-                func.sum(case((ACCEPTED, 1), else_=0)).label("accepted"),
-                func.sum(case((SENDS.c.result_code.in_(THROTTLE_CODES), 1), else_=0)).label(
-                    "throttled"
-                ),
-                func.min(SENDS.c.sent_at).label("first_sent_at"),
-                func.max(SENDS.c.sent_at).label("last_sent_at"),
-                func.count().over().label("numbers_total"),
-            ),
-            filters,
+        select(
+            numbers.c.mobile,
+            attempts.label("sends"),
+            func.sum(numbers.c.accepted).label("accepted"),
+            func.sum(numbers.c.throttled).label("throttled"),
+            func.count().over().label("numbers_total"),
         )
-        .group_by(NUMBER)
+        .group_by(numbers.c.mobile)
         .having(attempts >= min_sends)
-        .order_by(attempts.desc(), NUMBER)
+        .order_by(attempts.desc(), numbers.c.mobile)
         .limit(limit)
     )
     top = frame(engine, ranking)
@@ -294,12 +332,18 @@ def frequent_numbers(
         with_reports(
             select(
                 SENDS.c.mobile,
+                func.max(SENDS.c.carrier).label("carrier"),
+                func.max(SENDS.c.province).label("province"),
                 func.count(distinct(SENDS.c.code_digest)).label("codes"),
                 func.sum(case((REPORTS.c.status == "SUCCESS", 1), else_=0)).label("answered"),
+                func.min(SENDS.c.sent_at).label("first_sent_at"),
+                func.max(SENDS.c.sent_at).label("last_sent_at"),
             )
         ),
         filters,
     )
     details = details.where(SENDS.c.mobile.in_(top["mobile"].tolist())).group_by(SENDS.c.mobile)
     listed = top.merge(frame(engine, details), on="mobile", how="left")
+    for count in ("sends", "accepted", "throttled", "numbers_total"):
+        listed[count] = listed[count].astype("int64")
     return to_china(listed[list(FREQUENT_COLUMNS)], "first_sent_at", "last_sent_at")

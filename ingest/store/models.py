@@ -233,6 +233,24 @@ class AnswerDelayDay(_AnswerDelayRollup, Base):
     __tablename__ = "answer_delay_days"
 
 
+class NumberDay(Base):
+    """Sends per China day × number (as sent) × carrier × province × source: what Throttling's
+    "called suspiciously often" ranks, read as a day's few rows a number instead of every send.
+    Kept exact by triggers on sends (ingest/store/number_rollup.py); `at` as in TrafficDay."""
+
+    __tablename__ = "number_days"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    mobile: Mapped[str] = mapped_column(String(32), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(32), primary_key=True)
+    province: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sends: Mapped[int] = mapped_column(BigInteger, default=0)
+    accepted: Mapped[int] = mapped_column(BigInteger, default=0)  # result_code 0
+    throttled: Mapped[int] = mapped_column(BigInteger, default=0)  # 8, 9, 17, 22
+
+
 class ViewerEvent(Base):
     """The dashboard's audit log beside the manual sends: every login, failed login, logout,
     unmask and failed unmask, who (the name given) and from where (the client's address)."""

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
+from ingest.store import number_rollup
+from ingest.store.buckets import bucket_sql
 from ingest.yunpian.codes import NUMBER_THROTTLE_CODES
 
 TRAFFIC_TABLES = {"minute": "traffic_minutes", "hour": "traffic_hours", "day": "traffic_days"}
 DELAY_TABLES = {"hour": "answer_delay_hours", "day": "answer_delay_days"}
 TRAFFIC_KEYS = ("carrier", "province", "source")
 DELAY_KEYS = ("carrier",)
-CHINA_OFFSET_HOURS = 8  # Asia/Shanghai has had no daylight saving since 1991
 SEND_COLUMNS = ("id", "sid", "sent_at", "carrier", "province", "source", "result_code", "fee")
 REPORT_COLUMNS = ("id", "sid", "status", "duration", "user_receive_time")
 _THROTTLE = ", ".join(str(code) for code in sorted(NUMBER_THROTTLE_CODES))
@@ -59,24 +60,6 @@ def traffic_measures(s: str = "s", r: str | None = "r") -> dict[str, str]:
 
 MEASURES = tuple(traffic_measures())
 SEND_MEASURES = ("sends", "accepted", "throttled", "rejected", "fees")  # no report involved
-
-
-def bucket_sql(dialect: str, column: str, grain: str) -> str:
-    """SQL for `column` (naive UTC) floored to the minute, hour or China day, as naive UTC.
-
-    On SQLite the text has SQLAlchemy's own format, so it compares with bound datetimes."""
-    if dialect == "postgresql":
-        if grain == "day":
-            shift = f"interval '{CHINA_OFFSET_HOURS} hours'"
-            return f"(date_trunc('day', {column} + {shift}) - {shift})"
-        return f"date_trunc('{grain}', {column})"
-    if grain == "day":
-        return (
-            f"strftime('%Y-%m-%d %H:%M:%S.000000', {column}, '+{CHINA_OFFSET_HOURS} hours', "
-            f"'start of day', '-{CHINA_OFFSET_HOURS} hours')"
-        )
-    pattern = {"minute": "%Y-%m-%d %H:%M:00.000000", "hour": "%Y-%m-%d %H:00:00.000000"}[grain]
-    return f"strftime('{pattern}', {column})"
 
 
 def delay_ds_sql(dialect: str, received: str, sent: str) -> str:
@@ -305,6 +288,7 @@ def install_triggers(connection: Connection) -> None:
     ddl = _postgres_triggers() if connection.dialect.name == "postgresql" else _sqlite_triggers()
     for statement in ddl:
         connection.exec_driver_sql(statement)
+    number_rollup.install_triggers(connection)
 
 
 def drop_triggers(connection: Connection) -> None:
@@ -315,6 +299,7 @@ def drop_triggers(connection: Connection) -> None:
             connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {name}()")
         else:
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+    number_rollup.drop_triggers(connection)
 
 
 # ---------------------------------------------------------------- from scratch
@@ -363,7 +348,8 @@ def rebuild_rollups(engine: Engine) -> None:
 
 
 def fill_rollups(connection: Connection) -> None:
-    """Roll up every stored send and report into the (empty) rollup tables.
+    """Roll up every stored send and report into the (empty) rollup tables; the number
+    rollup is emptied and refilled.
 
     Rows go in in key order, time first, as the triggers add them: on PostgreSQL, whose tables
     are heaps, a range of buckets is then a few contiguous pages, not one page a row."""
@@ -391,3 +377,4 @@ def fill_rollups(connection: Connection) -> None:
     connection.exec_driver_sql(
         f"INSERT INTO answer_delay_days ({delay_keys}, answered) {day_delays}"
     )
+    number_rollup.refill(connection)

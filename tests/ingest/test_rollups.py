@@ -7,6 +7,7 @@ import random
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 from sqlalchemy import case, delete, func, literal_column, select, text, update
 
@@ -17,12 +18,14 @@ from ingest.seed.history import seed
 from ingest.store.models import (
     AnswerDelayDay,
     AnswerDelayHour,
+    NumberDay,
     Report,
     Send,
     TrafficDay,
     TrafficHour,
     TrafficMinute,
 )
+from ingest.store.number_rollup import MEASURES as NUMBER_MEASURES
 from ingest.store.rollups import MEASURES, delay_ds_sql, rebuild_rollups
 from ingest.store.upserts import store_reports
 from ingest.store.writes import purge_older_than, record_send
@@ -87,6 +90,17 @@ def expected(engine) -> dict:
             sent_at = sent_at if isinstance(sent_at, datetime) else datetime.fromisoformat(sent_at)
             histogram[(_floor(sent_at.replace(tzinfo=UTC), grain), carrier, tenths)] += 1
         result[model.__tablename__] = {key: (float(n),) for key, n in histogram.items()}
+    numbers: dict = defaultdict(Counter)
+    for s in sends:
+        key = (_floor(s.sent_at, "day"), s.mobile, s.carrier, s.province, s.source)
+        numbers[key].update(
+            sends=1,
+            accepted=s.result_code == 0,
+            throttled=s.result_code in NUMBER_THROTTLE_CODES,
+        )
+    result["number_days"] = {
+        key: tuple(float(counts[m]) for m in NUMBER_MEASURES) for key, counts in numbers.items()
+    }
     return result
 
 
@@ -108,6 +122,12 @@ def rolled_up(engine) -> dict:
                 )
             )
             result[model.__tablename__] = {tuple(row[:3]): (float(row[3]),) for row in rows}
+        keys = (NumberDay.at, NumberDay.mobile, NumberDay.carrier, NumberDay.province)
+        values = [getattr(NumberDay, m) for m in NUMBER_MEASURES]
+        rows = connection.execute(
+            select(*keys, NumberDay.source, *values).where(NumberDay.sends != 0)
+        )
+        result["number_days"] = {tuple(row[:5]): tuple(float(v) for v in row[5:]) for row in rows}
     return result
 
 
@@ -247,3 +267,38 @@ def test_overview_reads_of_any_range_equal_the_raw_rows(engine):
             )
         median = tenths[max(0, -(-len(tenths) // 2) - 1)] / 10 if tenths else None
         assert kpi.median_answer_s == median
+
+
+def test_number_rankings_of_any_range_equal_the_raw_sends(engine):
+    """Throttling's ranking reads whole days from the number rollup and raw sends at the
+    edges, as an edge or as its day minus the part outside: exact anyway, with filters too."""
+    seed(engine, days=3, per_day=600, seed=5, now=T0, progress=False)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(Send.sent_at, Send.mobile, Send.carrier, Send.result_code)
+        ).all()
+    sends = pd.DataFrame(rows, columns=["sent_at", "mobile", "carrier", "code"])
+    sends["sent_at"] = pd.to_datetime(sends["sent_at"], utc=True)
+    rng = random.Random(9)
+    for _ in range(10):
+        start = T0 - timedelta(seconds=rng.uniform(3600, 3 * 86400))
+        end = start + (T0 - start) * rng.uniform(0.3, 1)
+        carriers = rng.choice([(), ("China Mobile",)])
+        shown = queries.frequent_numbers(
+            engine, Filters(start, end, carriers=carriers), min_sends=2, limit=500
+        )
+        inside = sends[(sends["sent_at"] >= start) & (sends["sent_at"] < end)]
+        if carriers:
+            inside = inside[inside["carrier"].isin(carriers)]
+        counts = inside.groupby("mobile").agg(
+            sends=("code", "size"),
+            accepted=("code", lambda c: int((c == 0).sum())),
+            throttled=("code", lambda c: int(c.isin(NUMBER_THROTTLE_CODES).sum())),
+        )
+        counts = counts[counts["sends"] >= 2]
+        assert len(shown) == len(counts) > 0
+        assert (shown["numbers_total"] == len(counts)).all()
+        got = shown.set_index("mobile")[["sends", "accepted", "throttled"]].sort_index()
+        pd.testing.assert_frame_equal(got, counts.sort_index(), check_dtype=False)
+    empty = Filters(T0, T0)
+    assert queries.frequent_numbers(engine, empty).empty
