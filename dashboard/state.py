@@ -375,7 +375,8 @@ def table(
     header = export_header(file_stem, filters) if filters is not None else ""
     st.download_button(
         _("Download {name} (CSV)").format(name=label or name),
-        csv_bytes(shown, header),  # BOM so Excel reads the Chinese text
+        # Written when clicked, not on every view (issue 18); BOM so Excel reads the Chinese.
+        lambda: csv_bytes(shown, header),
         file_name=export_name(file_stem, filters),
         mime="text/csv",
         key=f"csv-{key or name}",

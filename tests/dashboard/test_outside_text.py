@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.plain import FORMULA_START
 from ingest.store.engine import make_engine
-from tests.fixtures.dashboard import add_rows, report_row, send_row
+from tests.fixtures.dashboard import add_rows, download_bytes, report_row, send_row
 
 APP = Path(__file__).parents[2] / "dashboard" / "app.py"
 MOBILE = "15205201314"
@@ -81,7 +81,7 @@ def downloads(monkeypatch) -> list[bytes]:
     original = streamlit.download_button
 
     def recording(label, data, *args, **kwargs):
-        offered.append(data if isinstance(data, bytes) else str(data).encode())
+        offered.append(download_bytes(data))
         return original(label, data, *args, **kwargs)
 
     monkeypatch.setattr(streamlit, "download_button", recording)

@@ -17,7 +17,7 @@ from ingest.store.engine import make_engine
 from ingest.store.models import Send
 from tests.dashboard import test_pages
 from tests.dashboard.test_pages import metrics
-from tests.fixtures.dashboard import add_rows, report_row, send_row
+from tests.fixtures.dashboard import add_rows, download_bytes, report_row, send_row
 from tests.servers import wait_until
 
 MOBILE, SINGAPORE = "15205201314", "+6591234567"
@@ -102,7 +102,7 @@ def test_downloads_name_their_range_and_filters(open_page, fresh_db, monkeypatch
     real = st.download_button
 
     def recording(label, data, **kwargs):
-        offered.append((label, data, kwargs.get("file_name")))
+        offered.append((label, download_bytes(data), kwargs.get("file_name")))
         return real(label, data, **kwargs)
 
     monkeypatch.setattr(st, "download_button", recording)
@@ -120,7 +120,7 @@ def test_downloads_name_their_range_and_filters(open_page, fresh_db, monkeypatch
     assert "China time" in first
     assert data.decode("utf-8-sig").splitlines()[1].split(",")[1] == "fees_credits"
     raw = next(d for label, d, _ in offered if label.startswith("Download every send"))
-    lines = raw().read().decode("utf-8-sig").splitlines()  # written when clicked
+    lines = raw.decode("utf-8-sig").splitlines()  # written when clicked
     assert lines[0].startswith("# voicewatch sends with reports · ")
     assert lines[0].endswith("carrier: SingTel · fee in credits")
     assert len(lines) == 2 + 3  # the header, the column names, the 3 sends to Singapore
@@ -162,7 +162,7 @@ def test_every_page_showing_a_fee_shows_its_unit(open_page, fresh_db, monkeypatc
     real = st.download_button
 
     def recording(label, data, **kwargs):
-        offered.append((label, data))
+        offered.append((label, download_bytes(data)))
         return real(label, data, **kwargs)
 
     monkeypatch.setattr(st, "download_button", recording)
