@@ -49,6 +49,8 @@ PAGES = (
     Page("Lookup", "lookup"),
     Page("Send test call", "send_test"),
 )
+# The pages that show a chart when opened: also compared with the trivial page with one chart.
+CHART_PAGES = {"Overview", "Failures", "Throttling", "Ingest health"}
 
 TRIVIAL_PAGE = """import streamlit as st
 st.title({title!r})
@@ -391,6 +393,17 @@ def judge(
                     ratio <= GOAL_RATIO,
                 )
             )
+            if title in CHART_PAGES:
+                results.append(
+                    Result(
+                        f"7 Page {title} vs the one-chart floor, {backend}, {size:,} reports",
+                        f"{value:.2f} s",
+                        f"{chart_floor:.2f} s one chart",
+                        value / chart_floor,
+                        "context",
+                        None,
+                    )
+                )
             if title in small:
                 growth = value / small[title]
                 results.append(
