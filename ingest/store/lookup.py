@@ -17,8 +17,8 @@ from sqlalchemy import (
     Table,
     func,
     null,
-    or_,
     select,
+    union,
     union_all,
 )
 
@@ -74,10 +74,18 @@ def lookup(engine: Engine, sid_or_mobile: str, limit: int = 200) -> list[Call]:
 
 def _matches(table: Table, query: str) -> ColumnElement[bool]:
     """Rows of the number however it is written (its canonical form, or the text as stored
-    for rows older than it), or with the sid in any letter case."""
+    for rows older than it), or with the sid in any letter case.
+
+    Found through each column's own index and united: as one OR, SQLite walked the whole table
+    in time order to save sorting the few rows found (2.5 s for a sid at 1 M sends)."""
     number = canonical(query) or storage_key(query)
     sids = {query, query.lower(), query.upper()}
-    return or_(table.c.number == number, table.c.mobile == query, table.c.sid.in_(sids))
+    found = union(
+        select(table.c.id).where(table.c.number == number),
+        select(table.c.id).where(table.c.mobile == query),
+        select(table.c.id).where(table.c.sid.in_(sids)),
+    )
+    return table.c.id.in_(found)
 
 
 def candidates(engine: Engine, partial: PartialNumber, limit: int = 20) -> list[Candidate]:
