@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, Engine, text
 from tqdm import tqdm
 
-from ingest.numbers import describe
+from ingest.numbers import describe, storage_key
 from ingest.seed.history import CARRIER_SHARE, PREFIXES, SOURCES
 from ingest.store.rollups import drop_triggers, install_triggers, rebuild_rollups
 
@@ -28,6 +28,9 @@ NUMBERS = 5000  # distinct mobiles the sends go to
 ACCEPTED_SHARE = 0.96  # the rest rejected: codes 8, 9, 17, 22 (throttled), 2 and 3
 REPORTED_SHARE = 0.97  # of accepted sends; the newest ones are still pending
 ANSWERED_PERCENT = 85
+# Changed when the rows change shape; files made before are made again (bench/queries.py).
+# 2: sends and reports carry their canonical number, as the store writes them.
+DATA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,9 @@ class Generated:
     seconds: float
 
 
-def numbers(seed: int = 1) -> list[tuple[int, str, str, str, str]]:
-    """(k, mobile, carrier, province, source) rows: real prefixes, carriers by market share."""
+def numbers(seed: int = 1) -> list[tuple[int, str, str, str, str, str]]:
+    """(k, mobile, number, carrier, province, source) rows: real prefixes, carriers by market
+    share; `number` is the canonical form the store keys a number's history by."""
     rng = random.Random(seed)
     carriers, weights = list(CARRIER_SHARE), list(CARRIER_SHARE.values())
     names, source_weights = zip(*SOURCES, strict=True)
@@ -51,7 +55,9 @@ def numbers(seed: int = 1) -> list[tuple[int, str, str, str, str]]:
         info = describe(mobile)
         if info.province != "unknown":
             source = rng.choices(names, source_weights)[0]
-            rows.append((len(rows), mobile, info.carrier, info.province, source))
+            rows.append(
+                (len(rows), mobile, storage_key(mobile), info.carrier, info.province, source)
+            )
     return rows
 
 
@@ -66,11 +72,11 @@ def generate(engine: Engine, reports: int, *, end: datetime | None = None) -> Ge
         drop_triggers(connection)
         connection.exec_driver_sql(
             "CREATE TABLE bench_numbers (k INTEGER PRIMARY KEY, mobile VARCHAR(32), "
-            "carrier VARCHAR(32), province VARCHAR(64), source VARCHAR(16))"
+            "number VARCHAR(32), carrier VARCHAR(32), province VARCHAR(64), source VARCHAR(16))"
         )
         connection.execute(
-            text("INSERT INTO bench_numbers VALUES (:k, :m, :c, :p, :s)"),
-            [dict(zip("kmcps", row, strict=True)) for row in numbers()],
+            text("INSERT INTO bench_numbers VALUES (:k, :m, :n, :c, :p, :s)"),
+            [dict(zip("kmncps", row, strict=True)) for row in numbers()],
         )
     step = DAYS * 86400 / sends
     with tqdm(total=sends + reports, desc=f"generating {reports:,} reports", unit="row") as bar:
@@ -131,9 +137,9 @@ def _sends_sql(dialect: str, first: int, last: int, start: datetime, step: float
         "WHEN r % 100 = 98 THEN 22 WHEN r % 1000 < 995 THEN 17 ELSE 3 END"
     )
     return (
-        "INSERT INTO sends (sent_at, mobile, code_digest, kind, result_code, result_msg, "
+        "INSERT INTO sends (sent_at, mobile, number, code_digest, kind, result_code, result_msg, "
         "http_status, fee, count, sid, latency_ms, source, carrier, province) "
-        f"SELECT {at}, b.mobile, 'bench', 'code', c.code, "
+        f"SELECT {at}, b.mobile, b.number, 'bench', 'code', c.code, "
         "CASE WHEN c.code = 0 THEN 'OK' ELSE 'refused' END, "
         "CASE WHEN c.code = 0 THEN 200 ELSE 400 END, CASE WHEN c.code = 0 THEN 1.0 ELSE 0 END, "
         f"CASE WHEN c.code = 0 THEN 1 ELSE 0 END, CASE WHEN c.code = 0 THEN {sid} END, "
@@ -158,13 +164,14 @@ def _reports_sql(dialect: str, first: int, last: int) -> str:
         true, false = "1", "0"
     answered = f"s.r % 100 < {ANSWERED_PERCENT}"
     return (
-        "INSERT INTO reports (sid, mobile, uid, status, error_msg, user_receive_time, duration, "
-        "via_push, via_pull, deliveries, first_seen, last_seen, carrier, province) "
-        f"SELECT s.sid, s.mobile, NULL, CASE WHEN {answered} THEN 'SUCCESS' ELSE 'FAIL' END, "
+        "INSERT INTO reports (sid, mobile, number, uid, status, error_msg, user_receive_time, "
+        "duration, via_push, via_pull, deliveries, first_seen, last_seen, carrier, province) "
+        f"SELECT s.sid, s.mobile, s.number, NULL, CASE WHEN {answered} THEN 'SUCCESS' ELSE 'FAIL' END, "
         f"CASE WHEN {answered} THEN NULL ELSE '无人接听' END, {received}, "
         f"CASE WHEN {answered} THEN 12 + s.r % 24 ELSE 0 END, {true}, {false}, 1, {seen}, {seen}, "
         "s.carrier, s.province "
-        f"FROM (SELECT sid, mobile, sent_at, carrier, province, {_hash('id + 7')} AS r FROM sends "
+        f"FROM (SELECT sid, mobile, number, sent_at, carrier, province, {_hash('id + 7')} AS r "
+        "FROM sends "
         f"WHERE result_code = 0 ORDER BY id LIMIT {last - first} OFFSET {first}) AS s"
     )
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from bench.data import generate
+from bench.data import DATA_VERSION, generate
 from bench.harness import WORK, Result, median_seconds, postgres
 from dashboard import queries
 from dashboard.queries import Filters
@@ -50,8 +50,9 @@ def sqlite_database(reports: int) -> tuple[str, datetime]:
     path = WORK / f"reports-{reports}.db"
     marker = path.with_suffix(".json")
     if path.exists() and marker.exists():
-        end = datetime.fromisoformat(json.loads(marker.read_text())["end"])
-        if datetime.now(UTC) - end < timedelta(days=1):
+        made = json.loads(marker.read_text())
+        end = datetime.fromisoformat(made["end"])
+        if datetime.now(UTC) - end < timedelta(days=1) and made.get("data") == DATA_VERSION:
             return f"sqlite:///{path}", end
     WORK.mkdir(parents=True, exist_ok=True)
     for stale in (path, path.with_suffix(".db-wal"), path.with_suffix(".db-shm")):
@@ -59,7 +60,8 @@ def sqlite_database(reports: int) -> tuple[str, datetime]:
     engine = make_engine(f"sqlite:///{path}")
     generated = generate(engine, reports)
     engine.dispose()
-    marker.write_text(json.dumps({"end": generated.end.isoformat(), "seconds": generated.seconds}))
+    made = {"end": generated.end.isoformat(), "seconds": generated.seconds, "data": DATA_VERSION}
+    marker.write_text(json.dumps(made))
     return f"sqlite:///{path}", generated.end
 
 
