@@ -118,9 +118,13 @@ def reports_missing(connection: Connection, rule: Rule, now: datetime) -> list[F
     )
     accepted, absent, sid, mobile = connection.execute(query).one()
     share = (absent or 0) / accepted if accepted else None
-    breached = accepted >= rule.min_sample and share is not None and share >= rule.threshold
+    high = share is not None and share >= rule.threshold
+    breached = accepted >= rule.min_sample and high
     example = _example(sid, mobile) if breached else None
-    return [Finding(rule.name, "", share, rule.threshold, breached, accepted, None, example)]
+    # A firing alert holds while too few sends say it is over and those look bad (as answer
+    # rates do): at a window's edge the count drops under the minimum and comes back.
+    values = (rule.name, "", share, rule.threshold, breached, accepted, None, example)
+    return [Finding(*values, holds=high and not breached)]
 
 
 def upstream_errors(connection: Connection, rule: Rule, now: datetime) -> list[Finding]:
@@ -142,9 +146,12 @@ def upstream_errors(connection: Connection, rule: Rule, now: datetime) -> list[F
     ).one()
     total = sends + runs
     share = ((failed_sends or 0) + (failed_runs or 0)) / total if total else None
-    breached = total >= rule.min_sample and share is not None and share >= rule.threshold
+    high = share is not None and share >= rule.threshold
+    breached = total >= rule.min_sample and high
     example = _example(sid, mobile) if breached and sid else None
-    return [Finding(rule.name, "", share, rule.threshold, breached, total, None, example)]
+    # Holds as reports_missing does.
+    values = (rule.name, "", share, rule.threshold, breached, total, None, example)
+    return [Finding(*values, holds=high and not breached)]
 
 
 def _refusal_count(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -72,6 +73,36 @@ def test_a_firing_alert_holds_while_too_few_calls_tell_it_is_over(engine, receiv
     assert len(receiver.received) == 1  # not resolved on too few calls
     clock.advance(minutes=15)  # 39 answered ones: too few too, but they look fine
     add_calls(engine, clock.now - timedelta(minutes=3), 39, 39)
+    loop.tick()
+    assert len(receiver.received) == 2 and "RESOLVED" in receiver.texts()[1]
+
+
+@pytest.mark.parametrize(
+    ("rule_name", "ago", "bad", "good"),
+    [
+        # Accepted sends with no report; then sends whose reports came.
+        ("reports_missing", 4, {"reported": False}, {"reported": True}),
+        # Sends Yunpian never answered; then sends it answered.
+        ("upstream_errors", 1, {"http_status": None}, {"http_status": 200}),
+    ],
+)
+def test_share_alerts_hold_while_too_few_sends_tell_it_is_over(
+    engine, receiver, rule_name, ago, bad, good
+):
+    clock = Clock(START)
+    rule = default_rule(rule_name)
+    loop = make_loop(engine, receiver, [rule], clock)
+    add_calls(engine, clock.now - timedelta(minutes=ago), 2 * rule.min_sample, 0, **bad)
+    loop.tick()
+    clock.advance(seconds=30)
+    loop.tick()
+    assert ["FIRING" in t for t in receiver.texts()] == [True]
+    clock.advance(minutes=10)  # those left the window; a few more, all bad
+    add_calls(engine, clock.now - timedelta(minutes=ago), rule.min_sample - 1, 0, **bad)
+    loop.tick()
+    assert len(receiver.received) == 1  # not resolved on too few sends
+    clock.advance(minutes=10)  # as few, but fine
+    add_calls(engine, clock.now - timedelta(minutes=ago), rule.min_sample - 1, 0, **good)
     loop.tick()
     assert len(receiver.received) == 2 and "RESOLVED" in receiver.texts()[1]
 
