@@ -57,7 +57,10 @@ def test_alerts_page_shows_the_firing_outage_with_its_chart(browser, alerts_dash
     browser.get(f"{alerts_dashboard}/alerts")
     chart = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
     wait_until(lambda: _count(browser, chart) >= 2, timeout=45, interval=0.25)
-    body = browser.find_element("tag name", "body").text
+    # The channels come last, after Apprise has loaded: wait for them, not only the charts.
+    text = lambda: browser.find_element("tag name", "body").text  # noqa: E731
+    wait_until(lambda: "dingtalk://" in text(), timeout=45, interval=0.25)
+    body = text()
     assert "Answer rate dropped for a carrier" in body and "carrier: China Mobile" in body
     assert "dingtalk://***" in body and "SEC0123abcd" not in body
     assert _count(browser, '[data-testid="stException"]') == 0
