@@ -240,6 +240,9 @@ def up(
     max_start_failures: int,
 ) -> None:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Ctrl-C stops everything even when `up` was started from a script in the background,
+    # whose shell hands it SIGINT ignored (Python then keeps ignoring it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     settings, language = Settings.from_env(), cli_language(dict(os.environ))
     ingest_url = f"http://{host}:{ingest_port}"
     simulator_url = f"http://{host}:{simulator_port}"

@@ -47,7 +47,15 @@ def test_up_serves_every_part_and_data_flows_from_simulator_to_database(tmp_path
         "1",
     ]
     command += [f"--{name}-port={port}" for name, port in ports.items()]
-    up = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    # Started with SIGINT ignored, as a script's background job is: Ctrl-C must still stop it.
+    up = subprocess.Popen(
+        command,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     urls = {
         "ingest": f"http://127.0.0.1:{ports['ingest']}/healthz",
         "simulator": f"http://127.0.0.1:{ports['simulator']}/_sim/state",
