@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -125,6 +126,13 @@ class Report(Base):
     """Yunpian's delivery report for one sid, however (and however often) it reached us."""
 
     __tablename__ = "reports"
+    # The failed calls' sids and reasons, for the Failures page's joins on PostgreSQL
+    # (migration 0010); SQLite joins by sid through its unique index and needs none.
+    __table_args__ = (
+        Index(
+            "ix_reports_failed", "sid", "error_msg", postgresql_where=text("status = 'FAIL'")
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     sid: Mapped[str] = mapped_column(String(64), unique=True)

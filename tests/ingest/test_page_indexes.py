@@ -1,4 +1,5 @@
-"""Migration 0008: the indexes the Throttling and Ingest health pages read by."""
+"""Migrations 0008 and 0010: the indexes the Throttling, Ingest health and Failures pages
+read by."""
 
 from __future__ import annotations
 
@@ -23,3 +24,13 @@ def test_migration_0008_adds_the_page_indexes_and_takes_them_back(tmp_path):
     upgrade(engine)
     assert indexes(engine) >= INDEXES
     engine.dispose()
+
+
+def test_migration_0010_adds_the_failed_reports_index_on_postgresql_only(engine):
+    failed = ("reports", "ix_reports_failed")
+    postgres = engine.dialect.name == "postgresql"
+    assert (failed in indexes(engine)) == postgres
+    command.downgrade(alembic_config(engine), "0009")
+    assert failed not in indexes(engine)
+    upgrade(engine)
+    assert (failed in indexes(engine)) == postgres

@@ -21,8 +21,14 @@ ALERT_TABLES = {
 
 
 def test_alert_tables_match_the_models_and_downgrade_cleanly(engine):
+    def made_here(item, _name, _type, _reflected, _compare_to) -> bool:
+        """An object the models make on this dialect (`ddl_if`: on PostgreSQL only, say)."""
+        only = getattr(item, "_ddl_if", None)
+        return only is None or only.dialect in (None, engine.dialect.name)
+
     with engine.connect() as connection:
-        assert compare_metadata(MigrationContext.configure(connection), AlertState.metadata) == []
+        context = MigrationContext.configure(connection, opts={"include_object": made_here})
+        assert compare_metadata(context, AlertState.metadata) == []
     command.downgrade(alembic_config(engine), "0004")  # the revision before the alerts
     assert not ALERT_TABLES & set(inspect(engine).get_table_names())
     upgrade(engine)
