@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ingest.numbers import storage_key
+from ingest.store.failure_rollup import REASON_CHARS
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -126,12 +127,13 @@ class Report(Base):
     """Yunpian's delivery report for one sid, however (and however often) it reached us."""
 
     __tablename__ = "reports"
-    # The failed calls' sids and reasons, for the Failures page's joins on PostgreSQL
-    # (migration 0010); SQLite joins by sid through its unique index and needs none.
+    # The failed calls' sids, for the Failures page's joins on PostgreSQL (migrations 0010,
+    # 0011: not error_msg, which from outside can be longer than an index entry holds); SQLite
+    # joins by sid through its unique index and needs none.
     __table_args__ = (
-        Index(
-            "ix_reports_failed", "sid", "error_msg", postgresql_where=text("status = 'FAIL'")
-        ).ddl_if(dialect="postgresql"),
+        Index("ix_reports_failed", "sid", postgresql_where=text("status = 'FAIL'")).ddl_if(
+            dialect="postgresql"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -257,6 +259,33 @@ class NumberDay(Base):
     sends: Mapped[int] = mapped_column(BigInteger, default=0)
     accepted: Mapped[int] = mapped_column(BigInteger, default=0)  # result_code 0
     throttled: Mapped[int] = mapped_column(BigInteger, default=0)  # 8, 9, 17, 22
+
+
+class _FailureRollup:
+    """Failures per bucket × stage × reason × code × carrier × province × source: failed calls
+    (stage 'call', the report's error_msg as reason, code 0) and refused sends (stage 'send',
+    reason '', the result code), what the Failures page counts, read as a bucket's few rows
+    instead of every send joined to its report. Kept exact by triggers on sends and reports
+    (ingest/store/failure_rollup.py); `at` as in the traffic rollups."""
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    stage: Mapped[str] = mapped_column(String(8), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(REASON_CHARS), primary_key=True)
+    code: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    carrier: Mapped[str] = mapped_column(String(32), primary_key=True)
+    province: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    failures: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FailureHour(_FailureRollup, Base):
+    __tablename__ = "failure_hours"
+
+
+class FailureDay(_FailureRollup, Base):
+    __tablename__ = "failure_days"
 
 
 class ViewerEvent(Base):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
-from ingest.store import number_rollup
+from ingest.store import failure_rollup, number_rollup
 from ingest.store.buckets import bucket_sql
 from ingest.yunpian.codes import NUMBER_THROTTLE_CODES
 
@@ -289,6 +289,7 @@ def install_triggers(connection: Connection) -> None:
     for statement in ddl:
         connection.exec_driver_sql(statement)
     number_rollup.install_triggers(connection)
+    failure_rollup.install_triggers(connection)
 
 
 def drop_triggers(connection: Connection) -> None:
@@ -300,6 +301,7 @@ def drop_triggers(connection: Connection) -> None:
         else:
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
     number_rollup.drop_triggers(connection)
+    failure_rollup.drop_triggers(connection)
 
 
 # ---------------------------------------------------------------- from scratch
@@ -348,8 +350,8 @@ def rebuild_rollups(engine: Engine) -> None:
 
 
 def fill_rollups(connection: Connection) -> None:
-    """Roll up every stored send and report into the (empty) rollup tables; the number
-    rollup is emptied and refilled.
+    """Roll up every stored send and report into the (empty) rollup tables; the number and
+    failure rollups are emptied and refilled.
 
     Rows go in in key order, time first, as the triggers add them: on PostgreSQL, whose tables
     are heaps, a range of buckets is then a few contiguous pages, not one page a row."""
@@ -378,3 +380,4 @@ def fill_rollups(connection: Connection) -> None:
         f"INSERT INTO answer_delay_days ({delay_keys}, answered) {day_delays}"
     )
     number_rollup.refill(connection)
+    failure_rollup.refill(connection)

@@ -15,9 +15,13 @@ from dashboard import queries
 from dashboard.queries import Filters
 from dashboard.queries._sql import filtered, with_reports
 from ingest.seed.history import seed
+from ingest.store.failure_rollup import KEYS as FAILURE_KEYS
+from ingest.store.failure_rollup import NO_REASON, REASON_CHARS
 from ingest.store.models import (
     AnswerDelayDay,
     AnswerDelayHour,
+    FailureDay,
+    FailureHour,
     NumberDay,
     Report,
     Send,
@@ -30,12 +34,14 @@ from ingest.store.rollups import MEASURES, delay_ds_sql, rebuild_rollups
 from ingest.store.upserts import store_reports
 from ingest.store.writes import purge_older_than, record_send
 from ingest.yunpian.codes import NUMBER_THROTTLE_CODES
+from ingest.yunpian.reports import MAX_ERROR_MSG
 from ingest.yunpian.reports import Report as ReportRecord
 
 T0 = datetime(2026, 11, 20, 15, 58, tzinfo=UTC)  # 23:58 in China: sends straddle a China day
 MOBILES = ["15205201314", "13012345678", "18912345678", "+14155550123"]
 TRAFFIC = {"minute": TrafficMinute, "hour": TrafficHour, "day": TrafficDay}
 DELAYS = {"hour": AnswerDelayHour, "day": AnswerDelayDay}
+FAILURES = {"hour": FailureHour, "day": FailureDay}
 
 
 def _floor(at: datetime, grain: str) -> datetime:
@@ -101,6 +107,17 @@ def expected(engine) -> dict:
     result["number_days"] = {
         key: tuple(float(counts[m]) for m in NUMBER_MEASURES) for key, counts in numbers.items()
     }
+    for grain, model in FAILURES.items():
+        failures: Counter = Counter()
+        for s in sends:
+            where = (s.carrier, s.province, s.source)
+            if s.result_code not in (0, None):
+                failures[(_floor(s.sent_at, grain), "send", "", s.result_code, *where)] += 1
+            r = reports.get(s.sid) if s.sid else None
+            if r is not None and r.status == "FAIL":
+                reason = (NO_REASON if r.error_msg is None else r.error_msg)[:REASON_CHARS]
+                failures[(_floor(s.sent_at, grain), "call", reason, 0, *where)] += 1
+        result[model.__tablename__] = {key: (float(n),) for key, n in failures.items()}
     return result
 
 
@@ -128,6 +145,10 @@ def rolled_up(engine) -> dict:
             select(*keys, NumberDay.source, *values).where(NumberDay.sends != 0)
         )
         result["number_days"] = {tuple(row[:5]): tuple(float(v) for v in row[5:]) for row in rows}
+        for model in FAILURES.values():
+            keys = [model.at, *(getattr(model, k) for k in FAILURE_KEYS)]
+            rows = connection.execute(select(*keys, model.failures).where(model.failures != 0))
+            result[model.__tablename__] = {tuple(row[:-1]): (float(row[-1]),) for row in rows}
     return result
 
 
@@ -142,21 +163,41 @@ def send(mobile: str, at: datetime, sid: str | None, result_code: int = 0, **fie
         count=1 if result_code == 0 else 0,
         sid=sid,
         source=fields.pop("source", "relay"),
-        carrier="",
-        province="",
+        carrier=fields.pop("carrier", ""),
+        province=fields.pop("province", ""),
         **fields,
     )
 
 
-def report(sid: str, mobile: str, status: str, at: datetime | None) -> ReportRecord:
+def report(
+    sid: str, mobile: str, status: str, at: datetime | None, error_msg: str | None = None
+) -> ReportRecord:
     duration = 17 if status == "SUCCESS" else 0
     return ReportRecord(
-        sid=sid, mobile=mobile, status=status, user_receive_time=at, duration=duration
+        sid=sid,
+        mobile=mobile,
+        status=status,
+        user_receive_time=at,
+        duration=duration,
+        error_msg=error_msg,
     )
+
+
+def long_reason(rng: random.Random) -> str:
+    """The longest error_msg a report may carry, in CJK characters that do not compress: more
+    than a PostgreSQL index entry holds, and past the failure rollup's REASON_CHARS."""
+    return "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(MAX_ERROR_MSG))
+
+
+def reasons(rng: random.Random) -> list[str | None]:
+    prefix = long_reason(rng)
+    # Two long ones differing only past REASON_CHARS: one reason in the rollup and on pages.
+    return [None, "用户拒接", "关机", "", prefix, prefix[:-1] + "x"]
 
 
 def test_rollups_equal_a_from_scratch_aggregate_after_messy_deliveries(engine):
     rng = random.Random(3)
+    why_failed = reasons(rng)
     sends, deliveries = [], []
     for i in range(60):
         mobile = rng.choice(MOBILES)
@@ -168,11 +209,13 @@ def test_rollups_equal_a_from_scratch_aggregate_after_messy_deliveries(engine):
             continue
         first = rng.choice(["SUCCESS", "FAIL"])
         received = at + timedelta(seconds=rng.randint(5, 70))
-        deliveries.append(report(sid, mobile, first, received))
-        deliveries.append(report(sid, mobile, first, received))  # the same report again
-        if rng.random() < 0.4:  # a later report corrects the status and time
+        why = rng.choice(why_failed) if first == "FAIL" else None
+        deliveries.append(report(sid, mobile, first, received, why))
+        deliveries.append(report(sid, mobile, first, received, why))  # the same report again
+        if rng.random() < 0.4:  # a later report corrects the status, time and reason
             later = "FAIL" if first == "SUCCESS" else "SUCCESS"
-            deliveries.append(report(sid, mobile, later, received + timedelta(seconds=9)))
+            why = rng.choice(why_failed) if later == "FAIL" else None
+            deliveries.append(report(sid, mobile, later, received + timedelta(seconds=9), why))
     rng.shuffle(deliveries)
     # Half the reports arrive before their sends are recorded, out of order, by both channels.
     for chunk_start in range(0, len(deliveries) // 2, 7):
@@ -199,6 +242,7 @@ def test_rollups_follow_direct_updates_and_deletes(engine):
         )
     with engine.begin() as connection:
         connection.execute(update(Report).where(Report.sid == "s0").values(status="FAIL"))
+        connection.execute(update(Report).where(Report.sid == "s0").values(error_msg="关机"))
         connection.execute(update(Report).where(Report.sid == "s1").values(sid="s2-orphan"))
         connection.execute(
             update(Send).where(Send.sid == "s2").values(sent_at=T0 + timedelta(hours=3))
@@ -302,3 +346,68 @@ def test_number_rankings_of_any_range_equal_the_raw_sends(engine):
         pd.testing.assert_frame_equal(got, counts.sort_index(), check_dtype=False)
     empty = Filters(T0, T0)
     assert queries.frequent_numbers(engine, empty).empty
+
+
+def raw_failures(engine) -> pd.DataFrame:
+    """Every failed call and refused send from the raw rows, as the Failures page counts them:
+    sent_at, stage, reason, code, carrier."""
+    with engine.connect() as connection:
+        sends = pd.DataFrame(
+            connection.execute(
+                select(Send.sent_at, Send.sid, Send.result_code, Send.carrier)
+            ).all(),
+            columns=["sent_at", "sid", "code", "carrier"],
+        )
+        reports = pd.DataFrame(
+            connection.execute(select(Report.sid, Report.error_msg).where(Report.status == "FAIL")),
+            columns=["sid", "error_msg"],
+        )
+    sends["sent_at"] = pd.to_datetime(sends["sent_at"], utc=True)
+    refused = sends[sends["code"].notna() & (sends["code"] != 0)].assign(stage="send")
+    refused["reason"] = refused["code"].astype(int).map(queries.failures.code_reason)
+    calls = sends.merge(reports, on="sid").assign(stage="call", code=pd.NA)
+    calls["reason"] = calls["error_msg"].fillna(NO_REASON).str[:REASON_CHARS]
+    columns = ["sent_at", "stage", "reason", "code", "carrier"]
+    return pd.concat([refused[columns], calls[columns]], ignore_index=True)
+
+
+def test_failure_counts_of_any_range_equal_the_raw_rows(engine):
+    """The Failures page's counts read whole days from the failure rollup and raw rows at
+    the edges (or for hour buckets): exact anyway, per reason, carrier and bucket, filtered."""
+    seed(engine, days=4, per_day=500, seed=5, now=T0, progress=False)
+    rng = random.Random(4)
+    for i, why in enumerate(reasons(rng)):  # reasons past REASON_CHARS, none, empty
+        at = T0 - timedelta(hours=30 + i)
+        record_send(engine, send("15205201314", at, f"why-{i}", carrier="China Mobile"))
+        store_reports(engine, [report(f"why-{i}", "15205201314", "FAIL", at, why)], "push")
+    failures = raw_failures(engine)
+    # Two hours into a China day to two hours before one ends: whole days less both edges.
+    ranges = [(T0 - timedelta(days=3, hours=-2), T0 - timedelta(hours=2), ())] * 2
+    for _ in range(8):  # over a day or more: whole days from the rollup, edges in or out
+        start = T0 - timedelta(seconds=rng.uniform(1.2 * 86400, 3.5 * 86400))
+        end = start + (T0 - start) * rng.uniform(0.6, 1)
+        ranges.append((start, end, rng.choice([(), ("China Mobile",)])))
+    ranges[1] = (*ranges[1][:2], ("China Mobile",))
+    for start, end, carriers in ranges:
+        filters = Filters(start, end, carriers=carriers)
+        inside = failures[(failures["sent_at"] >= start) & (failures["sent_at"] < end)]
+        if carriers:
+            inside = inside[inside["carrier"].isin(carriers)]
+        assert len(inside) > 0
+
+        keys = ["stage", "reason"]
+        shown = queries.failure_reasons(engine, filters).set_index(keys)["failures"]
+        raw = inside.groupby(keys).size()
+        assert shown.sort_index().to_dict() == raw.sort_index().to_dict()
+
+        keys = ["carrier", "stage", "reason"]
+        shown = queries.failure_reasons_by(engine, filters, "carrier").set_index(keys)
+        assert shown["failures"].to_dict() == inside.groupby(keys).size().to_dict()
+
+        for grain, floor in (("day", "D"), ("hour", "h")):
+            shown = queries.failures_over_time(engine, filters, grain)
+            china = inside["sent_at"].dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+            raw = inside.assign(bucket=china.dt.floor(floor)).groupby(["bucket", *keys[1:]])
+            shown = shown.set_index(["bucket", "stage", "reason"])["failures"]
+            assert shown.to_dict() == raw.size().to_dict()
+    assert queries.failure_reasons(engine, Filters(T0, T0)).empty
