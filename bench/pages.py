@@ -255,8 +255,14 @@ def _type_number(driver, sample: tuple[str, str]) -> None:
     box.send_keys(sample[0] + Keys.ENTER)
 
 
+def _last_30_days(driver, _sample: tuple[str, str]) -> None:
+    _pick(driver, "range", "Last 30 days")
+
+
 INTERACTIONS = (
-    Interaction("Range → 30 days", "", lambda d, _: _pick(d, "range", "Last 30 days")),
+    Interaction("Range → 30 days", "", _last_30_days),  # on the Overview
+    Interaction("Failures: range → 30 days", "failures", _last_30_days),
+    Interaction("Throttling: range → 30 days", "throttling", _last_30_days),
     Interaction("+ carrier filter", "", lambda d, _: _pick(d, "carriers", "China Mobile")),
     Interaction("Look up a number", "lookup", _type_number, ready=LOOKUP_BOX),
 )
