@@ -68,7 +68,7 @@ def prepare(db_url: str, reports: list[ReportRecord]) -> None:
     from ingest.store.engine import make_engine
 
     engine = make_engine(db_url)
-    pool = {mobile: (carrier, province) for _, mobile, carrier, province, _ in numbers()}
+    pool = {mobile: (carrier, province) for _, mobile, _, carrier, province, _ in numbers()}
     rows = [
         {
             "sent_at": report.user_receive_time - timedelta(seconds=30),
