@@ -33,6 +33,7 @@ def make_engine(
         engine = create_engine(
             url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=store_wait
         )
+        event.listen(engine, "connect", _tune_postgres)
     _store_waits[engine] = store_wait
     if migrate:
         upgrade(engine)
@@ -52,6 +53,15 @@ def _tune_sqlite(wait: float, dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
     cursor.close()
+
+
+def _tune_postgres(dbapi_connection, _record) -> None:
+    # JIT compiles a plan whose estimated cost passes jit_above_cost, which the dashboard's
+    # aggregates over millions of rows do: compiling took 0.5-1.8 s of a 2 s query at 10 M
+    # reports (bench/README.md, issue 18) and no query of ours runs long enough to earn it back.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET jit = off")
+    dbapi_connection.commit()
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -3,6 +3,7 @@ read by."""
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from sqlalchemy import inspect
 
@@ -37,3 +38,18 @@ def test_migration_0010_adds_the_failed_reports_index_on_postgresql_only(engine)
     if postgres:  # its sids alone (0011): an error_msg can be longer than an index entry holds
         (index,) = (i for i in inspect(engine).get_indexes("reports") if i["name"] == failed[1])
         assert index["column_names"] == ["sid"]
+
+
+def test_postgresql_connections_do_not_jit_compile(engine):
+    """JIT compiling took most of a 2 s dashboard query at 10 M reports (issue 18); every
+    pooled connection, new or reused, runs without it."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("JIT is PostgreSQL's")
+    connections = [engine.connect() for _ in range(3)]  # more than one pooled connection
+    try:
+        assert [c.exec_driver_sql("SHOW jit").scalar() for c in connections] == ["off"] * 3
+    finally:
+        for connection in connections:
+            connection.close()
+    with engine.connect() as reused:
+        assert reused.exec_driver_sql("SHOW jit").scalar() == "off"
