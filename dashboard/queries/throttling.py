@@ -38,9 +38,11 @@ from dashboard.queries._sql import (
     grain_for,
     spans,
     to_china,
+    total,
     with_reports,
 )
-from dashboard.queries.failures import code_reason
+from dashboard.queries.failures import code_reason, failures_in
+from ingest.store.failure_rollup import SEND
 from ingest.store.models import NumberDay
 from ingest.store.number_rollup import MEASURES as NUMBER_MEASURES
 from ingest.throttle import NO_ACCOUNT_LIMITS, ThrottleLimits
@@ -239,13 +241,25 @@ def throttle_view(
 def throttle_rejections_over_time(
     engine: Engine, filters: Filters, grain: str | None = None
 ) -> pd.DataFrame:
-    """Throttle rejections per China-time bucket and code: bucket, code, reason, rejections."""
-    when = bucket(engine, SENDS.c.sent_at, grain or grain_for(filters.start, filters.end))
-    stmt = select(
-        when.label("bucket"), SENDS.c.result_code.label("code"), func.count().label("rejections")
-    ).where(SENDS.c.result_code.in_(THROTTLE_CODES))
-    stmt = filtered(stmt, filters).group_by(when, SENDS.c.result_code).order_by(when)
+    """Throttle rejections per China-time bucket and code: bucket, code, reason, rejections.
+
+    They are refused sends, so the failure rollups hold them: whole hours and days are read
+    there and raw sends only at the range's edges (30 days at 10 M reports on PostgreSQL:
+    0.7 s of sends by code → a few thousand rollup rows)."""
+    grain = grain or grain_for(filters.start, filters.end)
+    failures = failures_in(filters, grain)
+    when = bucket(engine, failures.c.at, grain)
+    stmt = (
+        select(
+            when.label("bucket"), failures.c.code, total(failures.c.failures).label("rejections")
+        )
+        .where(failures.c.stage == SEND, failures.c.code.in_(THROTTLE_CODES))
+        .group_by(when, failures.c.code)
+        .having(func.sum(failures.c.failures) != 0)
+        .order_by(when, failures.c.code)
+    )
     df = buckets_to_time(frame(engine, stmt))
+    df["code"] = df["code"].astype("int64")
     df["reason"] = df["code"].map(code_reason)
     return df
 

@@ -388,6 +388,7 @@ def test_failure_counts_of_any_range_equal_the_raw_rows(engine):
         end = start + (T0 - start) * rng.uniform(0.6, 1)
         ranges.append((start, end, rng.choice([(), ("China Mobile",)])))
     ranges[1] = (*ranges[1][:2], ("China Mobile",))
+    throttled_seen = 0
     for start, end, carriers in ranges:
         filters = Filters(start, end, carriers=carriers)
         inside = failures[(failures["sent_at"] >= start) & (failures["sent_at"] < end)]
@@ -410,4 +411,14 @@ def test_failure_counts_of_any_range_equal_the_raw_rows(engine):
             raw = inside.assign(bucket=china.dt.floor(floor)).groupby(["bucket", *keys[1:]])
             shown = shown.set_index(["bucket", "stage", "reason"])["failures"]
             assert shown.to_dict() == raw.size().to_dict()
+
+            # Throttling's rejections over time are refused sends with a throttle code.
+            throttled = inside[inside["code"].isin(NUMBER_THROTTLE_CODES)]
+            raw = throttled.assign(bucket=china.dt.floor(floor)).groupby(["bucket", "code"])
+            shown = queries.throttle_rejections_over_time(engine, filters, grain)
+            assert (
+                shown.set_index(["bucket", "code"])["rejections"].to_dict() == raw.size().to_dict()
+            )
+            throttled_seen += len(throttled)
+    assert throttled_seen > 0
     assert queries.failure_reasons(engine, Filters(T0, T0)).empty
