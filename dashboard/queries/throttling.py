@@ -44,13 +44,12 @@ from dashboard.queries._sql import (
 from dashboard.queries.failures import code_reason, failures_in
 from ingest.store.failure_rollup import SEND
 from ingest.store.models import NumberDay
-from ingest.store.number_rollup import MEASURES as NUMBER_MEASURES
 from ingest.throttle import NO_ACCOUNT_LIMITS, ThrottleLimits
 
 ACCEPTED = SENDS.c.result_code == 0
 NUMBER_DAYS = NumberDay.__table__
 # Grouped by this expression rather than the bare column, so that SQLite reads the window's
-# sends by time (ix_sends_sent_at) and sorts them, instead of walking ix_sends_mobile_sent_at
+# sends by time (ix_sends_sent_at) and sorts them, instead of walking ix_sends_mobile_sent_at_code
 # once per number to save the sort: 2× faster at 10 M reports (bench row "7 Page Throttling").
 NUMBER = SENDS.c.mobile.concat(literal_column("''"))
 PRESSURE_COLUMNS = (
@@ -279,10 +278,22 @@ FREQUENT_COLUMNS = (
 )
 
 
-def numbers_in(filters: Filters) -> Subquery:
-    """Rows (mobile, sends, accepted, throttled) that sum, per number, to its sends in
-    `filters`: the range's whole China days from the number rollup, raw sends at its edges
-    (each edge as it is or as its whole day minus the part outside, whichever is shorter)."""
+RANKED = ("sends", "accepted", "throttled")  # what the ranking sums
+PLACES = ("carrier", "province")
+
+
+def numbers_in(
+    filters: Filters,
+    measures: tuple[str, ...] = RANKED,
+    *,
+    places: bool = False,
+    mobiles: list[str] | None = None,
+) -> Subquery:
+    """Rows (mobile, [carrier, province,] `measures`…) that sum, per number, to its sends in
+    `filters` (of `mobiles` only, if given): the range's whole China days from the number
+    rollup, raw sends at its edges (each edge as it is or as its whole day minus the part
+    outside, whichever is shorter)."""
+    keys = PLACES if places else ()
     branches = []
     for span in spans(filters.start, filters.end, ("day",)):
         if span.grain == RAW_ROWS:
@@ -290,28 +301,31 @@ def numbers_in(filters: Filters) -> Subquery:
                 "sends": literal(1),
                 "accepted": case((ACCEPTED, 1), else_=0),
                 "throttled": case((SENDS.c.result_code.in_(THROTTLE_CODES), 1), else_=0),
+                "answered": case((REPORTS.c.status == "SUCCESS", 1), else_=0),
             }
-            stmt = filtered(
-                select(
-                    NUMBER.label("mobile"),
-                    *(_times(sql, span.sign).label(name) for name, sql in counts.items()),
-                ),
-                replace(filters, start=span.start, end=span.end),
+            stmt = select(
+                NUMBER.label("mobile"),
+                *(SENDS.c[k] for k in keys),
+                *(_times(counts[m], span.sign).label(m) for m in measures),
             )
+            if "answered" in measures:
+                stmt = with_reports(stmt)
+            if mobiles is not None:
+                stmt = stmt.where(SENDS.c.mobile.in_(mobiles))
+            stmt = filtered(stmt, replace(filters, start=span.start, end=span.end))
         else:
-            stmt = _narrowed(
-                select(
-                    NUMBER_DAYS.c.mobile,
-                    *(_times(NUMBER_DAYS.c[m], span.sign).label(m) for m in NUMBER_MEASURES),
-                ).where(NUMBER_DAYS.c.at >= span.start, NUMBER_DAYS.c.at < span.end),
-                NUMBER_DAYS,
-                filters,
-            )
+            stmt = select(
+                NUMBER_DAYS.c.mobile,
+                *(NUMBER_DAYS.c[k] for k in keys),
+                *(_times(NUMBER_DAYS.c[m], span.sign).label(m) for m in measures),
+            ).where(NUMBER_DAYS.c.at >= span.start, NUMBER_DAYS.c.at < span.end)
+            if mobiles is not None:
+                stmt = stmt.where(NUMBER_DAYS.c.mobile.in_(mobiles))
+            stmt = _narrowed(stmt, NUMBER_DAYS, filters)
         branches.append(stmt)
     if not branches:  # an empty range
-        branches.append(
-            select(NUMBER_DAYS.c.mobile, *NUMBER_DAYS.c[NUMBER_MEASURES]).where(false())
-        )
+        columns = (NUMBER_DAYS.c.mobile, *(NUMBER_DAYS.c[k] for k in keys))
+        branches.append(select(*columns, *NUMBER_DAYS.c[tuple(measures)]).where(false()))
     return union_all(*branches).subquery("numbers")
 
 
@@ -323,9 +337,9 @@ def frequent_numbers(
     last_sent_at (China time), and numbers_total: how many numbers qualify (the rows stop at
     `limit`).
 
-    The ranking reads the number rollup (`numbers_in`); carrier, province, distinct codes,
-    answered calls and the first and last send, which need the sends and their reports, are
-    read for the listed numbers only (bench row "7 Page Throttling")."""
+    The ranking reads the number rollup (`numbers_in`), and so do the listed numbers' carrier,
+    province and answered calls. Distinct codes and the first and last send need the sends
+    themselves: those are read for the listed numbers only (bench row "7 Page Throttling")."""
     numbers = numbers_in(filters)
     attempts = func.sum(numbers.c.sends)
     ranking = (
@@ -342,22 +356,43 @@ def frequent_numbers(
         .limit(limit)
     )
     top = frame(engine, ranking)
-    details = filtered(
-        with_reports(
-            select(
-                SENDS.c.mobile,
-                func.max(SENDS.c.carrier).label("carrier"),
-                func.max(SENDS.c.province).label("province"),
-                func.count(distinct(SENDS.c.code_digest)).label("codes"),
-                func.sum(case((REPORTS.c.status == "SUCCESS", 1), else_=0)).label("answered"),
-                func.min(SENDS.c.sent_at).label("first_sent_at"),
-                func.max(SENDS.c.sent_at).label("last_sent_at"),
-            )
+    listed = top["mobile"].tolist()
+    sends = filtered(
+        select(
+            SENDS.c.mobile,
+            func.count(distinct(SENDS.c.code_digest)).label("codes"),
+            func.min(SENDS.c.sent_at).label("first_sent_at"),
+            func.max(SENDS.c.sent_at).label("last_sent_at"),
         ),
         filters,
     )
-    details = details.where(SENDS.c.mobile.in_(top["mobile"].tolist())).group_by(SENDS.c.mobile)
-    listed = top.merge(frame(engine, details), on="mobile", how="left")
-    for count in ("sends", "accepted", "throttled", "numbers_total"):
-        listed[count] = listed[count].astype("int64")
-    return to_china(listed[list(FREQUENT_COLUMNS)], "first_sent_at", "last_sent_at")
+    sends = sends.where(SENDS.c.mobile.in_(listed)).group_by(SENDS.c.mobile)
+    details = top.merge(
+        frame(engine, _places_and_answers(filters, listed)), on="mobile", how="left"
+    )
+    details = details.merge(frame(engine, sends), on="mobile", how="left")
+    for count in ("sends", "accepted", "throttled", "numbers_total", "answered"):
+        details[count] = details[count].astype("int64")
+    return to_china(details[list(FREQUENT_COLUMNS)], "first_sent_at", "last_sent_at")
+
+
+def _places_and_answers(filters: Filters, mobiles: list[str]) -> Select:
+    """Per number of `mobiles`: its carrier and province (the greatest among its sends in the
+    range, as max() over the sends would give) and its answered calls."""
+    rows = numbers_in(filters, ("sends", "answered"), places=True, mobiles=mobiles)
+    places = (rows.c.mobile, rows.c.carrier, rows.c.province)
+    # Rows of a place that net to no send (a day minus its part outside the range) are out.
+    per_place = (
+        select(
+            *places, total(rows.c.sends).label("sends"), total(rows.c.answered).label("answered")
+        )
+        .group_by(*places)
+        .subquery("places")
+    )
+    sent = per_place.c.sends > 0
+    return select(
+        per_place.c.mobile,
+        func.max(case((sent, per_place.c.carrier))).label("carrier"),
+        func.max(case((sent, per_place.c.province))).label("province"),
+        total(per_place.c.answered).label("answered"),
+    ).group_by(per_place.c.mobile)

@@ -81,7 +81,7 @@ class Send(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    mobile: Mapped[str] = mapped_column(String(32), index=True)  # as Yunpian was sent it
+    mobile: Mapped[str] = mapped_column(String(32))  # as Yunpian was sent it
     # The canonical number (E.164, ingest.numbers.canonical) a number's history is kept by.
     number: Mapped[str | None] = mapped_column(String(32), default=_number_of_mobile)
     code_digest: Mapped[str] = mapped_column(String(64))  # HMAC-SHA256(key, mobile:code)
@@ -106,7 +106,10 @@ class Send(Base):
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("ix_sends_mobile_sent_at", "mobile", "sent_at"),
+        # A number's sends by time, with their codes so that counting a number's distinct
+        # codes reads the index alone (Throttling's listed numbers: 0.4 → 0.05 s over 30 days
+        # at 10 M reports on PostgreSQL); it serves whatever looks a number up (migration 0012).
+        Index("ix_sends_mobile_sent_at_code", "mobile", "sent_at", "code_digest"),
         Index("ix_sends_number_sent_at", "number", "sent_at"),
         Index("ix_sends_result_code_sent_at", "result_code", "sent_at"),  # throttle rejections
     )
@@ -246,10 +249,14 @@ class AnswerDelayDay(_AnswerDelayRollup, Base):
 class NumberDay(Base):
     """Sends per China day × number (as sent) × carrier × province × source: what Throttling's
     "called suspiciously often" ranks, read as a day's few rows a number instead of every send.
-    Kept exact by triggers on sends (ingest/store/number_rollup.py); `at` as in TrafficDay."""
+    Kept exact by triggers on sends and reports (ingest/store/number_rollup.py); `at` as in
+    TrafficDay."""
 
     __tablename__ = "number_days"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (
+        Index("ix_number_days_mobile_at", "mobile", "at"),  # the listed numbers' details
+        {"sqlite_with_rowid": False},
+    )
 
     at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     mobile: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -259,6 +266,7 @@ class NumberDay(Base):
     sends: Mapped[int] = mapped_column(BigInteger, default=0)
     accepted: Mapped[int] = mapped_column(BigInteger, default=0)  # result_code 0
     throttled: Mapped[int] = mapped_column(BigInteger, default=0)  # 8, 9, 17, 22
+    answered: Mapped[int] = mapped_column(BigInteger, default=0)  # report SUCCESS
 
 
 class _FailureRollup:

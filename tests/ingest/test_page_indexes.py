@@ -1,4 +1,4 @@
-"""Migrations 0008, 0010 and 0011: the indexes the Throttling, Ingest health and Failures pages
+"""Migrations 0008, 0010, 0011 and 0012: the indexes the Throttling, Ingest health and Failures pages
 read by."""
 
 from __future__ import annotations
@@ -53,3 +53,18 @@ def test_postgresql_connections_do_not_jit_compile(engine):
             connection.close()
     with engine.connect() as reused:
         assert reused.exec_driver_sql("SHOW jit").scalar() == "off"
+
+
+def test_a_numbers_codes_and_first_and_last_send_are_read_from_the_index_alone(tmp_path):
+    """Throttling's listed numbers: their distinct codes and first and last send in a range
+    (`frequent_numbers`) come from ix_sends_mobile_sent_at_code without reading the sends."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'v.db'}")
+    sql = (
+        "SELECT mobile, count(DISTINCT code_digest), min(sent_at), max(sent_at) FROM sends "
+        "WHERE mobile IN ('15205201314', '13800138000') AND sent_at >= '2026-11-01' "
+        "AND sent_at < '2026-12-01' GROUP BY mobile"
+    )
+    with engine.connect() as connection:
+        plan = [row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+    assert any("USING COVERING INDEX ix_sends_mobile_sent_at_code" in step for step in plan), plan
+    engine.dispose()

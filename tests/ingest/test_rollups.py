@@ -103,6 +103,7 @@ def expected(engine) -> dict:
             sends=1,
             accepted=s.result_code == 0,
             throttled=s.result_code in NUMBER_THROTTLE_CODES,
+            answered=s.sid in reports and reports[s.sid].status == "SUCCESS",
         )
     result["number_days"] = {
         key: tuple(float(counts[m]) for m in NUMBER_MEASURES) for key, counts in numbers.items()
@@ -314,14 +315,27 @@ def test_overview_reads_of_any_range_equal_the_raw_rows(engine):
 
 
 def test_number_rankings_of_any_range_equal_the_raw_sends(engine):
-    """Throttling's ranking reads whole days from the number rollup and raw sends at the
-    edges, as an edge or as its day minus the part outside: exact anyway, with filters too."""
+    """Throttling's ranking and its listed numbers' carrier, province and answered calls read
+    whole days from the number rollup and raw sends at the edges, as an edge or as its day
+    minus the part outside: exact anyway, with filters too, and so are the distinct codes and
+    first and last sends read from the sends."""
     seed(engine, days=3, per_day=600, seed=5, now=T0, progress=False)
     with engine.connect() as connection:
         rows = connection.execute(
-            select(Send.sent_at, Send.mobile, Send.carrier, Send.result_code)
+            with_reports(
+                select(
+                    Send.sent_at,
+                    Send.mobile,
+                    Send.carrier,
+                    Send.province,
+                    Send.result_code,
+                    Send.code_digest,
+                    Report.status,
+                )
+            )
         ).all()
-    sends = pd.DataFrame(rows, columns=["sent_at", "mobile", "carrier", "code"])
+    columns = ["sent_at", "mobile", "carrier", "province", "code", "digest", "status"]
+    sends = pd.DataFrame(rows, columns=columns)
     sends["sent_at"] = pd.to_datetime(sends["sent_at"], utc=True)
     rng = random.Random(9)
     for _ in range(10):
@@ -338,12 +352,21 @@ def test_number_rankings_of_any_range_equal_the_raw_sends(engine):
             sends=("code", "size"),
             accepted=("code", lambda c: int((c == 0).sum())),
             throttled=("code", lambda c: int(c.isin(NUMBER_THROTTLE_CODES).sum())),
+            answered=("status", lambda s: int((s == "SUCCESS").sum())),
+            carrier=("carrier", "max"),
+            province=("province", "max"),
+            codes=("digest", "nunique"),
+            first_sent_at=("sent_at", "min"),
+            last_sent_at=("sent_at", "max"),
         )
         counts = counts[counts["sends"] >= 2]
         assert len(shown) == len(counts) > 0
+        assert counts["answered"].sum() > 0
         assert (shown["numbers_total"] == len(counts)).all()
-        got = shown.set_index("mobile")[["sends", "accepted", "throttled"]].sort_index()
-        pd.testing.assert_frame_equal(got, counts.sort_index(), check_dtype=False)
+        got = shown.set_index("mobile").sort_index()
+        for column in ("first_sent_at", "last_sent_at"):  # China time on the page
+            counts[column] = counts[column].dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+        pd.testing.assert_frame_equal(got[counts.columns], counts.sort_index(), check_dtype=False)
     empty = Filters(T0, T0)
     assert queries.frequent_numbers(engine, empty).empty
 
