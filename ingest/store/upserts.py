@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     Dialect,
     Engine,
+    String,
     bindparam,
     case,
     func,
@@ -319,7 +320,7 @@ def _upsert_reports(
 ) -> None:
     """The compiled upsert straight to the driver, with values made as the column types
     would make them: SQLAlchemy's per-row parameter processing cost more than SQLite's whole
-    upsert (bench/README.md). One statement on SQLite, executemany elsewhere."""
+    upsert (bench/README.md). One statement per batch on either database."""
     dialect = connection.dialect
     to_db = TIME_TO_DB[dialect.name]
     rows, batch = report_values(merged, to_db), batch_values(channel, now, to_db)
@@ -333,9 +334,10 @@ def _upsert_reports(
             _sqlite_batch_upsert(dialect), (array, *(batch[c] for c in BATCH_COLUMNS))
         )
         return
-    connection.exec_driver_sql(
-        _compiled_upsert(dialect), [batch | dict(zip(ROW_COLUMNS, r, strict=True)) for r in rows]
-    )
+    # One statement too, each column one array: an executemany fired the rollups' statement
+    # triggers once per report (0.3-0.5 s for 500 reports, 0.03 s without the triggers).
+    columns = {column: [row[i] for row in rows] for i, column in enumerate(ROW_COLUMNS)}
+    connection.exec_driver_sql(_postgres_batch_upsert(dialect), columns | batch)
 
 
 @cache
@@ -344,6 +346,28 @@ def _compiled_upsert(dialect: Dialect) -> str:
     if dialect.positional and tuple(compiled.positiontup or ()) != REPORT_COLUMNS:
         raise AssertionError(f"upsert parameters out of order: {compiled.positiontup}")
     return compiled.string
+
+
+@cache
+def _postgres_batch_upsert(dialect: Dialect) -> str:
+    """The upsert taking each of ROW_COLUMNS as one array (of a report's values, in order)
+    and BATCH_COLUMNS as single values, all named parameters."""
+    sql = _compiled_upsert(dialect)
+    start, end = sql.find(" VALUES ("), sql.find(") ON CONFLICT")
+    if start < 0 or end < start:
+        raise AssertionError(f"unexpected upsert: {sql}")
+    table = Report.__table__
+
+    def typed(column: str, array: str = "") -> str:
+        sql_type = table.c[column].type
+        if isinstance(sql_type, String):  # unbounded: a cast to VARCHAR(n) would cut, not refuse
+            sql_type = String()
+        return f"CAST(%({column})s AS {sql_type.compile(dialect)}{array})"
+
+    arrays = ", ".join(typed(c, "[]") for c in ROW_COLUMNS)
+    values = ", ".join(f"r.{c}" if c in ROW_COLUMNS else typed(c) for c in REPORT_COLUMNS)
+    rows = f"unnest({arrays}) AS r({', '.join(ROW_COLUMNS)})"
+    return f"{sql[:start]} SELECT {values} FROM {rows}{sql[end + 1 :]}"
 
 
 @cache

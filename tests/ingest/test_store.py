@@ -241,3 +241,23 @@ def test_pages_do_not_count_what_another_process_commits_meanwhile(sqlite_url):
     assert set(stored(engine)) == {"old", "theirs", "x"}
     other.close()
     engine.dispose()
+
+
+def test_a_batch_of_reports_is_stored_by_one_statement(engine):
+    """Triggers per statement keep the rollups: stored one statement per report, a batch
+    ran them once per report (0.3-0.5 s for 500 reports on PostgreSQL, against 0.02 s)."""
+    upserts = []
+
+    def seen(_conn, _cursor, statement, _parameters, _context, executemany) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO REPORTS"):
+            upserts.append("executemany" if executemany else "one statement")
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        stored = store_reports(engine, [report(f"batch-{i}") for i in range(500)], "push")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert upserts == ["one statement"]
+    assert stored.new == 500
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Report)) == 500
