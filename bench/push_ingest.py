@@ -18,7 +18,7 @@ from tqdm import tqdm
 from bench.data import numbers
 from bench.harness import Result, fresh_dir, served
 from ingest.store.models import Report, Send
-from ingest.store.upserts import ROW_COLUMNS, TIME_TO_DB, batch_values, report_values
+from ingest.store.report_upsert import ROW_COLUMNS, TIME_TO_DB, batch_values, report_values
 from ingest.yunpian.reports import Report as ReportRecord
 from ingest.yunpian.reports import format_china_time
 

@@ -16,6 +16,7 @@ from sqlalchemy.types import TypeEngine
 
 from ingest.numbers import storage_key
 from ingest.store.models import Report, Send
+from ingest.store.report_upsert import TIME_TO_DB
 from ingest.store.rollups import (
     DELAY_TABLES,
     TRAFFIC_TABLES,
@@ -23,7 +24,6 @@ from ingest.store.rollups import (
     fill_rollups,
     install_triggers,
 )
-from ingest.store.upserts import TIME_TO_DB
 
 CHUNK = 20_000
 CACHE_KB = 256_000
