@@ -361,3 +361,29 @@ def test_health_lists_quarantined_bodies_with_their_reasons_masked(monkeypatch, 
     assert "15205201314" in reasons  # what the database holds, unmasked
     [malformed] = [df.value for df in at.dataframe if "parse_error" in df.value]
     assert len(malformed) == 1
+
+
+def count_calls(monkeypatch, name: str) -> list[tuple]:
+    """The arguments of each call the pages make to `dashboard.queries.<name>`."""
+    calls, query = [], getattr(queries, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return query(*args, **kwargs)
+
+    counted.__name__ = name  # the pages' cache finds queries by name
+    monkeypatch.setattr(queries, name, counted)
+    return calls
+
+
+def test_a_switch_of_range_reuses_the_throttling_windows(monkeypatch, seeded_sqlite):
+    """The per-number windows end at the view's "now" whatever the range, so switching to 30
+    days does not compute them again (0.8-1.1 s at 10 M reports on SQLite, every switch)."""
+    windows = count_calls(monkeypatch, "throttle_view")
+    rankings = count_calls(monkeypatch, "frequent_numbers")
+    at = open_page("throttling", seeded_sqlite.url, monkeypatch)
+    assert (len(windows), len(rankings)) == (1, 1)
+    at.sidebar.selectbox(key="range").set_value("Last 30 days").run()
+    assert not at.exception
+    assert len(rankings) == 2  # the page did read the new range
+    assert len(windows) == 1
